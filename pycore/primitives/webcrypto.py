@@ -1,0 +1,152 @@
+"""Primitives backed by WebCrypto (`crypto.subtle`), for pycore running inside Pyodide.
+
+Works wherever Pyodide has a `crypto.subtle`: extension pages, offscreen documents, background
+pages, workers, and Node (used by `python -m pycore vectors --engine pyodide`). Keys are native
+CryptoKeys; private keys can be made non-extractable, which is how the extension keeps them.
+Every JavaScript exception is turned into the matching pycore error.
+"""
+
+from js import Object, Uint8Array, crypto  # type: ignore[import-not-found]
+from pyodide.ffi import JsException, to_js  # type: ignore[import-not-found]
+
+from ..errors import AuthenticationFailed, KeyUnusable, MalformedInput, WrongKey
+from .jwk import check_rsa_jwk, chrome_order, clean_rsa_jwk
+
+_SUBTLE = crypto.subtle
+_RSA_NAME = {"oaep": "RSA-OAEP", "pss": "RSA-PSS"}
+_USAGES = {
+    ("oaep", True): ["decrypt", "unwrapKey"],
+    ("oaep", False): ["encrypt", "wrapKey"],
+    ("pss", True): ["sign"],
+    ("pss", False): ["verify"],
+}
+
+
+def _obj(**members):
+    return to_js(members, dict_converter=Object.fromEntries)
+
+
+def _u8(data: bytes):
+    data = bytes(data)
+    arr = Uint8Array.new(len(data))
+    if data:
+        arr.assign(data)
+    return arr
+
+
+def _bytes(buffer) -> bytes:
+    return bytes(buffer.to_bytes())
+
+
+def _js_error_name(exc: JsException) -> str:
+    try:
+        return str(exc.js_error.name)
+    except Exception:  # pragma: no cover - defensive
+        return type(exc).__name__
+
+
+def _need(key, kind: str, private: bool):
+    try:
+        ok = key.algorithm.name == _RSA_NAME[kind] and key.type == ("private" if private else "public")
+    except Exception:
+        ok = False
+    if not ok:
+        raise KeyUnusable(f"expected an RSA {kind} {'private' if private else 'public'} key")
+    return key
+
+
+def _need_aes(key):
+    try:
+        ok = key.algorithm.name == "AES-GCM"
+    except Exception:
+        ok = False
+    if not ok:
+        raise KeyUnusable("expected an AES-GCM key")
+    return key
+
+
+class WebCryptoPrimitives:
+    name = "webcrypto"
+
+    def random_bytes(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            chunk = Uint8Array.new(min(65536, n - len(out)))
+            crypto.getRandomValues(chunk)
+            out += chunk.to_bytes()
+        return bytes(out)
+
+    async def sha256(self, data: bytes) -> bytes:
+        return _bytes(await _SUBTLE.digest("SHA-256", _u8(data)))
+
+    async def pbkdf2_sha256(self, password: bytes, salt: bytes, iterations: int, length: int) -> bytes:
+        base = await _SUBTLE.importKey("raw", _u8(password), "PBKDF2", False, to_js(["deriveBits"]))
+        params = _obj(name="PBKDF2", salt=_u8(salt), iterations=iterations, hash="SHA-256")
+        return _bytes(await _SUBTLE.deriveBits(params, base, length * 8))
+
+    async def aes_import(self, raw: bytes, extractable: bool = True):
+        if len(raw) != 32:
+            raise MalformedInput(f"AES-256 key: expected 32 bytes, got {len(raw)}")
+        return await _SUBTLE.importKey("raw", _u8(raw), "AES-GCM", extractable, to_js(["encrypt", "decrypt"]))
+
+    async def aes_export(self, key) -> bytes:
+        try:
+            return _bytes(await _SUBTLE.exportKey("raw", _need_aes(key)))
+        except JsException as exc:
+            raise KeyUnusable(f"AES key export refused ({_js_error_name(exc)}): not extractable") from None
+
+    async def aes_gcm_encrypt(self, key, iv: bytes, data: bytes) -> bytes:
+        return _bytes(await _SUBTLE.encrypt(_obj(name="AES-GCM", iv=_u8(iv)), _need_aes(key), _u8(data)))
+
+    async def aes_gcm_decrypt(self, key, iv: bytes, data: bytes) -> bytes:
+        _need_aes(key)
+        if len(data) < 16:
+            raise AuthenticationFailed("AES-GCM: ciphertext shorter than its 16-byte tag")
+        try:
+            return _bytes(await _SUBTLE.decrypt(_obj(name="AES-GCM", iv=_u8(iv)), key, _u8(data)))
+        except JsException:
+            raise AuthenticationFailed("AES-GCM authentication failed: altered ciphertext or wrong key") from None
+
+    async def rsa_generate(self, kind: str, bits: int = 4096, extractable: bool = True):
+        params = _obj(name=_RSA_NAME[kind], modulusLength=bits, publicExponent=_u8(b"\x01\x00\x01"), hash="SHA-256")
+        usages = _USAGES[(kind, True)] + _USAGES[(kind, False)]
+        pair = await _SUBTLE.generateKey(params, extractable, to_js(usages))
+        return pair.privateKey, pair.publicKey
+
+    async def rsa_import_jwk(self, jwk: dict, kind: str, extractable: bool = True):
+        _, private = check_rsa_jwk(jwk, kind)
+        params = _obj(name=_RSA_NAME[kind], hash="SHA-256")
+        js_jwk = to_js(clean_rsa_jwk(jwk, kind), dict_converter=Object.fromEntries)
+        try:
+            return await _SUBTLE.importKey("jwk", js_jwk, params, extractable if private else True,
+                                           to_js(_USAGES[(kind, private)]))
+        except JsException as exc:
+            raise MalformedInput(f"RSA JWK: rejected by WebCrypto ({_js_error_name(exc)})") from None
+
+    async def rsa_export_jwk(self, key) -> dict:
+        try:
+            exported = await _SUBTLE.exportKey("jwk", key)
+        except JsException as exc:
+            raise KeyUnusable(f"key export refused ({_js_error_name(exc)}): not extractable") from None
+        return chrome_order(exported.to_py())
+
+    async def rsa_oaep_encrypt(self, public, data: bytes) -> bytes:
+        return _bytes(await _SUBTLE.encrypt(_obj(name="RSA-OAEP"), _need(public, "oaep", False), _u8(data)))
+
+    async def rsa_oaep_decrypt(self, private, data: bytes) -> bytes:
+        _need(private, "oaep", True)
+        try:
+            return _bytes(await _SUBTLE.decrypt(_obj(name="RSA-OAEP"), private, _u8(data)))
+        except JsException:
+            raise WrongKey("RSA-OAEP decryption failed: not encrypted for this key, or damaged") from None
+
+    async def rsa_pss_sign(self, private, data: bytes, salt_length: int = 32) -> bytes:
+        params = _obj(name="RSA-PSS", saltLength=salt_length)
+        return _bytes(await _SUBTLE.sign(params, _need(private, "pss", True), _u8(data)))
+
+    async def rsa_pss_verify(self, public, signature: bytes, data: bytes, salt_length: int = 32) -> bool:
+        params = _obj(name="RSA-PSS", saltLength=salt_length)
+        try:
+            return bool(await _SUBTLE.verify(params, _need(public, "pss", False), _u8(signature), _u8(data)))
+        except JsException:
+            return False
