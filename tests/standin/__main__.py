@@ -1,0 +1,49 @@
+"""python -m tests.standin [--port 8080] [--demo] [--inject FILE.js ...] [--hostile] [--set key=value ...]"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+
+from .server import StandinServer, hostile_scripts, seed_demo
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.standin", description="Discourse stand-in server")
+    ap.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0 = any free port)")
+    ap.add_argument("--demo", action="store_true", help="seed demo users (alice, bob, carol, dave=TL0, admin)")
+    ap.add_argument("--inject", action="append", default=[], metavar="FILE.js",
+                    help="inject this script into every page's main world (repeatable)")
+    ap.add_argument("--hostile", action="store_true", help="inject all built-in hostile scripts")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a site setting (value parsed as JSON when possible)")
+    a = ap.parse_args(argv)
+    settings = {}
+    for kv in a.set:
+        k, _, v = kv.partition("=")
+        try:
+            settings[k] = json.loads(v)
+        except ValueError:
+            settings[k] = v
+    inject = list(a.inject) + (hostile_scripts() if a.hostile else [])
+    srv = StandinServer(inject=inject, settings=settings, port=a.port).start()
+    print(f"Discourse stand-in running at {srv.url}/", flush=True)
+    if a.demo:
+        for name, pw, tl in seed_demo(srv):
+            print(f"  login: {name:6s} password: {pw}  (trust level {tl})", flush=True)
+    for i in inject:
+        print(f"  injecting: {i}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    srv.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

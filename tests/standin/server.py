@@ -1,0 +1,206 @@
+"""StandinServer: the stand-in forum running in a background thread, plus the test API
+through which tests act as the (possibly malicious) server."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from .app import AUTH_COOKIE, create_app
+from .cook import cook
+from .forum import Forum
+from .reqlog import LoggingMiddleware, RequestLog
+
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request lines on stderr: the request log is the record."""
+
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+HOSTILE_DIR = Path(__file__).parent / "hostile"
+
+
+def hostile_scripts() -> list[Path]:
+    """The built-in hostile theme-component scripts (tests/standin/hostile/*.js)."""
+    return sorted(HOSTILE_DIR.glob("*.js"))
+
+
+def _load_inject(item) -> str:
+    """An inject item is a path to a .js file or a JS source string."""
+    if isinstance(item, Path):
+        return item.read_text()
+    s = str(item)
+    if "\n" not in s and s.endswith(".js") and Path(s).is_file():
+        return Path(s).read_text()
+    return s
+
+
+class StandinServer:
+    def __init__(self, inject=None, settings: dict | None = None, port: int = 0, host: str = "127.0.0.1"):
+        self.forum = Forum(settings)
+        self.log = RequestLog()
+        self._inject = list(inject or [])
+        self._host, self._port = host, port
+        self._httpd = None
+        self._thread = None
+        self.app = create_app(self.forum, self)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "StandinServer":
+        if self._httpd:
+            return self
+        self._httpd = make_server(self._host, self._port, LoggingMiddleware(self.app, self.log), threaded=True,
+                                  request_handler=_QuietHandler)
+        self._port = self._httpd.server_port
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="standin", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join(timeout=10)
+            self._httpd = None
+        self.forum.db.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def settings(self) -> dict:
+        """Live settings: tests may change them while the server runs."""
+        return self.forum.settings
+
+    # ------------------------------------------------------------------ injection
+    def inject(self, item) -> None:
+        """Add a script (path or JS source) to the main world of every page served from now on."""
+        self._inject.append(item)
+
+    def injected_scripts(self) -> list[str]:
+        return [_load_inject(i) for i in self._inject]
+
+    # ------------------------------------------------------------------ users & sessions
+    def create_user(self, username, password, trust_level=1, name=None, bio_raw="", admin=False,
+                    moderator=False, hide_profile=False) -> int:
+        return self.forum.create_user(username, password, trust_level, name, bio_raw, admin, moderator,
+                                      hide_profile)
+
+    def user(self, username) -> dict | None:
+        return self.forum.user_by_name(username)
+
+    def login_cookie(self, username) -> dict:
+        """A `_t` cookie for Selenium's add_cookie (load any page of srv.url first)."""
+        u = self.forum.user_by_name(username)
+        if not u:
+            raise KeyError(username)
+        return {"name": AUTH_COOKIE, "value": self.forum.new_auth_token(u["id"]), "path": "/",
+                "httpOnly": True, "sameSite": "Lax"}
+
+    def client(self, username=None, password=None):
+        """An HTTP client with its own cookie jar, logged in as `username` when given."""
+        from .client import StandinClient
+        c = StandinClient(self.url)
+        if username:
+            if password is None:
+                c.set_cookie(AUTH_COOKIE, self.login_cookie(username)["value"])
+            else:
+                c.login(username, password)
+        return c
+
+    # ------------------------------------------------------------------ request log
+    @property
+    def requests(self) -> list[dict]:
+        return self.log.snapshot()
+
+    def clear_log(self) -> None:
+        self.log.clear()
+
+    # ------------------------------------------------------------------ content shortcuts
+    def create_pm(self, sender: str, recipients, title: str, raw: str) -> dict:
+        """Create a PM as `sender` (through the same validations as POST /posts.json). Returns the post row."""
+        user = self.forum.user_by_name(sender)
+        if isinstance(recipients, (list, tuple)):
+            recipients = ",".join(recipients)
+        post, _, _ = self.forum.create_post(user, {"archetype": "private_message", "title": title, "raw": raw,
+                                                   "target_recipients": recipients})
+        return post
+
+    def reply(self, sender: str, topic_id: int, raw: str) -> dict:
+        user = self.forum.user_by_name(sender)
+        post, _, _ = self.forum.create_post(user, {"topic_id": topic_id, "raw": raw})
+        return post
+
+    # ------------------------------------------------------------------ acting as the server
+    def set_bio(self, username: str, bio_raw: str) -> None:
+        self.forum.db.run("UPDATE users SET bio_raw = ? WHERE username = ?", bio_raw, username)
+
+    def serve_bio_to(self, viewer_username: str, target_username: str, bio_raw: str | None) -> None:
+        """Serve `bio_raw` as target's bio only when `viewer` asks (None removes the override)."""
+        key = (viewer_username.lower(), target_username.lower())
+        if bio_raw is None:
+            self.forum.bio_overrides.pop(key, None)
+        else:
+            self.forum.bio_overrides[key] = bio_raw
+
+    def rewrite_post(self, post_id: int, raw: str) -> None:
+        """Silently replace a stored post's raw (no revision, no version bump)."""
+        self.forum.db.run("UPDATE posts SET raw = ?, cooked = ? WHERE id = ?", raw, cook(raw), post_id)
+
+    def drop_post(self, post_id: int) -> None:
+        """Omit a post from every response (streams, /posts, /raw) as if it never existed."""
+        self.forum.db.run("UPDATE posts SET dropped = 1 WHERE id = ?", post_id)
+
+    def reorder_posts(self, topic_id: int, post_ids: list[int]) -> None:
+        """Serve the topic's posts in this order (ids not listed follow in their normal order)."""
+        self.forum.order_overrides[int(topic_id)] = [int(i) for i in post_ids]
+
+    def posts(self, topic_id: int, include_dropped: bool = False) -> list[dict]:
+        sql = "SELECT * FROM posts WHERE topic_id = ?" + ("" if include_dropped else " AND dropped = 0")
+        return self.forum.db.all(sql + " ORDER BY post_number", topic_id)
+
+    def post(self, post_id: int) -> dict | None:
+        return self.forum.db.one("SELECT * FROM posts WHERE id = ?", post_id)
+
+    def topic(self, topic_id: int) -> dict | None:
+        t = self.forum.topic(topic_id)
+        if t:
+            t["allowed_usernames"] = [self.forum.user_by_id(i)["username"]
+                                      for i in self.forum.allowed_user_ids(topic_id)]
+        return t
+
+    def topics(self) -> list[dict]:
+        return self.forum.db.all("SELECT * FROM topics ORDER BY id")
+
+    def drafts(self, username: str) -> list[dict]:
+        u = self.forum.user_by_name(username)
+        return self.forum.db.all("SELECT draft_key, data, updated_at FROM drafts WHERE user_id = ?"
+                                 " ORDER BY updated_at", u["id"]) if u else []
+
+    def revisions(self, post_id: int) -> list[dict]:
+        return self.forum.revisions(post_id)
+
+
+DEMO_PASSWORD = "demo-password-123"
+
+
+def seed_demo(srv: StandinServer) -> list[tuple[str, str, int]]:
+    users = [("alice", 2), ("bob", 1), ("carol", 1), ("dave", 0)]
+    for name, tl in users:
+        srv.create_user(name, DEMO_PASSWORD, trust_level=tl)
+    srv.create_user("admin", DEMO_PASSWORD, trust_level=4, admin=True)
+    srv.create_pm("alice", "bob", "Welcome to the stand-in", "Hi Bob, this is a plain (unencrypted) message.")
+    return [(n, DEMO_PASSWORD, tl) for n, tl in users] + [("admin", DEMO_PASSWORD, 4)]
