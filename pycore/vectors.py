@@ -94,6 +94,7 @@ class Runner:
         self.failed += failed
 
     async def run(self) -> tuple[int, int]:
+        self.out(f"primitives: {self.prims.name}")
         for name in FILES:
             data = self.load(name)
             if data is None:
