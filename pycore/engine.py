@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib
 import json
 import time
 
@@ -154,9 +155,9 @@ class Engine:
             "post.decrypt": Engine._h_post_decrypt,
         }
         try:
-            from . import engine_conv  # issue 5: conversation handlers
-        except ImportError as e:
-            if getattr(e, "name", None) not in ("pycore.engine_conv", "engine_conv"):
+            engine_conv = importlib.import_module(__package__ + ".engine_conv")  # issue 5: conversations
+        except ModuleNotFoundError as e:
+            if e.name != __package__ + ".engine_conv":
                 raise
         else:
             self.handlers.update(engine_conv.HANDLERS)

@@ -1,0 +1,43 @@
+// Chromium service worker: the router only. The engine lives in an offscreen document,
+// created on demand (and again after Chromium drops it).
+import { createRouter } from "./router.js";
+
+const api = globalThis.chrome;
+const OFFSCREEN_URL = "engine/offscreen.html";
+let creating = null;
+
+async function ensureOffscreen() {
+  const ctxs = await api.runtime.getContexts({ contextTypes: ["OFFSCREEN_DOCUMENT"],
+    documentUrls: [api.runtime.getURL(OFFSCREEN_URL)] });
+  if (ctxs.length) return;
+  if (!creating) {
+    creating = api.offscreen.createDocument({ url: OFFSCREEN_URL, reasons: ["WORKERS"],
+      justification: "Runs the Python/WebAssembly crypto engine that holds the user's keys." })
+      .finally(() => { creating = null; });
+  }
+  await creating;
+}
+
+async function engineCall(type, payload, context) {
+  await ensureOffscreen();
+  // The document may still be registering its listener right after creation: retry briefly.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const reply = await api.runtime.sendMessage({ target: "engine", type, payload, context });
+      if (reply !== undefined) return reply;
+      throw new Error("engine did not answer");
+    } catch (e) {
+      const notYet = /Receiving end does not exist|did not answer/.test(String(e && e.message));
+      if (!notYet || attempt >= 100) throw e;
+      await new Promise((r) => setTimeout(r, 20));
+      await ensureOffscreen();
+    }
+  }
+}
+
+async function dropEngine() {
+  const ctxs = await api.runtime.getContexts({ contextTypes: ["OFFSCREEN_DOCUMENT"] });
+  if (ctxs.length) await api.offscreen.closeDocument();
+}
+
+createRouter({ api, engineCall, dropEngine, routerPaths: ["background/router_sw.js"] }).listen();
