@@ -71,6 +71,7 @@ def shell(forum: Forum, server, status: int = 200, topic_id: int | None = None) 
 <meta name="csrf-param" content="authenticity_token">
 <meta name="csrf-token" content="{html.escape(g.csrf)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/app.css">
 <script id="data-preloaded" type="application/json">{_script_json(preloaded)}</script>
 {injected}<script nonce="{nonce}" src="/assets/app.js" defer></script>
