@@ -36,7 +36,7 @@ function tx(mode, fn) {
 }
 
 export const idbStore = {
-  get: (key) => tx("readonly", (s) => s.get(key)).then((r) => r ?? null),
+  get: (key) => tx("readonly", (s) => s.get(key)).then((r) => r ?? undefined),
   put: (key, kind, v) => tx("readwrite", (s) => s.put({ kind, v }, key)).then(() => true),
   remove: (key) => tx("readwrite", (s) => s.delete(key)).then(() => true),
   keys: () => tx("readonly", (s) => s.getAllKeys()).then((ks) => ks.map(String)),

@@ -1,0 +1,55 @@
+// Shared helpers for the extension's own pages (popup, options). Extension pages only.
+import "../common/config.js";
+import "../common/messages.js";
+
+export const api = globalThis.browser ?? globalThis.chrome;
+
+export class RequestError extends Error {
+  constructor(error) { super(error.message); this.code = error.code; this.info = error; }
+}
+
+// Sends one declared message through the router; resolves to the result or throws RequestError.
+export async function send(type, payload = {}) {
+  const reply = await api.runtime.sendMessage({ type, payload });
+  if (!reply) throw new RequestError({ code: "no_reply", message: "the extension did not answer" });
+  if (!reply.ok) throw new RequestError(reply.error);
+  return reply.result;
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+
+export function show(el, on = true) { el.hidden = !on; }
+
+export function setMessage(el, text, kind = "info") {
+  el.textContent = text || "";
+  el.className = "msg " + kind;
+  el.hidden = !text;
+}
+
+export function errorText(e) {
+  if (e && e.code === "throttled") return `Too many wrong passphrases. Try again in ${Math.ceil(e.info.retry_after)} s.`;
+  if (e && e.code === "wrong_passphrase") return "Wrong passphrase.";
+  return (e && e.message) || String(e);
+}
+
+export function formatFingerprint(hex) {
+  return (hex || "").slice(0, 32).replace(/(.{4})/g, "$1 ").trim();
+}
+
+// Rough strength estimate for feedback: entropy from length and character variety, with a
+// penalty for repeats. Words separated by spaces count as about 11 bits each when long enough.
+export function passphraseStrength(p) {
+  if (!p) return { score: 0, label: "empty", bits: 0 };
+  let pool = 0;
+  if (/[a-z]/.test(p)) pool += 26;
+  if (/[A-Z]/.test(p)) pool += 26;
+  if (/[0-9]/.test(p)) pool += 10;
+  if (/[^A-Za-z0-9]/.test(p)) pool += 33;
+  const unique = new Set(p).size;
+  let bits = Math.log2(Math.max(pool, 2)) * Math.min(p.length, unique * 2);
+  const words = p.trim().split(/\s+/).filter((w) => w.length >= 3);
+  if (words.length >= 4) bits = Math.max(bits, words.length * 11);
+  const score = p.length < 15 ? 0 : bits < 50 ? 1 : bits < 70 ? 2 : bits < 90 ? 3 : 4;
+  const label = ["too short", "weak", "fair", "good", "strong"][score];
+  return { score, label, bits: Math.round(bits) };
+}

@@ -1,0 +1,180 @@
+// Setup / options page: create, unlock, lock, import, paper key, export, reset, auto-lock.
+import { $, send, show, setMessage, errorText, formatFingerprint, passphraseStrength } from "./common.js";
+
+let state = null;
+
+async function refresh() {
+  try {
+    state = await send("engine.status");
+  } catch (e) {
+    setMessage($("#status"), "The engine is not available: " + errorText(e), "error");
+    $("#status").dataset.state = "error";
+    return;
+  }
+  const s = state.has_identity ? (state.unlocked ? "unlocked" : "locked") : "none";
+  $("#status").dataset.state = s;
+  setMessage($("#status"), {
+    none: "No identity yet. Create one, or import the one you use elsewhere.",
+    locked: "Your identity is locked.",
+    unlocked: "Your identity is unlocked.",
+  }[s], s === "unlocked" ? "ok" : "info");
+  show($("#fp-line"), state.has_identity);
+  $("#fingerprint").textContent = formatFingerprint(state.fingerprint);
+  show($("#sec-create"), s === "none");
+  show($("#sec-import"), s === "none");
+  show($("#sec-unlock"), s === "locked");
+  show($("#sec-unlocked"), s === "unlocked");
+  show($("#sec-settings"), s !== "none");
+  show($("#sec-paper"), s === "unlocked");
+  show($("#sec-export"), s === "unlocked");
+  show($("#sec-reset"), s !== "none");
+  if (document.activeElement !== $("#autolock-min")) {
+    $("#autolock-min").value = String(Math.max(1, Math.round(state.auto_lock_seconds / 60)));
+  }
+}
+
+function strengthUI(input, out, meter) {
+  const st = passphraseStrength(input.value);
+  out.textContent = input.value ? `Strength: ${st.label} (about ${st.bits} bits)` : "";
+  if (meter) {
+    meter.style.width = `${st.score * 25}%`;
+    meter.style.background = ["#b42318", "#d4580f", "#d4a017", "#4c9a2a", "#1a7f37"][st.score];
+  }
+  return st;
+}
+
+function wireCreate() {
+  const p = $("#create-pass"), c = $("#create-confirm"), btn = $("#create-btn");
+  const update = () => {
+    const st = strengthUI(p, $("#create-strength"), $("#create-meter"));
+    btn.disabled = !(p.value.length >= 15 && p.value === c.value && st.score >= 1);
+    if (c.value && p.value !== c.value) setMessage($("#create-msg"), "The passphrases do not match.", "error");
+    else setMessage($("#create-msg"), "");
+  };
+  p.addEventListener("input", update);
+  c.addEventListener("input", update);
+  btn.addEventListener("click", async () => {
+    btn.disabled = true;
+    show($("#create-progress"));
+    const t0 = Date.now();
+    const tick = setInterval(() => {
+      $("#create-progress-text").textContent =
+        `Generating two RSA-4096 key pairs and protecting them… ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+    }, 100);
+    try {
+      await send("identity.create", { passphrase: p.value });
+      p.value = c.value = "";
+      setMessage($("#create-msg"), "Identity created and unlocked.", "ok");
+    } catch (e) {
+      setMessage($("#create-msg"), errorText(e), "error");
+      btn.disabled = false;
+    } finally {
+      clearInterval(tick);
+      show($("#create-progress"), false);
+      await refresh();
+    }
+  });
+}
+
+function wireImport() {
+  $("#import-new").addEventListener("input", () => strengthUI($("#import-new"), $("#import-strength")));
+  $("#import-btn").addEventListener("click", async () => {
+    const msg = $("#import-msg");
+    if ($("#import-new").value !== $("#import-confirm").value) return setMessage(msg, "The new passphrases do not match.", "error");
+    if ($("#import-new").value.length < 15) return setMessage(msg, "The new passphrase needs at least 15 characters.", "error");
+    const payload = { text: $("#import-text").value, new_passphrase: $("#import-new").value };
+    if ($("#import-pass").value) payload.passphrase = $("#import-pass").value;
+    $("#import-btn").disabled = true;
+    setMessage(msg, "Importing…");
+    try {
+      await send("identity.import", payload);
+      for (const id of ["#import-text", "#import-pass", "#import-new", "#import-confirm"]) $(id).value = "";
+      setMessage(msg, "Identity imported and unlocked.", "ok");
+    } catch (e) {
+      setMessage(msg, errorText(e), "error");
+    } finally {
+      $("#import-btn").disabled = false;
+      await refresh();
+    }
+  });
+}
+
+function wireUnlockLock() {
+  const unlock = async () => {
+    const msg = $("#unlock-msg");
+    $("#unlock-btn").disabled = true;
+    try {
+      await send("identity.unlock", { passphrase: $("#unlock-pass").value });
+      $("#unlock-pass").value = "";
+      setMessage(msg, "");
+    } catch (e) {
+      setMessage(msg, errorText(e), "error");
+    } finally {
+      $("#unlock-btn").disabled = false;
+      await refresh();
+    }
+  };
+  $("#unlock-btn").addEventListener("click", unlock);
+  $("#unlock-pass").addEventListener("keydown", (ev) => { if (ev.key === "Enter") unlock(); });
+  $("#lock-btn").addEventListener("click", async () => { await send("identity.lock"); await refresh(); });
+  $("#autolock-save").addEventListener("click", async () => {
+    const minutes = parseInt($("#autolock-min").value, 10);
+    try {
+      const r = await send("settings.set", { auto_lock_seconds: minutes * 60 });
+      setMessage($("#autolock-msg"), `Saved: locks after ${Math.round(r.auto_lock_seconds / 60)} min idle.`, "ok");
+    } catch (e) {
+      setMessage($("#autolock-msg"), errorText(e), "error");
+    }
+  });
+}
+
+function wirePaperExport() {
+  $("#paper-btn").addEventListener("click", async () => {
+    try {
+      const r = await send("identity.paperkey", { passphrase: $("#paper-pass").value });
+      $("#paper-pass").value = "";
+      $("#paper-key").textContent = r.paper_key;
+      $("#paper-label").textContent = r.label;
+      $("#paper-identity").value = JSON.stringify(r.label_map);
+      show($("#paper-out"));
+      setMessage($("#paper-msg"), "");
+    } catch (e) {
+      setMessage($("#paper-msg"), errorText(e), "error");
+    }
+  });
+  $("#export-btn").addEventListener("click", async () => {
+    try {
+      const r = await send("identity.export", { passphrase: $("#export-pass").value });
+      $("#export-pass").value = "";
+      $("#export-out").value = r.packed;
+      show($("#export-out"));
+      setMessage($("#export-msg"), "This block holds your private keys. Store it offline.", "error");
+    } catch (e) {
+      setMessage($("#export-msg"), errorText(e), "error");
+    }
+  });
+}
+
+function wireReset() {
+  $("#reset-confirm").addEventListener("input", () => { $("#reset-btn").disabled = $("#reset-confirm").value !== "RESET"; });
+  $("#reset-btn").addEventListener("click", async () => {
+    try {
+      await send("identity.reset", { confirm: $("#reset-confirm").value });
+      $("#reset-confirm").value = "";
+      $("#reset-btn").disabled = true;
+      for (const id of ["#paper-out", "#export-out"]) show($(id), false);
+      setMessage($("#reset-msg"), "");
+    } catch (e) {
+      setMessage($("#reset-msg"), errorText(e), "error");
+    }
+    await refresh();
+  });
+}
+
+wireCreate();
+wireImport();
+wireUnlockLock();
+wirePaperExport();
+wireReset();
+refresh();
+setInterval(refresh, 5000);

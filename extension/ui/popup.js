@@ -1,0 +1,86 @@
+// Popup: for the current tab, one of: not a Discourse site / not enabled / no identity /
+// locked / unlocked, with the one obvious next action.
+import { $, api, send, show, setMessage, errorText } from "./common.js";
+
+const SECTIONS = ["#act-enable", "#act-setup", "#act-unlock", "#act-lock"];
+
+function pattern(origin) { const u = new URL(origin); return `${u.protocol}//${u.hostname}/*`; }
+
+async function activeTab() {
+  // The URL of the active tab is available thanks to activeTab (the user opened the popup).
+  const q = new URLSearchParams(location.search);
+  if (q.has("tab")) return api.tabs.get(parseInt(q.get("tab"), 10));   // for tests opening the popup as a page
+  const [tab] = await api.tabs.query({ active: true, currentWindow: true });
+  return tab;
+}
+
+async function isDiscourse(tabId) {
+  try {
+    const [res] = await api.scripting.executeScript({ target: { tabId },
+      func: () => { const m = document.querySelector('meta[name="generator"]'); return m ? m.content : ""; } });
+    return /^Discourse\b/.test((res && res.result) || "");
+  } catch (_) {
+    return false;   // no access to this tab (browser pages, store pages, ...)
+  }
+}
+
+function render(state, text, kind = "info") {
+  $("#state").dataset.state = state;
+  setMessage($("#state"), text, kind);
+  for (const s of SECTIONS) show($(s), false);
+  const act = { "not-enabled": "#act-enable", "no-identity": "#act-setup", locked: "#act-unlock", unlocked: "#act-lock" }[state];
+  if (act) show($(act));
+}
+
+async function refresh() {
+  const tab = await activeTab().catch(() => null);
+  let origin = null;
+  try { if (tab && tab.url && /^https?:/.test(tab.url)) origin = new URL(tab.url).origin; } catch (_) { /* ignore */ }
+  $("#site").textContent = origin || "";
+  const { sites } = await send("site.list");
+  const enabled = !!origin && sites.includes(origin);
+  if (origin && !enabled) {
+    if (await isDiscourse(tab.id)) return render("not-enabled", "This is a Discourse forum. Encryption is not enabled here yet.");
+    return render("not-discourse", "This page is not a Discourse forum.");
+  }
+  const st = await send("engine.status");
+  if (!st.has_identity) return render("no-identity", "You have no encryption identity yet.");
+  if (!st.unlocked) {
+    const extra = st.throttled_for > 0 ? ` Wait ${Math.ceil(st.throttled_for)} s before trying again.` : "";
+    return render("locked", (origin ? "Enabled on this forum. " : "") + "Your keys are locked." + extra);
+  }
+  return render("unlocked", (origin ? "Enabled on this forum. " : "") + "Your keys are unlocked.", "ok");
+}
+
+$("#enable-btn").addEventListener("click", async () => {
+  try {
+    const tab = await activeTab();
+    const origin = new URL(tab.url).origin;
+    const perm = { origins: [pattern(origin)] };
+    // Must run directly in the click handler (user gesture) to show the browser's prompt.
+    const granted = (await api.permissions.contains(perm)) || (await api.permissions.request(perm));
+    if (!granted) return setMessage($("#msg"), "Permission was not granted.", "error");
+    await send("site.enable", { origin });
+    if (tab.id !== undefined) api.tabs.reload(tab.id);
+    await refresh();
+  } catch (e) {
+    setMessage($("#msg"), errorText(e), "error");
+  }
+});
+$("#setup-btn").addEventListener("click", () => api.runtime.openOptionsPage());
+$("#options-link").addEventListener("click", (ev) => { ev.preventDefault(); api.runtime.openOptionsPage(); });
+const unlock = async () => {
+  try {
+    await send("identity.unlock", { passphrase: $("#unlock-pass").value });
+    $("#unlock-pass").value = "";
+    setMessage($("#msg"), "");
+  } catch (e) {
+    setMessage($("#msg"), errorText(e), "error");
+  }
+  await refresh();
+};
+$("#unlock-btn").addEventListener("click", unlock);
+$("#unlock-pass").addEventListener("keydown", (ev) => { if (ev.key === "Enter") unlock(); });
+$("#lock-btn").addEventListener("click", async () => { await send("identity.lock"); await refresh(); });
+
+refresh().catch((e) => render("error", errorText(e), "error"));
