@@ -54,7 +54,8 @@ class StandinServer:
         self._httpd = make_server(self._host, self._port, LoggingMiddleware(self.app, self.log), threaded=True,
                                   request_handler=_QuietHandler)
         self._port = self._httpd.server_port
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="standin", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="standin", daemon=True)
         self._thread.start()
         return self
 
