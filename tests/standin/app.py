@@ -230,7 +230,9 @@ def create_app(forum: Forum, server) -> Flask:
             user = require_user()
             post = forum.edit_post(user, post_id, g.params)
             topic = forum.topic(post["topic_id"])
-            return json_response({"post": S.post_for_show(post, topic, post_author(post), user)})
+            body = S.post_for_show(post, topic, post_author(post), user)
+            body["draft_sequence"] = forum.draft_sequence(user["id"], f"topic_{topic['id']}")
+            return json_response({"post": body})
         post, topic = visible_post(post_id)
         return json_response(S.post_for_show(post, topic, post_author(post), g.user))
 
