@@ -52,29 +52,47 @@ def needles(secret: str) -> list[tuple[str, bytes]]:
     return uniq
 
 
-_JSON_ESC = re.compile(rb'\\(u[0-9a-fA-F]{4}(?:\\u[0-9a-fA-F]{4})?|["\\/bfnrt])')
+_JSON_ESC = re.compile(
+    rb'\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})|\\(["\\/bfnrt])')
 _SIMPLE = {b'"': b'"', b"\\": b"\\", b"/": b"/", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t"}
 
 
 def json_unescape(data: bytes) -> bytes:
-    """Undo JSON string escaping anywhere in `data` (\\uXXXX incl. surrogate pairs, \\n, \\/, ...)."""
+    """Undo one level of JSON string escaping anywhere in `data` (\\uXXXX incl. surrogate pairs, \\n, \\/...)."""
     def rep(m):
-        s = m.group(1)
-        if s[:1] in (b"u", b"U"):
-            units = [int(x, 16) for x in re.findall(rb"[0-9a-fA-F]{4}", s)]
-            raw = b"".join(u.to_bytes(2, "big") for u in units)
-            return raw.decode("utf-16-be", "surrogatepass").encode("utf-8", "surrogatepass")
-        return _SIMPLE.get(s, s)
+        if m.group(1):
+            cp = 0x10000 + ((int(m.group(1), 16) - 0xD800) << 10) + (int(m.group(2), 16) - 0xDC00)
+            return chr(cp).encode("utf-8")
+        if m.group(3):
+            return chr(int(m.group(3), 16)).encode("utf-8", "surrogatepass")
+        return _SIMPLE[m.group(4)]
     return _JSON_ESC.sub(rep, data)
 
 
-def views(data: bytes) -> list[tuple[str, bytes]]:
-    pct = urllib.parse.unquote_to_bytes(data)
-    plus = urllib.parse.unquote_to_bytes(data.replace(b"+", b" "))
-    js = json_unescape(data)
-    return [("raw", data), ("url-decoded", pct), ("url-decoded(+)", plus), ("json-unescaped", js),
-            ("url-decoded,json-unescaped", json_unescape(pct)), ("json-unescaped,url-decoded", urllib.parse.unquote_to_bytes(js)),
-            ("json-unescaped,url-decoded(+)", urllib.parse.unquote_to_bytes(js.replace(b"+", b" ")))]
+_TRANSFORMS = {
+    "url-decoded": urllib.parse.unquote_to_bytes,
+    "url-decoded(+)": lambda b: urllib.parse.unquote_to_bytes(b.replace(b"+", b" ")),
+    "json-unescaped": json_unescape,
+}
+
+
+def views(data: bytes, depth: int = 3) -> list[tuple[str, bytes]]:
+    """`data` under every chain of up to `depth` decodings (JSON inside a form field inside JSON...)."""
+    out = [("raw", data)]
+    seen = {data}
+    frontier = [("raw", data)]
+    for _ in range(depth):
+        nxt = []
+        for name, v in frontier:
+            for tname, fn in _TRANSFORMS.items():
+                w = fn(v)
+                if w not in seen:
+                    seen.add(w)
+                    label = tname if name == "raw" else f"{name},{tname}"
+                    out.append((label, w))
+                    nxt.append((label, w))
+        frontier = nxt
+    return out
 
 
 def request_bytes(entry: dict) -> bytes:
