@@ -435,7 +435,8 @@ async def make_backup(prims, ident, passphrase: str | None = None, iterations: i
             raise MalformedInput("backup: empty passphrase")
         secrets.append((_SLOT_PASSPHRASE, passphrase))
     if paper_key is not None:
-        paperkey.decode(paper_key)  # refuses a mistyped paper key
+        if len(paperkey.decode(paper_key)) != paperkey.PAPER_KEY_BYTES:  # refuses a mistyped paper key
+            raise MalformedInput("backup: a paper key has 12 words")
         secrets.append((_SLOT_PAPER, paperkey.clean(paper_key)))
     if not secrets:
         raise MalformedInput("backup: needs a passphrase or a paper key")
@@ -591,7 +592,7 @@ def is_backup_raw(raw) -> bool:
 
 
 def _bucket(n: int) -> int:
-    b = 512
+    b = 2048
     while b < n and b < 16384:
         b *= 2
     return b if n <= b else -(-n // 8192) * 8192
