@@ -79,6 +79,17 @@ def number_to_string(x) -> str:
     return sign + out
 
 
+def _is_array_index(key: str) -> bool:
+    return key.isdigit() and key.isascii() and (key == "0" or key[0] != "0") and int(key) < 2**32 - 1
+
+
+def _js_property_order(obj: dict) -> list[str]:
+    """The order JavaScript enumerates an object's own keys: array indexes ascending first, then
+    the other keys in insertion order."""
+    indexes = sorted((k for k in obj if _is_array_index(k)), key=int)
+    return indexes + [k for k in obj if not _is_array_index(k)]
+
+
 def _serialize(value, allow: list[str] | None) -> str:
     if value is None:
         return "null"
@@ -93,7 +104,7 @@ def _serialize(value, allow: list[str] | None) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_serialize(v, allow) for v in value) + "]"
     if isinstance(value, dict):
-        keys = list(value.keys()) if allow is None else [k for k in allow if k in value]
+        keys = _js_property_order(value) if allow is None else [k for k in allow if k in value]
         return "{" + ",".join(quote(k) + ":" + _serialize(value[k], allow) for k in keys) + "}"
     raise MalformedInput(f"cannot serialise a {type(value).__name__} as JSON")
 

@@ -24,3 +24,50 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 def shared_dir() -> Path:
     """../shared next to the repository (as laid out for CI), or ENCRYPT_SHARED_DIR."""
     return Path(os.environ.get("ENCRYPT_SHARED_DIR") or REPO_DIR.parent / "shared")
+
+
+# ---------------------------------------------------------------- pycore fixtures
+import asyncio  # noqa: E402
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def prims():
+    from pycore.primitives import default_primitives
+
+    return default_primitives()
+
+
+@pytest.fixture(scope="session")
+def vectors_dir() -> Path:
+    path = shared_dir() / "vectors"
+    if not path.is_dir():
+        pytest.fail(f"known-answer vectors not found at {path} (set ENCRYPT_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def vector_identities(prims, vectors_dir):
+    """identities.json's identities by index, imported from their unprotected private exports."""
+    from pycore import identity
+
+    data = json.loads((vectors_dir / "identities.json").read_text("utf-8"))
+
+    async def load():
+        out = {}
+        for case in data["cases"]:
+            clear = next(e for e in case["exports"] if e["passphrase"] is None)
+            out[case["index"]] = await identity.import_identity(prims, clear["private"])
+        return out
+
+    return asyncio.run(load())
+
+
+@pytest.fixture(scope="session")
+def fresh_identity(prims):
+    """One newly generated v1 identity (RSA-4096 generation is slow: shared by the session)."""
+    from pycore import identity
+
+    return asyncio.run(identity.generate(prims))
