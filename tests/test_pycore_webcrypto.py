@@ -4,8 +4,6 @@
 import subprocess
 import textwrap
 
-
-
 from pycore.__main__ import zip_package
 from tests.conftest import REPO_DIR
 
