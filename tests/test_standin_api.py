@@ -118,6 +118,7 @@ def test_create_pm_reply_and_read(forum):
     assert forum.client().get(f"/t/{tid}.json").status in (403, 404)
     # raw endpoints
     assert a.get(f"/posts/{post['id']}.json").json()["raw"] == "Meet at **noon**\nbring `code`"
+    assert a.get(f"/posts/by_number/{tid}/2.json").json()["raw"] == "Sounds good, see you there"
     r = a.get(f"/raw/{tid}/2")
     assert r.headers["content-type"].startswith("text/plain") and r.text == "Sounds good, see you there"
     posts = a.get(f"/t/{tid}/posts.json?post_ids[]={post['id']}&include_raw=true").json()["post_stream"]["posts"]
@@ -380,9 +381,23 @@ def test_injection_inlines_scripts_with_nonce(standin_factory, tmp_path):
     assert len(scripts) >= 2 + 5 and len(set(scripts)) == 1 and nonce
 
 
+def test_extra_inject_env(standin_factory, tmp_path, monkeypatch):
+    a, b = tmp_path / "a.js", tmp_path / "b.js"
+    a.write_text("window.extraA = 'from-env-a';")
+    b.write_text("window.extraB = 'from-env-b';")
+    monkeypatch.setenv("E2E_EXTRA_INJECT", f"{a}:{b}")
+    c = standin_factory().client()
+    c.xhr = False
+    page = c.get("/").text
+    assert "from-env-a" in page and "from-env-b" in page
+
+
 def test_cli_demo(tmp_path):
     repo = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-m", "tests.standin", "--port", "0", "--demo"], cwd=repo,
+    inj = tmp_path / "inj.js"
+    inj.write_text("window.cliInjected = 'cli-inject-marker';")
+    proc = subprocess.Popen([sys.executable, "-m", "tests.standin", "--port", "0", "--demo", "--inject", str(inj)],
+                            cwd=repo,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         line = proc.stdout.readline()
@@ -395,6 +410,8 @@ def test_cli_demo(tmp_path):
         c = StandinClient(url)
         assert c.login("bob", "demo-password-123").json()["user"]["username"] == "bob"
         assert c.get("/topics/private-messages/bob.json").json()["topic_list"]["topics"]
+        c.xhr = False
+        assert "cli-inject-marker" in c.get("/").text
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -236,6 +236,14 @@ def create_app(forum: Forum, server) -> Flask:
         post, topic = visible_post(post_id)
         return json_response(S.post_for_show(post, topic, post_author(post), g.user))
 
+    @route("/posts/by_number/<int:topic_id>/<int:post_number>")
+    def post_by_number(topic_id, post_number):
+        topic = forum.visible_topic(topic_id, g.user)
+        post = next((p for p in forum.posts_in_order(topic["id"]) if p["post_number"] == post_number), None)
+        if not post:
+            raise not_found()
+        return json_response(S.post_for_show(post, topic, post_author(post), g.user))
+
     @route("/posts/<int:post_id>/cooked")
     def post_cooked(post_id):
         post, _ = visible_post(post_id)

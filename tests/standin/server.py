@@ -191,6 +191,10 @@ class StandinServer:
         return self.forum.db.all("SELECT draft_key, data, updated_at FROM drafts WHERE user_id = ?"
                                  " ORDER BY updated_at", u["id"]) if u else []
 
+    def set_theme(self, username: str, theme: str) -> None:
+        """The user's colour scheme ("light"/"dark"), applied to every page they load."""
+        self.forum.db.run("UPDATE users SET theme = ? WHERE username = ?", theme, username)
+
     def revisions(self, post_id: int) -> list[dict]:
         return self.forum.revisions(post_id)
 
