@@ -1,0 +1,157 @@
+"""build.py: reproducible zips, manifests, contents, and the trimmed Pyodide runtime actually works."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ENCRYPT_SHARED_DIR") or REPO.parent / "shared")
+PYODIDE_FILES = {"pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"}
+CSP = "script-src 'self' 'wasm-unsafe-eval'; object-src 'self'"
+
+
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory):
+    outs = []
+    for n in (1, 2):
+        out = tmp_path_factory.mktemp(f"build{n}")
+        r = subprocess.run([sys.executable, str(REPO / "build.py"), "--out", str(out)], cwd=REPO,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        outs.append((out, r.stdout))
+    return outs
+
+
+def _zips(out: Path):
+    return sorted(out.glob("encrypt-for-discourse-*.zip"))
+
+
+def test_zips_are_reproducible_and_reported(two_builds):
+    (a, log_a), (b, _log_b) = two_builds
+    za, zb = _zips(a), _zips(b)
+    assert [p.name for p in za] == ["encrypt-for-discourse-chromium-0.1.0.zip", "encrypt-for-discourse-firefox-0.1.0.zip"]
+    assert [p.name for p in zb] == [p.name for p in za]
+    for pa, pb in zip(za, zb):
+        data = pa.read_bytes()
+        assert data == pb.read_bytes(), f"{pa.name} differs between two builds"
+        sha = hashlib.sha256(data).hexdigest()
+        assert sha in log_a and f"{len(data):,}" in log_a  # build.py prints SHA-256 and size
+        with zipfile.ZipFile(pa) as z:
+            infos = z.infolist()
+            assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+            assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def _manifest(out: Path, target: str) -> dict:
+    return json.loads((out / target / "manifest.json").read_text())
+
+
+def test_chromium_manifest(two_builds):
+    out = two_builds[0][0]
+    m = _manifest(out, "chromium")
+    assert m["manifest_version"] == 3
+    assert m["background"] == {"service_worker": "background/router_sw.js", "type": "module"}
+    assert "offscreen" in m["permissions"]
+    assert m["content_security_policy"] == {"extension_pages": CSP}
+    assert "host_permissions" not in m and "content_scripts" not in m and "externally_connectable" not in m
+    assert "<all_urls>" not in json.dumps(m)
+    assert set(m["optional_host_permissions"]) == {"https://*/*", "http://*/*"}
+    # A fixed key gives the deterministic id the tests use.
+    from tests.e2e.browser import extension_id
+    assert extension_id(out / "chromium") == "amfnpddnafokmhbgjafjnbkgpndpggaj"
+    for war in m.get("web_accessible_resources", []):
+        assert war.get("use_dynamic_url") is True
+        assert all(r.startswith("frames/") and r.endswith(".html") for r in war["resources"])
+    assert not (out / "chromium" / "background" / "firefox.js").exists()
+
+
+def test_firefox_manifest(two_builds):
+    out = two_builds[0][0]
+    m = _manifest(out, "firefox")
+    assert m["background"] == {"scripts": ["background/firefox.js"], "type": "module"}
+    gecko = m["browser_specific_settings"]["gecko"]
+    assert gecko["id"] == "encrypt-for-discourse@efd.invalid" and "data_collection_permissions" in gecko
+    assert "offscreen" not in m["permissions"] and "key" not in m
+    assert m["content_security_policy"] == {"extension_pages": CSP}
+    assert "host_permissions" not in m and "externally_connectable" not in m
+    assert "<all_urls>" not in json.dumps(m)
+    for war in m.get("web_accessible_resources", []):
+        assert "use_dynamic_url" not in war
+    assert not (out / "firefox" / "engine" / "offscreen.html").exists()
+
+
+def test_test_builds_differ_only_in_host_permissions_and_test_hooks(two_builds):
+    out = two_builds[0][0]
+    for target in ("chromium", "firefox"):
+        store, test = out / target, out / f"{target}-test"
+        ms, mt = _manifest(out, target), _manifest(out, f"{target}-test")
+        assert mt.pop("host_permissions") == ["http://127.0.0.1/*", "http://localhost/*"]
+        assert mt.pop("name").endswith("(test build)")
+        ms.pop("name")
+        assert ms == mt
+        assert '"testHooks": false' in (store / "common" / "config.js").read_text()
+        assert '"testHooks": true' in (test / "common" / "config.js").read_text()
+        files = lambda d: sorted(p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file())
+        assert files(store) == files(test)
+        for rel in files(store):
+            if rel not in ("manifest.json", "common/config.js"):
+                assert (store / rel).read_bytes() == (test / rel).read_bytes(), rel
+    assert not list(out.glob("*-test*.zip"))
+
+
+def test_zip_contents(two_builds):
+    out = two_builds[0][0]
+    for zp in _zips(out):
+        with zipfile.ZipFile(zp) as z:
+            names = set(z.namelist())
+        assert {n.split("/", 1)[1] for n in names if n.startswith("pyodide/") and not n.endswith(".txt")} == PYODIDE_FILES
+        assert not any(n.endswith(".map") or "node_modules" in n or "__pycache__" in n for n in names)
+        assert {"manifest.json", "pycore.zip", "common/messages.js", "common/config.js", "ui/options.html",
+                "ui/popup.html", "engine/host.js", "vendor/markdown-it.mjs", "vendor/purify.mjs",
+                "vendor/qrcode.mjs"} <= names
+    with zipfile.ZipFile(out / "chromium" / "pycore.zip") as z:
+        shipped = set(z.namelist())
+    expected = {p.relative_to(REPO).as_posix() for p in (REPO / "pycore").rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")}
+    assert shipped == expected
+    with zipfile.ZipFile(out / "chromium" / "pyodide" / "python_stdlib.zip") as z:
+        std = set(z.namelist())
+    assert "asyncio/__init__.py" in std and "json/__init__.py" in std and "encodings/utf_8.py" in std
+    assert not any(n.startswith(("unittest/", "email/", "xml/", "http/")) for n in std)
+
+
+def test_every_pycore_module_imports_and_the_engine_runs_in_the_shipped_pyodide(two_builds):
+    out = two_builds[0][0]
+    node = shutil.which("node")
+    assert node, "node is required"
+    v = SHARED / "vectors"
+    r = subprocess.run([node, str(REPO / "tests" / "build_pyodide_check.mjs"), str(out / "chromium"),
+                        str(v / "identities.json"), str(v / "posts.json"), str(v / "topic_keys.json")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["platform"] == "emscripten" and res["prims"] == "webcrypto"
+    # The CPython backend needs `cryptography`, which only exists on CPython: everything else imports.
+    assert set(res["failed"]) <= {"pycore.primitives.cpython"}, res["failed"]
+    assert "pycore.engine" in res["modules"] and "pycore.identity" in res["modules"]
+    steps = res["steps"]
+    assert steps["import"]["ok"] and steps["unlock"]["ok"] and steps["decrypt"]["ok"], steps
+    assert steps["wrong"]["error"]["code"] == "wrong_passphrase"
+    assert res["decrypt_matches"] is True
+
+
+def test_no_network_urls_in_extension_sources():
+    """Nothing is fetched from the network at run time: no http(s) URLs in our extension code."""
+    import re
+    for p in (REPO / "extension").rglob("*"):
+        if p.suffix in (".js", ".mjs", ".html", ".json") and "manifests" not in p.parts:
+            text = p.read_text()
+            urls = [u for u in re.findall(r"https?://[^\s\"'`)]+", text)
+                    if not u.startswith(("http://127.0.0.1", "http://localhost"))]
+            assert not urls, f"{p}: {urls}"
