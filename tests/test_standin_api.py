@@ -230,6 +230,26 @@ def test_pm_per_day_limit(forum):
     assert pm(a, raw="message number three").status == 429
 
 
+def test_approval_queue_enqueues(forum):
+    forum.settings["approve_unless_trust_level"] = 2
+    b = forum.client("bob")
+    r = pm(b, "alice", raw="waiting for a moderator")
+    assert r.status == 200
+    body = r.json()
+    assert body["action"] == "enqueued" and body["success"] is True and body["pending_post"]["id"]
+    assert forum.topics() == [] and forum.pending_posts()[0]["raw"] == "waiting for a moderator"
+    post = forum.approve_pending(body["pending_post"]["id"])
+    assert post["raw"] == "waiting for a moderator" and forum.pending_posts() == []
+    assert pm(forum.client("alice"), "bob", raw="alice is TL2 and not queued").json()["post_number"] == 1
+
+
+def test_hidden_profile_hides_bio(forum):
+    forum.create_user("shy", PW, bio_raw="shy's key", hide_profile=True)
+    u = forum.client("alice").get("/u/shy.json").json()["user"]
+    assert "bio_raw" not in u and u["profile_hidden"] is True
+    assert forum.client("shy").get("/u/shy.json").json()["user"]["bio_raw"] == "shy's key"
+
+
 def test_edit_post_with_revisions(forum):
     a, b = forum.client("alice"), forum.client("bob")
     post = pm(a, raw="original text here").json()

@@ -251,6 +251,13 @@ def test_dark_theme(d, forum):
     assert d.execute_script("return document.body.classList.contains('theme-dark')")
     bg = d.execute_script("return getComputedStyle(document.body).backgroundColor")
     assert bg == "rgb(28, 28, 28)"
+    d.get(forum.url + "/")
+    ready(d, "home")
+    assert d.execute_script("return document.body.classList.contains('theme-light')")
+    forum.set_theme("alice", "dark")
+    d.get(forum.url + "/u/alice")
+    ready(d, "user")
+    assert d.execute_script("return document.body.classList.contains('theme-dark')")
 
 
 @pytest.mark.standin(hostile=True)

@@ -9,7 +9,7 @@ from flask import Flask, Response, g, request
 from . import pages
 from . import serializers as S
 from .cook import cook
-from .forum import ApiError, Forum, error, invalid_access, not_found
+from .forum import ApiError, Enqueued, Forum, error, invalid_access, not_found
 from .params import as_int, as_str, parse
 
 AUTH_COOKIE = "_t"
@@ -71,6 +71,10 @@ def create_app(forum: Forum, server) -> Flask:
     @app.errorhandler(ApiError)
     def api_error(e: ApiError):
         return json_response(e.body, e.status, e.headers)
+
+    @app.errorhandler(Enqueued)
+    def enqueued(e: Enqueued):
+        return json_response(e.body, 200)
 
     @app.errorhandler(404)
     def not_found_handler(e):

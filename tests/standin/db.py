@@ -65,6 +65,15 @@ CREATE TABLE post_revisions (
   raw_after TEXT NOT NULL,
   created_at REAL NOT NULL
 );
+CREATE TABLE pending_posts (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL,
+  topic_id INTEGER,
+  title TEXT,
+  raw TEXT NOT NULL,
+  params TEXT NOT NULL,
+  created_at REAL NOT NULL
+);
 CREATE TABLE drafts (
   user_id INTEGER NOT NULL,
   draft_key TEXT NOT NULL,

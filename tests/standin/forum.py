@@ -32,6 +32,8 @@ DEFAULT_SETTINGS = {
     "rate_limit_new_user_create_post": 0,
     "max_personal_messages_per_day": 0,
     "max_edits_per_day": 0,
+    # NewPostManager approval queue: posts by users below this trust level are enqueued (0 = off)
+    "approve_unless_trust_level": 0,
     # Stand-in behaviour
     "draft_autosave_ms": 2000,   # the composer saves a draft this long after typing stops/continues
     "cloaking": False,           # IntersectionObserver-based post cloaking in the SPA
@@ -78,6 +80,14 @@ def rate_limited(wait: int) -> ApiError:
                 "rate_limit", {"wait_seconds": wait, "time_left": left})
     err.headers = {"Retry-After": str(wait), "Discourse-Rate-Limit-Error-Code": "create_post"}
     return err
+
+
+class Enqueued(Exception):
+    """Not an error: answered 200 with the NewPostResult body."""
+
+    def __init__(self, body: dict):
+        super().__init__("enqueued")
+        self.body = body
 
 
 class Forum:
@@ -256,6 +266,8 @@ class Forum:
             tl0 = user["trust_level"] == 0
             self._rate_limit(user, "create_post",
                              st["rate_limit_new_user_create_post"] if tl0 else st["rate_limit_create_post"])
+            if self._needs_approval(user):
+                self._enqueue(user, p, raw, topic["id"], None)
             reply_to = p.get("reply_to_post_number")
             try:
                 reply_to = int(reply_to) if reply_to not in (None, "") else None
@@ -296,6 +308,8 @@ class Forum:
         if errors:
             raise create_post_error(errors)
         tl0 = user["trust_level"] == 0
+        if self._needs_approval(user):
+            self._enqueue(user, p, raw, None, title)
         self._rate_limit(user, "create_topic",
                          st["rate_limit_new_user_create_topic"] if tl0 else st["rate_limit_create_topic"],
                          st["max_personal_messages_per_day"])
@@ -310,6 +324,31 @@ class Forum:
             post = self._insert_post(tid, user["id"], raw, None)
         seq = self._advance_draft(user["id"], str(p.get("draft_key") or "new_private_message"))
         return post, self.topic(tid), seq
+
+    def _needs_approval(self, user: dict) -> bool:
+        return not S.staff(user) and user["trust_level"] < self.settings["approve_unless_trust_level"]
+
+    def _enqueue(self, user: dict, p: dict, raw: str, topic_id, title) -> dict:
+        """NewPostManager: the post waits for a moderator; the client gets action "enqueued"."""
+        pid = self.db.run("INSERT INTO pending_posts (user_id, topic_id, title, raw, params, created_at)"
+                          " VALUES (?,?,?,?,?,?)", user["id"], topic_id, title, raw, json.dumps(p), now())
+        count = self.db.one("SELECT COUNT(*) AS c FROM pending_posts WHERE user_id = ?", user["id"])["c"]
+        raise Enqueued({"action": "enqueued", "success": True, "pending_count": count,
+                        "pending_post": {"id": pid, "raw": raw, "created_at": S.iso(now())}})
+
+    def approve_pending(self, pending_id: int) -> dict:
+        row = self.db.one("SELECT * FROM pending_posts WHERE id = ?", pending_id)
+        if not row:
+            raise KeyError(pending_id)
+        self.db.run("DELETE FROM pending_posts WHERE id = ?", pending_id)
+        user = self.user_by_id(row["user_id"])
+        saved = self.settings["approve_unless_trust_level"]
+        self.settings["approve_unless_trust_level"] = 0
+        try:
+            post, _, _ = self.create_post(user, json.loads(row["params"]))
+        finally:
+            self.settings["approve_unless_trust_level"] = saved
+        return post
 
     def _insert_post(self, topic_id, user_id, raw, reply_to, post_type=1, action_code=None) -> dict:
         n = self.db.one("SELECT COALESCE(MAX(post_number), 0) + 1 AS n FROM posts WHERE topic_id = ?",

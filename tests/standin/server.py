@@ -191,6 +191,14 @@ class StandinServer:
         return self.forum.db.all("SELECT draft_key, data, updated_at FROM drafts WHERE user_id = ?"
                                  " ORDER BY updated_at", u["id"]) if u else []
 
+    def pending_posts(self) -> list[dict]:
+        """Posts waiting in the approval queue (setting approve_unless_trust_level)."""
+        return self.forum.db.all("SELECT * FROM pending_posts ORDER BY id")
+
+    def approve_pending(self, pending_id: int) -> dict:
+        """Approve a queued post as a moderator would; returns the created post row."""
+        return self.forum.approve_pending(pending_id)
+
     def set_theme(self, username: str, theme: str) -> None:
         """The user's colour scheme ("light"/"dark"), applied to every page they load."""
         self.forum.db.run("UPDATE users SET theme = ? WHERE username = ?", theme, username)

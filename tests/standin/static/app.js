@@ -647,7 +647,9 @@
       return;
     }
     closeComposer();
-    if (c.action === "privateMessage") {
+    if (res.json && res.json.action === "enqueued") {
+      outlet.prepend(h("div", { class: "alert alert-info pending-post-notice", text: "Your post was submitted and is waiting for approval." }));
+    } else if (c.action === "privateMessage") {
       await navigate(`/t/${res.json.topic_slug}/${res.json.topic_id}`);
     } else if (topicState && topicState.topic.id === c.topicId) {
       await refreshTopic();
