@@ -1,0 +1,347 @@
+"""pycore.engine_conv on CPython through the real Engine (MemoryStore, injected clock): key
+publishing and pinning (first use, verified, KEY CHANGED, signed changes), conversations across
+three engines (one per user), replies, key shares, duplicates, the inbox list, encrypted drafts,
+backups, sender checks, and that the store never holds plaintext."""
+import asyncio
+import json
+
+import pytest
+
+from pycore import engine as E
+from pycore import identity, inband
+
+PASS = "a long enough passphrase 1"
+FAST_KDF = 1000
+ORIGIN = "https://forum.example"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+class Clock:
+    def __init__(self, t=1_800_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+class User:
+    """One user's extension: an engine with the identity imported and unlocked."""
+
+    def __init__(self, prims, name, private_text=None):
+        self.name = name
+        self.prims = prims
+        self.store = E.MemoryStore()
+        self.engine = E.Engine(prims, self.store, Clock(), kdf_iterations=FAST_KDF)
+        self.bio = f"Hi, I am {name}."
+        if private_text is not None:
+            self.ok("identity.import", {"text": private_text, "new_passphrase": PASS})
+            self.bio = self.ok("keys.publish", {"bio_raw": self.bio}, sender="content")["bio_raw"]
+
+    def clone(self) -> "User":
+        """The same extension state in a fresh engine (tests stay independent without
+        re-importing RSA keys, which is slow)."""
+        twin = User.__new__(User)
+        twin.name, twin.prims, twin.bio = self.name, self.prims, self.bio
+        twin.store = E.MemoryStore()
+        twin.store.data = dict(self.store.data)  # JSON values are stored as immutable strings
+        twin.engine = E.Engine(self.prims, twin.store, Clock(), kdf_iterations=FAST_KDF)
+        return twin
+
+    def call(self, type, payload=None, sender="frame:viewer"):
+        return run(self.engine.handle(type, payload or {}, {"sender": sender, "marker": "m1"}))
+
+    def ok(self, type, payload=None, **kw):
+        r = self.call(type, payload, **kw)
+        assert r["ok"], r
+        return r["result"]
+
+    def err(self, type, payload=None, **kw):
+        r = self.call(type, payload, **kw)
+        assert not r["ok"], r
+        return r["error"]
+
+    def ref(self):
+        return {"username": self.name, "bio_raw": self.bio}
+
+    def stored_text(self) -> str:
+        return json.dumps({k: v for k, v in self.store.data.items() if isinstance(v, str)}, ensure_ascii=False)
+
+
+@pytest.fixture(scope="module")
+def texts(prims, vector_identities, fresh_identity):
+    async def export():
+        return [await identity.export_private(prims, i) for i in
+                (vector_identities[0], vector_identities[1], fresh_identity)]
+    return run(export())
+
+
+@pytest.fixture(scope="module")
+def base_users(prims, texts):
+    return {n: User(prims, n, t) for n, t in zip(("alice", "bob", "carol"), texts)}
+
+
+@pytest.fixture
+def users(base_users):
+    return {n: u.clone() for n, u in base_users.items()}
+
+
+def check(u, other, **extra):
+    return u.ok("keys.check", {"origin": ORIGIN, "username": other.name, "bio_raw": other.bio, **extra}, sender="content")
+
+
+# ------------------------------------------------------------------------------ keys
+def test_publish_keeps_the_users_text(users, prims):
+    a = users["alice"]
+    assert a.bio.startswith("Hi, I am alice.\n\n```text\n" + inband.KEY_BEGIN)
+    again = a.ok("keys.publish", {"bio_raw": a.bio}, sender="content")
+    assert again["bio_raw"] == a.bio and again["changed"] is False
+    assert again["fingerprint"] == a.ok("identity.public")["fingerprint"]
+    assert run(inband.find_bio_block(prims, a.bio)).fingerprint_hex == again["fingerprint"]
+    too_long = a.err("keys.publish", {"bio_raw": "x" * 2500}, sender="content")
+    assert too_long["code"] == "bio_too_long" and too_long["excess"] > 0
+
+
+def test_first_use_pinning_and_verification(users):
+    a, b = users["alice"], users["bob"]
+    first = check(b, a)
+    assert (first["status"], first["can_send"], first["verified"]) == ("first_seen", True, False)
+    assert check(b, a)["status"] == "first_seen"
+    # the content script cannot mark keys verified
+    assert b.err("keys.mark_verified", {"origin": ORIGIN, "username": "alice", "fingerprint": first["fingerprint"]},
+                 sender="content")["code"] == "forbidden"
+    assert b.err("keys.mark_verified", {"origin": ORIGIN, "username": "alice", "fingerprint": "0" * 64})["code"] \
+        == "bad_request"
+    assert b.ok("keys.mark_verified", {"origin": ORIGIN, "username": "alice",
+                                       "fingerprint": first["fingerprint"]})["status"] == "verified"
+    assert check(b, a)["status"] == "verified"
+    # pins are per forum origin
+    assert b.ok("keys.check", {"origin": "https://other.example", "username": "alice", "bio_raw": a.bio})["status"] \
+        == "first_seen"
+    # safety codes agree on both sides
+    check(a, b)
+    code_b = b.ok("keys.safety_code", {"origin": ORIGIN, "username": "alice"})
+    code_a = a.ok("keys.safety_code", {"origin": ORIGIN, "username": "bob"})
+    assert code_a["safety_code"] == code_b["safety_code"] and code_a["qr"] == code_b["qr"]
+    assert len(code_a["safety_code"].split()) == 12 and code_b["verified"] is True and code_a["verified"] is False
+    assert code_b["their_digits"] == code_a["my_digits"]
+
+
+def test_no_key_and_damaged_key(users):
+    b = users["bob"]
+    r = b.ok("keys.check", {"origin": ORIGIN, "username": "dave", "bio_raw": "no key here"})
+    assert (r["status"], r["can_send"]) == ("no_key", False) and "dave" in r["message"]
+    damaged = users["alice"].bio.replace("Fingerprint: ", "Fingerprint: 1")
+    r = b.ok("keys.check", {"origin": ORIGIN, "username": "alice", "bio_raw": damaged})
+    assert r["status"] == "bad_key" and not r["can_send"]
+
+
+def test_unsigned_key_change_blocks_sending_until_acknowledged(users, prims):
+    a, b, c = users["alice"], users["bob"], users["carol"]
+    fp_old = check(b, a)["fingerprint"]
+    b.ok("keys.mark_verified", {"origin": ORIGIN, "username": "alice", "fingerprint": fp_old})
+    a.bio = "Hi, I am alice.\n\n" + c.bio.split("\n\n", 1)[1]  # the server shows carol's key as alice's
+    r = check(b, a)
+    assert (r["status"], r["can_send"], r["change_signed"], r["pinned_fingerprint"]) == \
+        ("key_changed", False, False, fp_old)
+    e = b.err("conv.start", {"origin": ORIGIN, "me": "bob", "recipients": [a.ref()], "title": "t", "body": "b"})
+    assert e["code"] == "key_change_unacknowledged" and e["username"] == "alice"
+    assert b.err("keys.acknowledge", {"origin": ORIGIN, "username": "alice", "fingerprint": r["fingerprint"]},
+                 sender="content")["code"] == "forbidden"
+    ack = b.ok("keys.acknowledge", {"origin": ORIGIN, "username": "alice", "fingerprint": r["fingerprint"]})
+    assert ack["status"] == "first_seen"  # an unsigned change loses the verified mark
+    assert check(b, a)["status"] == "first_seen"
+    assert b.ok("conv.start", {"origin": ORIGIN, "me": "bob", "recipients": [a.ref()], "title": "t", "body": "b"})
+
+
+def test_signed_key_change_keeps_verification(users, prims, vector_identities):
+    a, b, c = users["alice"], users["bob"], users["carol"]
+    fp_old = check(b, a)["fingerprint"]
+    b.ok("keys.mark_verified", {"origin": ORIGIN, "username": "alice", "fingerprint": fp_old})
+    # alice moves to a new key (bob's key pair stands in for it) and signs the change with her old one
+    new_ident = run(identity.import_identity(prims, run(identity.export_private(prims, vector_identities[1]))))
+    block = run(inband.make_bio_block(prims, new_ident, previous=vector_identities[0]))
+    a.bio = inband.put_bio_block(a.bio, block)
+    r = check(b, a)
+    assert (r["status"], r["change_signed"], r["can_send"]) == ("key_changed", True, False)
+    ack = b.ok("keys.acknowledge", {"origin": ORIGIN, "username": "alice", "fingerprint": r["fingerprint"]})
+    assert ack["status"] == "verified"
+
+
+# ------------------------------------------------------------------------------ conversations
+def _start(a, b, title="Dinner plans ☃", body="Saturday at 8?"):
+    out = a.ok("conv.start", {"origin": ORIGIN, "me": a.name, "recipients": [b.ref()], "title": title, "body": body})
+    assert out["title"] == inband.PLACEHOLDER_TITLE and out["target_recipients"] == b.name
+    assert title not in out["raw"] and body not in out["raw"]
+    return out
+
+
+def test_conversation_round_trip(users):
+    a, b = users["alice"], users["bob"]
+    started = _start(a, b)
+    opened = b.ok("conv.open", {"origin": ORIGIN, "topic_id": 7, "raw": started["raw"], "me": "bob",
+                                "author": a.ref()})
+    assert (opened["status"], opened["title"], opened["body"], opened["author"]) == \
+        ("valid", "Dinner plans ☃", "Saturday at 8?", "alice")
+    assert opened["conversation_id"] == started["conversation_id"]
+    assert [p[0] for p in opened["participants"]] == ["alice", "bob"]
+    reply = b.ok("conv.reply", {"origin": ORIGIN, "topic_id": 7, "me": "bob", "body": "Yes!"})["raw"]
+    assert inband.is_encrypted_raw(reply) and "Yes!" not in reply
+    assert a.ok("conv.open", {"origin": ORIGIN, "topic_id": 7, "raw": started["raw"], "me": "alice",
+                              "author": a.ref()})["status"] == "valid"
+    posts = a.ok("conv.read", {"origin": ORIGIN, "topic_id": 7, "posts": [
+        {"post_id": 11, "raw": reply, "username": "bob", "bio_raw": b.bio},
+        {"post_id": 12, "raw": reply, "username": "bob"},  # the server duplicated the post
+        {"post_id": 13, "raw": reply, "username": "alice"},  # shown under another author
+        {"post_id": 14, "raw": "plain text", "username": "bob"},
+    ]})["posts"]
+    assert [(p["post_id"], p["status"]) for p in posts] == \
+        [(11, "valid"), (12, "duplicate"), (13, "wrong_author"), (14, "malformed")]
+    assert posts[0]["body"] == "Yes!" and posts[0]["author"] == "bob" and posts[0]["kind"] == "reply"
+    assert all(p["body"] is None for p in posts[1:])
+    # re-reading the same post is not a duplicate of itself
+    again = a.ok("conv.read", {"origin": ORIGIN, "topic_id": 7, "posts": [{"post_id": 11, "raw": reply,
+                                                                         "username": "bob"}]})["posts"]
+    assert again[0]["status"] == "valid"
+    inbox = b.ok("conv.list", {"origin": ORIGIN}, sender="page:inbox")["conversations"]
+    assert [(c["topic_id"], c["title"], c["author"]) for c in inbox] == [(7, "Dinner plans ☃", "alice")]
+    # nothing readable at rest
+    for u in (a, b):
+        stored = u.stored_text()
+        for secret in ("Dinner plans", "Saturday at 8", "Yes!"):
+            assert secret not in stored
+
+
+def test_the_content_script_gets_no_plaintext(users):
+    a, b = users["alice"], users["bob"]
+    started = _start(a, b)
+    for type, payload in [
+        ("conv.open", {"origin": ORIGIN, "topic_id": 1, "raw": started["raw"], "me": "bob", "author": a.ref()}),
+        ("conv.read", {"origin": ORIGIN, "topic_id": 1, "posts": []}),
+        ("conv.start", {"origin": ORIGIN, "me": "bob", "recipients": [a.ref()], "title": "t", "body": "b"}),
+        ("conv.reply", {"origin": ORIGIN, "topic_id": 1, "me": "bob", "body": "b"}),
+        ("conv.list", {"origin": ORIGIN}),
+        ("drafts.load", {"origin": ORIGIN, "draft_key": "new"}),
+        ("backup.make", {"passphrase": PASS, "paper_key": True}),
+    ]:
+        assert b.err(type, payload, sender="content")["code"] == "forbidden", type
+    from pycore import engine_conv
+    assert engine_conv.CONTENT_ALLOWED <= set(engine_conv.HANDLERS)
+
+
+def test_recipient_without_key_is_named(users):
+    a = users["alice"]
+    e = a.err("conv.start", {"origin": ORIGIN, "me": "alice", "title": "t", "body": "b",
+                             "recipients": [users["bob"].ref(), {"username": "dave", "bio_raw": "just text"}]})
+    assert e["code"] == "recipient_without_key" and e["username"] == "dave" and "dave" in e["message"]
+
+
+def test_message_too_large(users):
+    a, b = users["alice"], users["bob"]
+    e = a.err("conv.start", {"origin": ORIGIN, "me": "alice", "recipients": [b.ref()], "title": "t",
+                             "body": "x" * 40000})
+    assert e["code"] == "message_too_large" and e["excess"] > 0
+    e = a.err("conv.start", {"origin": ORIGIN, "me": "alice", "recipients": [b.ref()], "title": "t",
+                             "body": "x" * 4000, "max_chars": 3000})
+    assert e["code"] == "message_too_large"
+
+
+def test_reply_before_open_is_refused(users):
+    assert users["bob"].err("conv.reply", {"origin": ORIGIN, "topic_id": 99, "me": "bob", "body": "x"})["code"] \
+        == "conversation_unknown"
+
+
+def test_invite_with_key_share(users):
+    a, b, c = users["alice"], users["bob"], users["carol"]
+    started = _start(a, b)
+    b.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "bob", "author": a.ref()})
+    share = b.ok("conv.share_key", {"origin": ORIGIN, "topic_id": 5, "me": "bob", "invitee": c.ref()})
+    assert share["invite"] == {"user": "carol"}
+    # carol cannot open the conversation before accepting the share
+    assert c.err("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "carol",
+                               "author": a.ref()})["code"] == "not_a_participant"
+    acc = c.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 5, "raw": share["raw"], "me": "carol",
+                                     "poster": b.ref()}, sender="content")
+    assert acc["status"] == "valid" and acc["conversation_id"] == started["conversation_id"]
+    opened = c.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "carol",
+                                "author": a.ref()})
+    assert opened["status"] == "valid" and opened["title"] == "Dinner plans ☃"
+    reply = c.ok("conv.reply", {"origin": ORIGIN, "topic_id": 5, "me": "carol", "body": "Count me in"})["raw"]
+    # alice sees who added whom, and carol's reply
+    a.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "alice", "author": a.ref()})
+    posts = a.ok("conv.read", {"origin": ORIGIN, "topic_id": 5, "posts": [
+        {"post_id": 2, "raw": share["raw"], "username": "bob", "bio_raw": b.bio},
+        {"post_id": 3, "raw": reply, "username": "carol", "bio_raw": c.bio}]})["posts"]
+    assert (posts[0]["kind"], posts[0]["status"], posts[0]["invitee"], posts[0]["author"]) == \
+        ("key_share", "valid", "carol", "bob")
+    assert (posts[1]["status"], posts[1]["body"]) == ("valid", "Count me in")
+    # a key share posted under someone else's name is not accepted
+    bad = c.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 6, "raw": share["raw"], "me": "carol",
+                                     "poster": a.ref()}, sender="content")
+    assert bad["status"] == "wrong_author" and bad["conversation_id"] is None
+
+
+def test_copied_first_post_is_flagged(users):
+    a, b = users["alice"], users["bob"]
+    started = _start(a, b)
+    first = b.ok("conv.open", {"origin": ORIGIN, "topic_id": 20, "raw": started["raw"], "me": "bob", "author": a.ref()})
+    assert "copied_from_topic" not in first
+    copy = b.ok("conv.open", {"origin": ORIGIN, "topic_id": 21, "raw": started["raw"], "me": "bob", "author": a.ref()})
+    assert copy["copied_from_topic"] == 20
+
+
+# ------------------------------------------------------------------------------ drafts
+def test_encrypted_drafts(users):
+    a = users["alice"]
+    payload = {"origin": ORIGIN, "draft_key": "topic_7", "text": "half-written secret", "title": "draft title"}
+    saved = a.ok("drafts.save", payload, sender="frame:composer")
+    assert saved["saved"] is True
+    assert "half-written secret" not in a.stored_text() and "draft title" not in a.stored_text()
+    loaded = a.ok("drafts.load", {"origin": ORIGIN, "draft_key": "topic_7"}, sender="frame:composer")
+    assert (loaded["found"], loaded["text"], loaded["title"]) == (True, "half-written secret", "draft title")
+    # locked: no draft can be read; after unlocking again it is still there
+    a.ok("identity.lock")
+    assert a.err("drafts.load", {"origin": ORIGIN, "draft_key": "topic_7"})["code"] == "locked"
+    a.ok("identity.unlock", {"passphrase": PASS})
+    assert a.ok("drafts.load", {"origin": ORIGIN, "draft_key": "topic_7"})["text"] == "half-written secret"
+    assert a.ok("drafts.delete", {"origin": ORIGIN, "draft_key": "topic_7"})["deleted"] is True
+    assert a.ok("drafts.load", {"origin": ORIGIN, "draft_key": "topic_7"})["found"] is False
+    assert a.ok("drafts.delete", {"origin": ORIGIN, "draft_key": "topic_7"})["deleted"] is False
+    assert a.err("drafts.save", {"origin": ORIGIN, "draft_key": "../x", "text": "t"})["code"] == "bad_request"
+    assert a.err("drafts.save", {"origin": "javascript:x", "draft_key": "k", "text": "t"})["code"] == "bad_request"
+
+
+def test_conversation_keys_survive_lock_and_unlock(users):
+    a, b = users["alice"], users["bob"]
+    started = _start(a, b)
+    b.ok("conv.open", {"origin": ORIGIN, "topic_id": 30, "raw": started["raw"], "me": "bob", "author": a.ref()})
+    b.ok("identity.lock")
+    assert b.err("conv.reply", {"origin": ORIGIN, "topic_id": 30, "me": "bob", "body": "x"})["code"] == "locked"
+    b.ok("identity.unlock", {"passphrase": PASS})
+    assert b.ok("conv.reply", {"origin": ORIGIN, "topic_id": 30, "me": "bob", "body": "x"})["raw"]
+
+
+# ------------------------------------------------------------------------------ backup
+def test_backup_make_and_restore_on_a_new_device(users, prims):
+    a = users["alice"]
+    made = a.ok("backup.make", {"passphrase": PASS, "paper_key": True, "backup_passphrase": "another long passphrase"},
+                sender="page:options")
+    assert made["title"] == inband.BACKUP_TITLE and inband.is_backup_raw(made["raw"])
+    assert made["info"] == {"slots": ["passphrase", "paper_key"], "iterations": [FAST_KDF, FAST_KDF]}
+    assert len(made["paper_key"].split()) == 12
+    assert a.ok("backup.inspect", {"raw": made["raw"]}, sender="content") == made["info"]
+    assert a.err("backup.make", {"passphrase": "wrong passphrase!!", "paper_key": True})["code"] == "wrong_passphrase"
+    assert a.err("backup.make", {"passphrase": PASS})["code"] == "bad_request"
+    fp = a.ok("identity.public")["fingerprint"]
+    for secret in (made["paper_key"].lower(), "another long passphrase"):
+        device = User(prims, "alice")
+        restored = device.ok("backup.restore", {"raw": made["raw"], "secret": secret, "new_passphrase": PASS + "2"},
+                             sender="page:options")
+        assert restored["fingerprint"] == fp and restored["unlocked"] is True
+        assert device.err("backup.restore", {"raw": made["raw"], "secret": secret, "new_passphrase": PASS})["code"] \
+            == "identity_exists"
+    device = User(prims, "alice")
+    assert device.err("backup.restore", {"raw": made["raw"], "secret": "not it", "new_passphrase": PASS})["code"] \
+        == "wrong_passphrase"
