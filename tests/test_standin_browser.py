@@ -275,26 +275,31 @@ def test_hostile_scripts_steal_what_the_page_can_see(d, standin, standin_factory
         const a = document.createElement('iframe'); a.src = '/assets/app.css'; a.id = 'same';
         const b = document.createElement('iframe'); b.src = arguments[0] + '/assets/app.css'; b.id = 'cross';
         c.append(a, b);""", other.url)
-    time.sleep(1.0)
-    d.execute_script("window.__hostile.scrapeNow()")
+    # wait until the cross-origin frame has committed its (blocked) navigation, as seen by the scraper
+    def last_dom_frames():
+        d.execute_script("window.__hostile.scrapeNow()")
+        doms = [x for x in d.execute_script("return window.__hostile.loot") if x["kind"] == "dom"]
+        frames = doms[-1]["data"]["frames"] if doms else []
+        ok = any(f.get("src", "").startswith(other.url) and "contentWindowError" in f for f in frames)
+        return frames if ok else None
+    frames = wait(last_dom_frames, "scraper sees the frames settled")
     # keystrokes in the page's composer are logged and exfiltrated
     d.find_element(By.CSS_SELECTOR, "#topic-footer-buttons .create").click()
     box = wait(lambda: d.find_element(By.CSS_SELECTOR, "#reply-control .d-editor-input"), "composer")
     box.send_keys("keylogged words")
     d.find_element(By.CSS_SELECTOR, "#hostile-passphrase-prompt input").send_keys("phished-passphrase")
     d.find_element(By.CSS_SELECTOR, "#hostile-passphrase-prompt button").click()
-    wait(lambda: {"dom", "keys", "fetch", "message", "phished"} <= set(
-        d.execute_script("return window.__hostile.loot.map(x => x.kind)")), "all kinds of loot")
+    def exfil_kinds():
+        return {json.loads(r["body"])["kind"] for r in standin.requests if r["path"] == "/__hostile/exfil"}
+    wait(lambda: {"dom", "keys", "fetch", "message", "phished"} <= exfil_kinds(), "all kinds of loot at the server")
+    d.execute_script("window.__hostile.flushKeys()")
+    wait(lambda: any("keylogged words" in r["body"] for r in standin.requests), "keystrokes at the server")
     exfil = [r for r in standin.requests if r["path"] == "/__hostile/exfil"]
-    kinds = {json.loads(r["body"])["kind"] for r in exfil}
-    assert {"dom", "keys", "fetch", "message", "phished"} <= kinds
     oracle = LeakOracle()
     oracle.register("keylogged words", "typed")
     oracle.register("phished-passphrase", "passphrase")
     oracle.register("a message in the page DOM", "dom text")
     assert {lk.label for lk in oracle.scan(exfil)} == {"typed", "passphrase", "dom text"}
-    frames = [f for r in exfil for f in (json.loads(r["body"])["data"].get("frames") or [])
-              if json.loads(r["body"])["kind"] == "dom"]
     same = [f for f in frames if f.get("src", "").startswith(standin.url) and f.get("contentWindowDocument")]
     cross = [f for f in frames if f.get("src", "").startswith(other.url)]
     assert same, "the scraper reads same-origin frames"
@@ -306,3 +311,32 @@ def test_hostile_scripts_steal_what_the_page_can_see(d, standin, standin_factory
     csp_errors = [x for x in d.get_log("browser") if "Content Security Policy" in x.get("message", "")
                   and "frame-ancestors" not in x["message"]]
     assert csp_errors == []
+
+
+def test_extension_style_fetch_from_the_page(d, forum):
+    """The calls the content script makes (meta CSRF token, X-Requested-With, same-origin cookies)."""
+    login(d, forum, "alice", "/u/alice")
+    ready(d, "user")
+    out = d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        (async () => {
+          const token = document.querySelector('meta[name="csrf-token"]').content;
+          const hdrs = {"X-CSRF-Token": token, "X-Requested-With": "XMLHttpRequest", "Accept": "application/json"};
+          const put = await fetch("/u/alice.json", {method: "PUT", credentials: "same-origin",
+              headers: {...hdrs, "Content-Type": "application/json"}, body: JSON.stringify({bio_raw: "key block v1"})});
+          const pm = await fetch("/posts.json", {method: "POST", credentials: "same-origin",
+              headers: {...hdrs, "Content-Type": "application/x-www-form-urlencoded"},
+              body: new URLSearchParams({archetype: "private_message", target_recipients: "bob",
+                                         title: "A secret message", raw: "```\\nciphertext\\n```"})});
+          const post = await pm.json();
+          const noCsrf = await fetch("/posts.json", {method: "POST", credentials: "same-origin",
+              headers: {"X-Requested-With": "XMLHttpRequest"}, body: new URLSearchParams({raw: "x"})});
+          const me = await (await fetch("/session/current.json", {credentials: "same-origin", headers: hdrs})).json();
+          done({put: put.status, pm: pm.status, topic: post.topic_id, noCsrf: [noCsrf.status, await noCsrf.text()],
+                me: me.current_user.username});
+        })().catch((e) => done({error: String(e)}));
+    """)
+    assert out["put"] == 200 and out["pm"] == 200 and out["me"] == "alice", out
+    assert out["noCsrf"] == [403, '["BAD CSRF"]']
+    assert forum.user("alice")["bio_raw"] == "key block v1"
+    assert forum.posts(out["topic"])[0]["raw"] == "```\nciphertext\n```"

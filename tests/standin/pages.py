@@ -60,7 +60,9 @@ def shell(forum: Forum, server, status: int = 200, topic_id: int | None = None) 
     # Like Discourse's store_preloaded: every value is itself a JSON string.
     preloaded = {k: json.dumps(v) for k, v in preload.items()}
     nonce = g.get("nonce", "")
-    injected = "".join(f'<script nonce="{nonce}">\n{js}\n</script>\n' for js in server.injected_scripts())
+    # Inline like a theme component's <script>; "</script" inside the source would end the element early.
+    sources = [js.replace("</script", "<\\/script") for js in server.injected_scripts()]
+    injected = "".join(f'<script nonce="{nonce}">\n{js}\n</script>\n' for js in sources)
     body_classes = ["standin", f"theme-{theme}"]
     page = f"""<!DOCTYPE html>
 <html lang="en" class="desktop-view not-mobile-device {'dark-scheme' if theme == 'dark' else 'light-scheme'}">
