@@ -315,6 +315,26 @@ def test_bio_read_update_and_limit(forum):
     assert b.get("/u/nobody.json").status == 404
 
 
+def test_user_cards(forum):
+    forum.set_bio("bob", "bob's card bio")
+    ids = ",".join(str(forum.user(n)["id"]) for n in ("bob", "carol"))
+    cards = forum.client("alice").get(f"/user-cards.json?user_ids={ids}").json()["users"]
+    assert [c["username"] for c in cards] == ["bob", "carol"]
+    assert cards[0]["bio_excerpt"] == "bob's card bio" and all("bio_raw" not in c for c in cards)
+    forum.serve_bio_to("alice", "bob", "served only to alice")
+    assert forum.client("alice").get("/u/bob/card.json").json()["user"]["bio_excerpt"] == "served only to alice"
+    too_many = ",".join(str(i) for i in range(1, 52))
+    assert forum.client("alice").get(f"/user-cards.json?user_ids={too_many}").status == 400
+
+
+def test_draft_count_limit(forum):
+    forum.settings["max_drafts_per_user"] = 1
+    a = forum.client("alice")
+    assert a.post("/drafts.json", {"draft_key": "one", "data": "{}"}).status == 200
+    assert a.post("/drafts.json", {"draft_key": "one", "data": "{}"}).status == 200
+    assert a.post("/drafts.json", {"draft_key": "two", "data": "{}"}).status == 403
+
+
 def test_user_search(forum):
     r = forum.client("alice").get("/u/search/users.json?term=ca").json()
     assert [u["username"] for u in r["users"]] == ["carol"]
