@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.standin.browser import browser_login, wait_route
 from tests.standin.oracle import LeakOracle
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -73,15 +74,11 @@ def wait(fn, what, timeout=TIMEOUT):
 
 
 def ready(d, route):
-    return wait(lambda: d.execute_script(
-        "return document.body.dataset.standinReady === '1' && document.body.dataset.standinRoute") == route,
-        f"route {route}")
+    return wait_route(d, route, TIMEOUT)
 
 
 def login(d, srv, username, path="/"):
-    d.get(srv.url + "/session/csrf.json")
-    d.add_cookie(srv.login_cookie(username))
-    d.get(srv.url + path)
+    browser_login(d, srv, username, path)
 
 
 @pytest.fixture
