@@ -345,3 +345,79 @@ def test_backup_make_and_restore_on_a_new_device(users, prims):
     device = User(prims, "alice")
     assert device.err("backup.restore", {"raw": made["raw"], "secret": "not it", "new_passphrase": PASS})["code"] \
         == "wrong_passphrase"
+
+
+# ------------------------------------------------------------------------------ Pyodide + WebCrypto
+PYODIDE_FLOW = '''
+import json
+from pycore import engine as E, inband
+from pycore.primitives import default_primitives
+prims = default_primitives()
+assert prims.name == "webcrypto", prims.name
+assert inband._unicodedata is not None
+cases = json.load(open("/vectors/identities.json"))["cases"]
+texts = [next(e["private"] for e in c["exports"] if e["passphrase"] is None) for c in cases[:2]]
+PASS = "a long enough passphrase 1"
+ORIGIN = "https://forum.example"
+steps = []
+
+async def call(eng, type, payload, sender="frame:viewer"):
+    r = await eng.handle(type, payload, {"sender": sender, "marker": "m1"})
+    assert r["ok"], (type, r)
+    return r["result"]
+
+async def user(text):
+    eng = E.Engine(prims, E.MemoryStore(), lambda: 1.8e9, kdf_iterations=1000)
+    await call(eng, "identity.import", {"text": text, "new_passphrase": PASS})
+    bio = (await call(eng, "keys.publish", {"bio_raw": "Hi ☃"}, sender="content"))["bio_raw"]
+    return eng, bio
+
+a, a_bio = await user(texts[0])
+b, b_bio = await user(texts[1])
+steps.append("publish")
+chk = await call(b, "keys.check", {"origin": ORIGIN, "username": "alice", "bio_raw": a_bio}, sender="content")
+assert chk["status"] == "first_seen", chk
+started = await call(a, "conv.start", {"origin": ORIGIN, "me": "alice", "title": "Título ☃",
+                                       "body": "Hello 😀", "recipients": [{"username": "bob", "bio_raw": b_bio}]})
+opened = await call(b, "conv.open", {"origin": ORIGIN, "topic_id": 3, "raw": started["raw"], "me": "bob",
+                                     "author": {"username": "alice", "bio_raw": a_bio}})
+assert (opened["status"], opened["title"], opened["body"]) == ("valid", "Título ☃", "Hello 😀"), opened
+steps.append("conversation")
+reply = (await call(b, "conv.reply", {"origin": ORIGIN, "topic_id": 3, "me": "bob", "body": "Hi"}))["raw"]
+await call(a, "conv.open", {"origin": ORIGIN, "topic_id": 3, "raw": started["raw"], "me": "alice",
+                            "author": {"username": "alice", "bio_raw": a_bio}})
+i = reply.index("-----\\n", reply.index("BEGIN EFD MESSAGE")) + 300
+bad = reply[:i] + ("A" if reply[i] != "A" else "B") + reply[i + 1:]
+posts = (await call(a, "conv.read", {"origin": ORIGIN, "topic_id": 3, "posts": [
+    {"post_id": 9, "raw": reply, "username": "bob", "bio_raw": b_bio},
+    {"post_id": 10, "raw": bad, "username": "bob"}]}))["posts"]
+assert [p["status"] for p in posts] == ["valid", "cannot_decrypt"], posts
+assert posts[0]["body"] == "Hi"
+steps.append("reply")
+await call(a, "drafts.save", {"origin": ORIGIN, "draft_key": "k", "text": "draft ☃"})
+assert (await call(a, "drafts.load", {"origin": ORIGIN, "draft_key": "k"}))["text"] == "draft ☃"
+steps.append("drafts")
+made = await call(a, "backup.make", {"passphrase": PASS, "paper_key": True})
+c = E.Engine(prims, E.MemoryStore(), lambda: 1.8e9, kdf_iterations=1000)
+restored = await call(c, "backup.restore", {"raw": made["raw"], "secret": made["paper_key"], "new_passphrase": PASS})
+assert restored["fingerprint"] == chk["fingerprint"]
+steps.append("backup")
+print(" ".join(steps))
+0
+'''
+
+
+def test_the_same_flow_in_pyodide_with_webcrypto(tmp_path):
+    import subprocess
+
+    from pycore.__main__ import zip_package
+    from tests.conftest import REPO_DIR, shared_dir
+
+    archive = tmp_path / "pycore.zip"
+    zip_package(archive)
+    proc = subprocess.run(["node", str(REPO_DIR / "tools" / "pyodide-run.mjs"), "--pyodide",
+                           str(REPO_DIR / "node_modules" / "pyodide"), "--package", str(archive),
+                           "--mount", f"{shared_dir() / 'vectors'}:/vectors", "--code", PYODIDE_FLOW],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.split()[-5:] == ["publish", "conversation", "reply", "drafts", "backup"]
