@@ -12,6 +12,7 @@ Encoding
     A256_ALPHABET                                                    the 256 characters
 Fingerprints
     await key_of(prims, identity) -> PublishedKey                    my own key as others see it
+    await key_from_moduli(prims, n_enc, n_sign) -> PublishedKey      (512-byte moduli, e = 65537)
     fingerprint_digits(fp) -> "12345 67890 …" (6 groups)             fp: bytes or 64-hex str
     await safety_code(prims, fp_a, fp_b) -> "12345 … " (12 groups)   same on both sides
     safety_qr(fp_a, fp_b) -> "EFD1:<HEX>:<HEX>" / check_safety_qr(text, fp_a, fp_b) -> bool
@@ -26,6 +27,7 @@ Backup
                       *, paper_key=None) -> str (the post raw)
     await open_backup(prims, text, secret, *, extractable=True) -> Identity
         (WrongPassphrase, BackupCostOutOfRange, MalformedInput, AuthenticationFailed)
+    backup_info(text) -> {"slots": [...], "iterations": [...]}       without opening it
 Conversations
     await start_conversation(prims, author, author_name, recipients: [(username, PublishedKey)],
                              title, body, now_iso, *, max_chars=32000) -> NewConversation
@@ -37,6 +39,9 @@ Conversations
                          now_iso, *, max_chars) -> str
     await read_key_share(prims, raw, my_identity, inviter_keys, *, poster_username=None) -> KeyShare
     is_encrypted_raw(raw) -> bool, is_backup_raw(raw) -> bool, iso_time(seconds) -> str
+
+Errors defined here: NoPublishedKey (MalformedInput), BioTooLong (.excess), MessageTooLarge
+(.excess), BackupCostOutOfRange (MalformedInput), NotAParticipant (WrongKey).
 
 `author_key`/`author_keys`: a PublishedKey, a list of them (e.g. the pin and its history), or
 None (then the status is "unverified"). Statuses: see STATUS_* below. Content (title, body) is
