@@ -137,6 +137,16 @@ def test_topic_dom_and_spa_navigation(d, forum):
     assert not d.execute_script("return document.body.classList.contains('archetype-private_message')")
     d.forward()
     ready(d, "topic")
+    # the composer persists across SPA navigations (it lives outside #main-outlet)
+    d.find_element(By.CSS_SELECTOR, "#topic-footer-buttons .create").click()
+    wait(lambda: "open" in d.find_element(By.ID, "reply-control").get_attribute("class"), "composer open")
+    d.find_element(By.CSS_SELECTOR, "#reply-control .d-editor-input").send_keys("kept")
+    d.execute_script("window.__standin.navigate('/u/alice/messages')")
+    ready(d, "user-messages")
+    assert "open" in d.find_element(By.ID, "reply-control").get_attribute("class")
+    assert d.find_element(By.CSS_SELECTOR, "#reply-control .d-editor-input").get_attribute("value") == "kept"
+    d.back()
+    ready(d, "topic")
     # the header link to the profile
     d.find_element(By.ID, "current-user").click()
     ready(d, "user")

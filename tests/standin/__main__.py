@@ -38,7 +38,8 @@ def main(argv=None) -> int:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
-        done.wait()
+        while not done.wait(0.5):   # short waits so the SIGTERM handler gets to run
+            pass
     except KeyboardInterrupt:
         pass
     srv.stop()
