@@ -14,7 +14,7 @@ should, from the sender tab's URL), else from the payload.
 
 | type | senders | payload | result |
 |---|---|---|---|
-| keys.publish | any | {bio_raw} | {bio_raw (new bio text), fingerprint, digits, changed} — no unlock needed |
+| keys.publish | any (ext with previous_backup) | {bio_raw, previous_backup?: {raw, secret}} | {bio_raw (new bio text), fingerprint, digits, changed, key_change} — no unlock needed; with previous_backup the block announces a key change signed by the old key opened from its backup |
 | keys.check | any | {origin, username, bio_raw} | {username, status: "first_seen"/"verified"/"key_changed"/"no_key"/"bad_key", can_send, fingerprint?, digits?, verified, change_signed?, pinned_fingerprint?, message?} |
 | keys.acknowledge | ext | {origin, username, fingerprint} | {username, status, fingerprint} — accepts the pending KEY CHANGE |
 | keys.mark_verified | ext | {origin, username, fingerprint} | {username, status: "verified", fingerprint} |
@@ -291,10 +291,18 @@ async def h_keys_publish(engine, payload, context):
     if not rec:
         raise BadRequest("no identity yet: create or import one")
     me = await _identity.import_identity(engine.prims, rec["public"])
-    block = await inband.make_bio_block(engine.prims, me)
+    previous = None
+    prev = payload.get("previous_backup")
+    if prev is not None:  # announce a key change, signed by the old key opened from its backup
+        _ext_only(context)
+        if not isinstance(prev, dict):
+            raise BadRequest("previous_backup must be {raw, secret}")
+        previous = await inband.open_backup(engine.prims, _str(prev, "raw"), _str(prev, "secret"))
+    block = await inband.make_bio_block(engine.prims, me, previous=previous)
     new = inband.put_bio_block(bio, block)
     pk = await inband.find_bio_block(engine.prims, new)
-    return {"bio_raw": new, "fingerprint": pk.fingerprint_hex, "digits": pk.digits, "changed": new != bio}
+    return {"bio_raw": new, "fingerprint": pk.fingerprint_hex, "digits": pk.digits, "changed": new != bio,
+            "key_change": pk.key_change.previous_fingerprint.hex() if pk.key_change else None}
 
 
 @_guard

@@ -170,6 +170,27 @@ def test_signed_key_change_keeps_verification(users, prims, vector_identities):
     assert ack["status"] == "verified"
 
 
+def test_key_change_announced_from_the_old_backup(users, texts, prims):
+    """carol's device rotates to a new identity (alice's key pair stands in for it) and announces
+    it, signed with her old key opened from her old backup; bob, who pinned the old key, sees a
+    signed change."""
+    c, b = users["carol"], users["bob"]
+    old_backup = c.ok("backup.make", {"passphrase": PASS, "backup_passphrase": "carol's old backup pass"})["raw"]
+    fp_old = check(b, c)["fingerprint"]
+    new_device = User(prims, "carol", texts[0])
+    prev = {"raw": old_backup, "secret": "carol's old backup pass"}
+    assert new_device.err("keys.publish", {"bio_raw": c.bio, "previous_backup": prev}, sender="content")["code"] \
+        == "forbidden"
+    out = new_device.ok("keys.publish", {"bio_raw": c.bio, "previous_backup": prev}, sender="page:options")
+    assert out["key_change"] == fp_old and out["changed"] is True
+    assert out["bio_raw"].startswith("Hi, I am carol.\n\n```text\n") and out["bio_raw"].count(inband.KEY_BEGIN) == 1
+    c.bio = out["bio_raw"]
+    r = check(b, c)
+    assert (r["status"], r["change_signed"], r["fingerprint"]) == ("key_changed", True, out["fingerprint"])
+    bad = dict(prev, secret="wrong")
+    assert new_device.err("keys.publish", {"bio_raw": c.bio, "previous_backup": bad})["code"] == "wrong_passphrase"
+
+
 # ------------------------------------------------------------------------------ conversations
 def _start(a, b, title="Dinner plans ☃", body="Saturday at 8?"):
     out = a.ok("conv.start", {"origin": ORIGIN, "me": a.name, "recipients": [b.ref()], "title": title, "body": body})
