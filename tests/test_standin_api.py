@@ -171,6 +171,12 @@ def test_pm_validations(forum, title, raw, message):
     assert forum.topics() == []
 
 
+def test_missing_raw_is_400(forum):
+    r = forum.client("alice").post("/posts.json", {"archetype": "private_message", "target_recipients": "bob",
+                                                   "title": "Hello"})
+    assert r.status == 400 and r.json()["error_type"] == "invalid_parameters"
+
+
 def test_limits_are_inclusive(forum):
     a = forum.client("alice")
     assert pm(a, title="Hi", raw="x" * 32000).status == 200

@@ -251,7 +251,10 @@ class Forum:
     def create_post(self, user: dict, p: dict) -> tuple[dict, dict, int]:
         """PostsController#create for PMs. Returns (post, topic, draft_sequence)."""
         raw = p.get("raw")
-        raw = raw if isinstance(raw, str) else ""
+        if not isinstance(raw, str) or raw == "":
+            # create_params does params.require(:raw): ActionController::ParameterMissing -> 400
+            raise ApiError(400, {"errors": ["param is missing or the value is empty: raw"],
+                                 "error_type": "invalid_parameters"})
         topic_id = p.get("topic_id")
         st = self.settings
         errors: list[str] = []
