@@ -442,3 +442,52 @@ def test_the_same_flow_in_pyodide_with_webcrypto(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.split()[-5:] == ["publish", "conversation", "reply", "drafts", "backup"]
+
+
+# ------------------------------------------------------------------------------ robustness
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.text(max_size=20),
+                        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+                        max_leaves=6)
+
+
+def _field_values(base):
+    bio = base["alice"].bio
+    user_ref = st.fixed_dictionaries({"username": st.sampled_from(["alice", "bob", "x y"]),
+                                      "bio_raw": st.sampled_from([bio, "plain", None])})
+    return {
+        "origin": st.sampled_from([ORIGIN, "ftp://x", ""]) | _JSONISH,
+        "username": st.sampled_from(["alice", "bob", "no,comma"]) | _JSONISH,
+        "me": st.sampled_from(["alice", "bob"]) | _JSONISH,
+        "bio_raw": st.sampled_from([bio, bio[:600], "x" * 2990]) | _JSONISH,
+        "fingerprint": st.sampled_from(["0" * 64, "zz"]) | _JSONISH,
+        "raw": st.sampled_from([inband.MSG_BEGIN + "\nabc\n" + inband.MSG_END, "x"]) | _JSONISH,
+        "topic_id": st.integers(-3, 5) | _JSONISH,
+        "recipients": st.lists(user_ref, max_size=2) | _JSONISH,
+        "author": user_ref | _JSONISH, "poster": user_ref | _JSONISH, "invitee": user_ref | _JSONISH,
+        "posts": st.lists(st.fixed_dictionaries({"post_id": st.integers(0, 3), "raw": st.text(max_size=20),
+                                                 "username": st.sampled_from(["bob", "?"])}), max_size=2) | _JSONISH,
+        "title": _JSONISH, "body": _JSONISH, "text": _JSONISH, "draft_key": st.sampled_from(["k", "../"]) | _JSONISH,
+        "max_chars": st.integers(0, 40000) | _JSONISH, "secret": _JSONISH, "passphrase": _JSONISH,
+        "new_passphrase": _JSONISH, "backup_passphrase": _JSONISH, "paper_key": _JSONISH,
+        "previous_backup": _JSONISH,
+    }
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_handlers_answer_any_payload_with_a_result_or_an_error(base_users, data):
+    from pycore.engine_conv import HANDLERS
+    values = _field_values(base_users)
+    type = data.draw(st.sampled_from(sorted(HANDLERS)))
+    names = data.draw(st.lists(st.sampled_from(sorted(values)), max_size=6, unique=True))
+    payload = {n: data.draw(values[n]) for n in names}
+    sender = data.draw(st.sampled_from(["content", "frame:viewer", "page:options"]))
+    user = base_users["bob"].clone()
+    r = user.call(type, payload, sender=sender)  # an exception here fails the test
+    assert isinstance(r["ok"], bool)
+    if not r["ok"]:
+        assert isinstance(r["error"]["code"], str) and isinstance(r["error"]["message"], str)
+    json.dumps(r)  # results are plain JSON
