@@ -4,7 +4,8 @@ import { createRouter } from "./router.js";
 import { EngineHost } from "../engine/host.js";
 
 const api = globalThis.browser;
-const host = new EngineHost({ testHooks: !!(globalThis.EFD_CONFIG || {}).testHooks });
+const cfg = globalThis.EFD_CONFIG || {};
+const host = new EngineHost({ testHooks: !!cfg.testHooks, buildId: cfg.buildId });
 
 createRouter({
   api,

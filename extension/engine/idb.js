@@ -4,26 +4,26 @@
 const DB_NAME = "efd-engine";
 const STORE = "kv";
 
-let dbPromise = null;
-function db() {
-  if (!dbPromise) {
-    dbPromise = new Promise((resolve, reject) => {
-      const req = indexedDB.open(DB_NAME, 1);
+const opened = new Map();
+function openDb(name) {
+  if (!opened.has(name)) {
+    opened.set(name, new Promise((resolve, reject) => {
+      const req = indexedDB.open(name, 1);
       req.onupgradeneeded = () => req.result.createObjectStore(STORE);
       req.onsuccess = () => {
         const d = req.result;
-        d.onversionchange = () => { d.close(); dbPromise = null; };
+        d.onversionchange = () => { d.close(); opened.delete(name); };
         resolve(d);
       };
-      req.onerror = () => { dbPromise = null; reject(req.error); };
-      req.onblocked = () => { dbPromise = null; reject(new Error("IndexedDB open blocked")); };
-    });
+      req.onerror = () => { opened.delete(name); reject(req.error); };
+      req.onblocked = () => { opened.delete(name); reject(new Error("IndexedDB open blocked")); };
+    }));
   }
-  return dbPromise;
+  return opened.get(name);
 }
 
-function tx(mode, fn) {
-  return db().then((d) => new Promise((resolve, reject) => {
+function tx(mode, fn, dbName = DB_NAME) {
+  return openDb(dbName).then((d) => new Promise((resolve, reject) => {
     const t = d.transaction(STORE, mode);
     const s = t.objectStore(STORE);
     let result;
@@ -40,4 +40,15 @@ export const idbStore = {
   put: (key, kind, v) => tx("readwrite", (s) => s.put({ kind, v }, key)).then(() => true),
   remove: (key) => tx("readwrite", (s) => s.delete(key)).then(() => true),
   keys: () => tx("readonly", (s) => s.getAllKeys()).then((ks) => ks.map(String)),
+};
+
+// A separate database for the Pyodide memory snapshot (public data: interpreter state before any
+// request). Keyed by build id; replaceAll keeps only the current one.
+const CACHE_DB = "efd-cache";
+export const snapshotCache = {
+  get: (key) => tx("readonly", (s) => s.get(key), CACHE_DB).then((r) => r ?? null),
+  replaceAll: (key, value) => tx("readwrite", (s) => {
+    s.clear();
+    if (key !== null) s.put(value, key);
+  }, CACHE_DB),
 };

@@ -4,7 +4,7 @@ import { EngineHost } from "./host.js";
 
 const api = globalThis.chrome;
 const cfg = globalThis.EFD_CONFIG || {};
-const host = new EngineHost({ testHooks: !!cfg.testHooks });
+const host = new EngineHost({ testHooks: !!cfg.testHooks, buildId: cfg.buildId });
 const ROUTER_URL = api.runtime.getURL("background/router_sw.js");
 
 api.runtime.onMessage.addListener((msg, sender, sendResponse) => {

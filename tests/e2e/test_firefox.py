@@ -27,7 +27,8 @@ def test_firefox_create_unlock_decrypt(firefox):
     # The engine restarts (background page suspended / Pyodide dropped): still unlocked.
     b.drop_engine()
     assert b.status()["unlocked"] is True
-    assert b.engine_info()["boots"] == 2
+    info = b.engine_info()
+    assert info["boots"] == 2 and info["snapshot"] == "restored", info
     # Replace it with the vector identity and decrypt a vector post through the engine.
     b.call("identity.reset", {"confirm": "RESET"})
     case = vectors("identities")["cases"][0]

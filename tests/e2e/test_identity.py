@@ -96,7 +96,9 @@ def test_identity_survives_engine_restart(alice):
     wait_until(lambda: not b.offscreen_open(), timeout=20, what="offscreen document to close")
     st = b.engine_ready()  # recreates the document, boots Pyodide again
     assert st["has_identity"] and st["unlocked"] and st["fingerprint"] == fp
-    assert b.engine_info()["boots"] == 1  # a fresh engine instance
+    info = b.engine_info()
+    assert info["boots"] == 1  # a fresh engine instance
+    assert info["snapshot"] == "restored"  # booted from the Pyodide memory snapshot made on first start
     post, wrapped = _post_and_key()
     assert b.call("post.decrypt", {"wrapped_key": wrapped, "ciphertext": post["ciphertext"]})["post"] == post["decrypted"]
 
