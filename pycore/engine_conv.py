@@ -468,7 +468,19 @@ async def h_conv_open(engine, payload, context):
     if stored:
         key = await topickey.from_raw(engine.prims, await _unseal(engine, ident, stored["key"]), extractable=True)
     author_keys = await _known_keys(engine, origin, author, author_bio)
-    conv = await inband.open_conversation(engine.prims, raw, me, ident, author_keys, key=key, poster_username=author)
+    try:
+        conv = await inband.open_conversation(engine.prims, raw, me, ident, author_keys, key=key,
+                                              poster_username=author)
+    except AuthenticationFailed:
+        if key is None:
+            raise
+        # the stored key is not this post's (e.g. a key share for another conversation was accepted
+        # for this topic): fall back to my own wrapped key, if the first post has one
+        try:
+            conv = await inband.open_conversation(engine.prims, raw, me, ident, author_keys, poster_username=author)
+        except inband.NotAParticipant:
+            raise AuthenticationFailed("this first post does not belong to the conversation stored for this "
+                                       "topic, and holds no key for me") from None
     meta = {"title": conv.title, "author": conv.author, "participants": conv.participants,
             "created_at": conv.created_at, "status": conv.status}
     copied = await _save_conv(engine, ident, origin, topic_id, conv.id, conv.key, meta)
@@ -491,7 +503,12 @@ async def h_conv_accept_share(engine, payload, context):
     keys = await _known_keys(engine, origin, poster, poster_bio)
     share = await inband.read_key_share(engine.prims, raw, ident, keys, poster_username=poster, me_username=me)
     if share.status == inband.STATUS_VALID:
-        await _save_conv(engine, ident, origin, topic_id, share.conversation_id, share.key, None)
+        existing = await engine.store.get(_conv_key(origin, topic_id))
+        if existing and existing.get("conversation_id") != share.conversation_id:
+            return {"topic_id": topic_id, "conversation_id": None, "status": inband.STATUS_WRONG_CONVERSATION,
+                    "detail": "this topic already holds another conversation"}
+        if not existing:
+            await _save_conv(engine, ident, origin, topic_id, share.conversation_id, share.key, None)
     return {"topic_id": topic_id, "conversation_id": share.conversation_id, "status": share.status,
             "detail": share.detail}
 

@@ -304,6 +304,23 @@ def test_invite_with_key_share(users):
     assert bad["status"] == "wrong_author" and bad["conversation_id"] is None
 
 
+def test_a_key_share_for_another_topic_does_not_lock_me_out(users):
+    a, b, c = users["alice"], users["bob"], users["carol"]
+    one, two = _start(a, b, title="one"), _start(a, c, title="two")  # carol is a participant of "two"
+    b.ok("conv.open", {"origin": ORIGIN, "topic_id": 40, "raw": one["raw"], "me": "bob", "author": a.ref()})
+    share = b.ok("conv.share_key", {"origin": ORIGIN, "topic_id": 40, "me": "bob", "invitee": c.ref()})["raw"]
+    # the page makes carol's extension accept conversation "one"'s share for topic 41 ("two")
+    acc = c.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 41, "raw": share, "me": "carol",
+                                     "poster": b.ref()}, sender="content")
+    assert acc["status"] == "valid"
+    opened = c.ok("conv.open", {"origin": ORIGIN, "topic_id": 41, "raw": two["raw"], "me": "carol", "author": a.ref()})
+    assert (opened["status"], opened["title"]) == ("valid", "two")
+    # once a topic holds a conversation, a share for another one is refused
+    again = c.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 41, "raw": share, "me": "carol",
+                                       "poster": b.ref()}, sender="content")
+    assert (again["status"], again["conversation_id"]) == ("wrong_conversation", None)
+
+
 def test_copied_first_post_is_flagged(users):
     a, b = users["alice"], users["bob"]
     started = _start(a, b)
