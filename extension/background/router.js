@@ -117,7 +117,12 @@ export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
     } catch (e) {
       reply = M.fail(e.code || "router_error", e.message || String(e));
     }
-    if (ctx === "content" && reply && reply.ok) reply = M.ok(M.forContent(decl, reply.result));
+    if (ctx === "content" && reply) {
+      // Content scripts get allow-listed result fields only, and error codes without details
+      // (engine messages can carry tracebacks).
+      reply = reply.ok ? M.ok(M.forContent(decl, reply.result))
+        : M.fail(reply.error && reply.error.code || "error", `${msg.type} failed (${reply.error && reply.error.code})`);
+    }
     return reply;
   }
 
