@@ -10,7 +10,7 @@ const CFG = globalThis.EFD_CONFIG || {};
 const TICK_ALARM = "efd-autolock-tick";
 
 // Content scripts registered on enabled forums. Issue 5 appends its files here.
-export const CONTENT_SCRIPTS = ["common/config.js", "common/messages.js", "content/detect.js"];
+export const CONTENT_SCRIPTS = ["common/config.js", "common/messages.js", "content/detect.js", "content/efd.js"];
 
 export function originPattern(origin) {
   const u = new URL(origin);
@@ -90,6 +90,7 @@ export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
       return { enabled: (await enabledSites()).includes(o) };
     },
     async "test.drop_engine"() { await dropEngine(); return { dropped: true }; },
+    ...frameHandlers(api),
   };
 
   async function dispatch(msg, sender) {
@@ -147,4 +148,79 @@ export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
   }
 
   return { dispatch, listen, marker, ROUTER_HANDLERS };
+}
+
+// ---- issue 5: frames placed by the content script, forum requests relayed to it -------------
+// Token records live in storage.session (not readable by content scripts): {tab, origin, kind,
+// me, topic_id, post_id, mode, to, used}. The bundle holds public data only.
+function frameHandlers(api) {
+  const key = (t) => "tok." + t;
+  async function record(token) {
+    const got = await api.storage.session.get(key(token));
+    return got[key(token)] || null;
+  }
+  async function ownRecord(token, sender) {
+    const rec = await record(token);
+    if (!rec || !sender.tab || rec.tab !== sender.tab.id) throw new M.Rejected("unknown frame token", "bad_token");
+    return rec;
+  }
+  async function toContent(tabId, msg) {
+    const reply = await api.tabs.sendMessage(tabId, msg, { frameId: 0 });
+    if (!reply) throw new M.Rejected("the forum page did not answer (reload it)", "no_content");
+    if (!reply.ok) { const e = new Error(reply.error.message); e.code = reply.error.code; e.info = reply.error; throw e; }
+    return reply.result;
+  }
+  async function tabsOf(origin) {
+    const o = new URL(origin).origin;
+    const tabs = await api.tabs.query({ url: originPattern(o) });
+    return tabs.filter((t) => { try { return new URL(t.url).origin === o; } catch (_) { return false; } });
+  }
+  return {
+    async "frame.register"(p, sender) {
+      const rec = { tab: sender.tab.id, origin: new URL(sender.url).origin, kind: p.kind, me: p.me,
+        topic_id: p.topic_id ?? null, post_id: p.post_id ?? null, mode: p.mode ?? null, to: p.to ?? null,
+        max_chars: p.max_chars ?? null, used: false };
+      if (await record(p.token)) throw new M.Rejected("token already registered", "bad_token");
+      await api.storage.session.set({ [key(p.token)]: rec });
+      return { registered: true };
+    },
+    async "frame.get"({ token }, sender) {
+      const rec = await ownRecord(token, sender);
+      if (rec.used) throw new M.Rejected("this frame token was already used", "bad_token");
+      await api.storage.session.set({ [key(token)]: { ...rec, used: true } });
+      const { tab, used, ...bundle } = rec;
+      return bundle;
+    },
+    async "frame.resize"({ token, height }, sender) {
+      const rec = await ownRecord(token, sender);
+      await toContent(rec.tab, { efd: "resize", token, height });
+      return {};
+    },
+    async "frame.close"({ token, topic_id }, sender) {
+      const rec = await ownRecord(token, sender);
+      await toContent(rec.tab, { efd: "close", token, topic_id: topic_id ?? null });
+      await api.storage.session.remove(key(token));
+      return {};
+    },
+    async "forum.request"({ op, args, token, origin }, sender) {
+      const msg = { efd: "forum", op, args: args || {} };
+      if (token) {
+        const rec = await ownRecord(token, sender);
+        return toContent(rec.tab, msg);
+      }
+      if (!origin) throw new M.Rejected("forum.request needs a token or an origin");
+      const tabs = await tabsOf(origin);
+      if (!tabs.length) throw new M.Rejected(`open ${origin} in a tab (logged in) first`, "no_forum_tab");
+      let last = null;
+      for (const t of tabs) {
+        try { return await toContent(t.id, msg); } catch (e) { last = e; if (e.code && e.code !== "no_content") throw e; }
+      }
+      throw last;
+    },
+    async "ui.open_inbox"(_p, sender) {
+      const o = new URL(sender.url).origin;
+      await api.tabs.create({ url: api.runtime.getURL("ui/inbox.html") + "?origin=" + encodeURIComponent(o) });
+      return { opened: true };
+    },
+  };
 }

@@ -95,7 +95,92 @@
   // ISSUE 5 — conversations, viewer/composer frames, keys/pinning, drafts.
   // Declare those types here, one entry each, same shape as TYPES. Engine handlers go in
   // pycore/engine_conv.py (HANDLERS); router handlers in background/router.js (ROUTER_HANDLERS).
+  const FRAMES = ["frame:viewer", "frame:composer"];
+  const EXT = ["frame:*", "page:inbox", "page:options", "page:popup"];
+  const token = V.str({ min: 16, max: 64, re: /^[A-Za-z0-9_-]+$/ });
+  const username = V.str({ min: 1, max: 60, re: /^[\w.\-]+$/ });
+  const fp = V.str({ min: 64, max: 64, re: /^[0-9a-f]{64}$/ });
+  const topicId = V.int({ min: 1, max: 2 ** 53 - 1 });
+  const postId = V.int({ min: 1, max: 2 ** 53 - 1 });
+  const bio = V.optional(V.str({ max: 10000 }));
+  const userRef = V.obj({ username, bio_raw: bio });
+  const postRef = V.obj({ post_id: postId, raw: V.str({ max: 200000 }), username, bio_raw: bio });
+  const maxChars = V.optional(V.int({ min: 1000, max: 1000000 }));
+  // Ciphertext only: what the content script may post for a frame (checked here and again there).
+  const MSG_RE = /-----BEGIN EFD MESSAGE-----[\s\S]*-----END EFD MESSAGE-----/;
+  const BACKUP_RE = /-----BEGIN EFD KEY BACKUP-----[\s\S]*-----END EFD KEY BACKUP-----/;
+  const armoured = (re) => V.str({ min: 40, max: 200000, re });
+  // Forum operations the content script performs for frames and extension pages (public data
+  // and ciphertext only, both ways). op -> args validator.
+  const FORUM_OPS = {
+    me: V.obj({}),
+    user: V.obj({ username }),
+    search_users: V.obj({ term: V.str({ min: 1, max: 60 }) }),
+    topic: V.obj({ topic_id: topicId }),
+    create_pm: V.obj({ title: V.literal("Encrypted message"), raw: armoured(MSG_RE),
+      target_recipients: V.str({ min: 1, max: 2000, re: /^[\w.\-]+(,[\w.\-]+)*$/ }) }),
+    reply: V.obj({ topic_id: topicId, raw: armoured(MSG_RE) }),
+    invite: V.obj({ topic_id: topicId, user: username }),
+    put_bio: V.obj({ bio_raw: V.str({ max: 3000 }) }),
+    create_backup: V.obj({ title: V.literal("Encrypted key backup"), raw: armoured(BACKUP_RE) }),
+    find_backup: V.obj({}),
+    my_pms: V.obj({}),
+    navigate: V.obj({ topic_id: topicId }),
+  };
+  const forumOp = (v, p) => {
+    if (!v || typeof v !== "object" || typeof v.op !== "string" || !Object.prototype.hasOwnProperty.call(FORUM_OPS, v.op)) {
+      return `${p}.op must be one of ${Object.keys(FORUM_OPS).join(", ")}`;
+    }
+    return V.obj({ op: V.str(), args: FORUM_OPS[v.op], token: V.optional(token), origin: V.optional(origin) })(v, p);
+  };
   const ISSUE5_TYPES = {
+    // ---- router: frames placed by the content script ---------------------------------------
+    // The content script registers public data for a random single-use token, then places
+    // frames/<kind>.html#<token>. The router records the tab and origin (from the sender).
+    "frame.register": { from: ["content"], to: "router", payload: V.obj({
+      token, kind: V.oneOf(["viewer", "composer"]), me: username,
+      topic_id: V.optional(topicId), post_id: V.optional(postId),
+      mode: V.optional(V.oneOf(["new", "reply", "invite"])), to: V.optional(V.str({ max: 200, re: /^[\w.\-,]*$/ })),
+      max_chars: maxChars }), contentResult: ["registered"] },
+    // The frame fetches its bundle once (same tab only).
+    "frame.get": { from: FRAMES, to: "router", payload: V.obj({ token }) },
+    // The frame's content height (numbers only) and closing the composer: forwarded to the content script.
+    "frame.resize": { from: FRAMES, to: "router", payload: V.obj({ token, height: V.int({ min: 0, max: 100000 }) }) },
+    "frame.close": { from: ["frame:composer"], to: "router", payload: V.obj({ token, topic_id: V.optional(topicId) }) },
+    // A forum HTTP operation done by the content script of the frame's tab (frames: `token`) or
+    // of a tab of `origin` (extension pages). Ciphertext and public data only.
+    "forum.request": { from: EXT, to: "router", payload: forumOp },
+    "ui.open_inbox": { from: ["content"], to: "router", payload: V.obj({}), contentResult: ["opened"] },
+
+    // ---- engine: keys, backup, conversations, drafts (pycore/engine_conv.py) -----------------
+    "keys.publish": { from: EXT, to: "engine", payload: V.obj({ bio_raw: V.str({ max: 10000 }) }) },
+    "keys.check": { from: EXT, to: "engine", payload: V.obj({ origin, username, bio_raw: bio }) },
+    "keys.acknowledge": { from: EXT, to: "engine", payload: V.obj({ origin, username, fingerprint: fp }) },
+    "keys.mark_verified": { from: EXT, to: "engine", payload: V.obj({ origin, username, fingerprint: fp }) },
+    "keys.safety_code": { from: EXT, to: "engine", payload: V.obj({ origin, username }) },
+    "backup.make": { from: ["page:inbox", "page:options"], to: "engine", payload: V.obj({
+      passphrase, backup_passphrase: V.optional(newPassphrase), paper_key: V.bool() }) },
+    "backup.inspect": { from: EXT, to: "engine", payload: V.obj({ raw: V.str({ max: 200000 }) }) },
+    "backup.restore": { from: ["page:inbox", "page:options"], to: "engine", payload: V.obj({
+      raw: V.str({ min: 40, max: 200000 }), secret: passphrase, new_passphrase: newPassphrase }) },
+    "conv.start": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, me: username,
+      recipients: V.array(userRef, { max: 60 }), title: V.str({ min: 1, max: 255 }), body: V.str({ max: 200000 }), max_chars: maxChars }) },
+    "conv.open": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId, raw: V.str({ max: 200000 }),
+      me: username, author: userRef }) },
+    "conv.accept_share": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId,
+      raw: V.str({ max: 200000 }), me: username, poster: userRef }) },
+    "conv.read": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId, posts: V.array(postRef, { max: 200 }) }) },
+    "conv.reply": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, topic_id: topicId, me: username,
+      body: V.str({ min: 1, max: 200000 }), max_chars: maxChars }) },
+    "conv.share_key": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, topic_id: topicId, me: username,
+      invitee: userRef, max_chars: maxChars }) },
+    "conv.list": { from: EXT, to: "engine", payload: V.obj({ origin }) },
+    "drafts.save": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin,
+      draft_key: V.str({ min: 1, max: 100, re: /^[A-Za-z0-9_.:-]+$/ }), text: V.str({ max: 200000 }), title: V.optional(V.str({ max: 255 })) }) },
+    "drafts.load": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin,
+      draft_key: V.str({ min: 1, max: 100, re: /^[A-Za-z0-9_.:-]+$/ }) }) },
+    "drafts.delete": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin,
+      draft_key: V.str({ min: 1, max: 100, re: /^[A-Za-z0-9_.:-]+$/ }) }) },
   };
   // ======================================================================================
 

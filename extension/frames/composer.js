@@ -1,0 +1,277 @@
+// The composer frame: new encrypted PM, encrypted reply, or invite (key share) in an encrypted
+// conversation. Plaintext stays here and in the engine; the content script only posts ciphertext.
+import { $, el, send, forum, followHeight, TOKEN } from "./frame.js";
+import { renderMarkdown, showInSandbox } from "./render.js";
+
+const PLACEHOLDER_TITLE = "Encrypted message";
+const MAX_ATTEMPTS = 6;
+let bundle = null;
+let recipients = [];
+let draftKey = null;
+let saveTimer = null;
+let sending = false;
+const report = followHeight();
+
+function status(state, text) {
+  const s = $("#status");
+  s.dataset.state = state;
+  s.textContent = text || "";
+  document.body.dataset.state = state;
+  report();
+}
+
+function renderChips() {
+  $("#chips").replaceChildren(...recipients.map((r) => el("span", { class: "chip", "data-user": r }, [
+    r + " ", el("a", { href: "#", title: "remove", text: "×", onclick: (e) => {
+      e.preventDefault(); recipients = recipients.filter((x) => x !== r); renderChips(); scheduleSave(); } }),
+  ])));
+  report();
+}
+
+function addRecipient(name) {
+  name = String(name || "").trim().replace(/^@/, "").replace(/,$/, "");
+  if (!/^[\w.\-]{1,60}$/.test(name)) return;
+  if (name.toLowerCase() === bundle.me.toLowerCase()) return;
+  if (!recipients.some((r) => r.toLowerCase() === name.toLowerCase())) recipients.push(name);
+  $("#to").value = "";
+  $("#suggest").hidden = true;
+  renderChips();
+  scheduleSave();
+}
+
+function autocomplete(input, box, pick) {
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const term = input.value.trim().replace(/^@/, "");
+    if (!term) { box.hidden = true; return; }
+    timer = setTimeout(async () => {
+      try {
+        const { users } = await forum("search_users", { term });
+        box.replaceChildren(...users.filter((u) => u.username.toLowerCase() !== bundle.me.toLowerCase())
+          .map((u) => el("div", { "data-username": u.username, text: u.name ? `${u.username} (${u.name})` : u.username,
+            onclick: () => pick(u.username) })));
+        box.hidden = !users.length;
+        report();
+      } catch (_) { box.hidden = true; }
+    }, 200);
+  });
+}
+
+// ---- drafts (encrypted in the engine) --------------------------------------------------------
+function scheduleSave() {
+  if (!draftKey) return;
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(saveDraft, 400);
+}
+async function saveDraft() {
+  const text = $("#body").value;
+  const title = bundle.mode === "new" ? JSON.stringify({ title: $("#title").value, to: recipients }) : null;
+  try {
+    await send("drafts.save", { origin: bundle.origin, draft_key: draftKey, text, title });
+    $("#body").dataset.saved = "1";
+  } catch (_) { /* locked: keep it on screen */ }
+}
+async function loadDraft() {
+  try {
+    const d = await send("drafts.load", { origin: bundle.origin, draft_key: draftKey });
+    if (!d.found) return;
+    if (d.text && !$("#body").value) $("#body").value = d.text;
+    if (bundle.mode === "new" && d.title) {
+      try {
+        const t = JSON.parse(d.title);
+        if (t.title && !$("#title").value) $("#title").value = t.title;
+        for (const r of t.to || []) addRecipient(r);
+      } catch (_) { /* old format */ }
+    }
+    status("idle", "Draft restored.");
+  } catch (_) { /* none */ }
+}
+
+// ---- keys -------------------------------------------------------------------------------------
+// Checks every user's published key; returns true when sending may go on. A KEY CHANGED user
+// blocks sending until acknowledged here; a user without a key is refused by name.
+async function checkKeys(names) {
+  const warn = $("#keywarn");
+  warn.replaceChildren();
+  let ok = true;
+  for (const username of names) {
+    let u;
+    try { u = await forum("user", { username }); } catch (e) {
+      warn.append(el("div", { class: "keywarn", "data-user": username, text: `${username}: ${e.message}` }));
+      ok = false; continue;
+    }
+    const k = await send("keys.check", { origin: bundle.origin, username, bio_raw: u.bio_raw });
+    if (k.status === "no_key" || k.status === "bad_key") {
+      warn.append(el("div", { class: "keywarn nokey", "data-user": username,
+        text: `${k.message || username + " has no published key"}. You cannot send an encrypted message to ${username} until they enable Encrypt for Discourse.` }));
+      ok = false;
+    } else if (k.status === "key_changed") {
+      const box = el("div", { class: "keywarn keychanged", "data-user": username }, [
+        el("strong", { text: `KEY CHANGED: ${username}'s published key is not the one you saw before.` }),
+        el("div", { text: k.change_signed ? "The change is signed by their previous key." :
+          "The change is NOT signed by their previous key: the forum may be substituting keys. Compare the safety code with them out of band before you continue." }),
+        el("button", { type: "button", class: "ack", "data-user": username, text: `I understand, accept ${username}'s new key`,
+          onclick: async (e) => {
+            e.target.disabled = true;
+            try {
+              await send("keys.acknowledge", { origin: bundle.origin, username, fingerprint: k.fingerprint });
+              box.remove();
+              status("idle", `Accepted ${username}'s new key. You can send now.`);
+            } catch (err) { status("error", err.message); e.target.disabled = false; }
+          } }),
+      ]);
+      warn.append(box);
+      ok = false;
+    }
+  }
+  report();
+  return ok;
+}
+
+// ---- sending -----------------------------------------------------------------------------------
+const RETRYABLE = new Set(["rate_limited", "server_error", "offline", "no_content", "send_failed"]);
+async function withRetry(what, fn) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!RETRYABLE.has(e.code) || attempt >= MAX_ATTEMPTS) throw e;
+      const m = /retry after (\d+)/.exec(e.message || "");
+      const wait = Math.min(m ? parseInt(m[1], 10) : 2 ** attempt, 30);
+      status("retrying", `${what}: ${e.message}. Retrying in ${wait} s (attempt ${attempt + 1} of ${MAX_ATTEMPTS}); your text is kept.`);
+      await new Promise((r) => setTimeout(r, wait * 1000));
+    }
+  }
+}
+
+async function sendNew() {
+  const pending = $("#to").value.trim();
+  if (pending) addRecipient(pending);
+  const title = $("#title").value.trim();
+  const body = $("#body").value;
+  if (!recipients.length) return status("error", "Add at least one recipient.");
+  if (!title) return status("error", "Enter a title.");
+  if (!body.trim()) return status("error", "Write a message.");
+  status("checking", "Checking the recipients' keys…");
+  if (!(await checkKeys(recipients))) return status("blocked", "Not sent: see the warnings above.");
+  const refs = [];
+  for (const username of recipients) refs.push({ username, bio_raw: (await forum("user", { username })).bio_raw });
+  status("sending", "Encrypting…");
+  const out = await send("conv.start", { origin: bundle.origin, me: bundle.me, recipients: refs, title, body,
+    max_chars: bundle.max_chars || undefined });
+  status("sending", "Sending…");
+  const res = await withRetry("Sending", () => forum("create_pm", { title: PLACEHOLDER_TITLE, raw: out.raw,
+    target_recipients: Array.isArray(out.target_recipients) ? out.target_recipients.join(",") : out.target_recipients }));
+  return res;
+}
+
+async function sendReply() {
+  const body = $("#body").value;
+  if (!body.trim()) return status("error", "Write a message.");
+  status("checking", "Checking the participants' keys…");
+  const topic = await forum("topic", { topic_id: bundle.topic_id });
+  const others = topic.participants.filter((u) => u.toLowerCase() !== bundle.me.toLowerCase());
+  if (!(await checkKeys(others))) return status("blocked", "Not sent: see the warnings above.");
+  status("sending", "Encrypting…");
+  const out = await send("conv.reply", { origin: bundle.origin, topic_id: bundle.topic_id, me: bundle.me, body,
+    max_chars: bundle.max_chars || undefined });
+  status("sending", "Sending…");
+  return withRetry("Sending", () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
+}
+
+async function sendInvite() {
+  const invitee = $("#invitee").value.trim().replace(/^@/, "");
+  if (!/^[\w.\-]{1,60}$/.test(invitee)) return status("error", "Enter a username.");
+  status("checking", `Checking ${invitee}'s key…`);
+  if (!(await checkKeys([invitee]))) return status("blocked", "Not added: see the warnings above.");
+  const u = await forum("user", { username: invitee });
+  status("sending", "Encrypting the key share…");
+  const out = await send("conv.share_key", { origin: bundle.origin, topic_id: bundle.topic_id, me: bundle.me,
+    invitee: { username: invitee, bio_raw: u.bio_raw }, max_chars: bundle.max_chars || undefined });
+  const res = await withRetry("Sending", () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
+  await withRetry("Inviting", () => forum("invite", { topic_id: bundle.topic_id, user: invitee }));
+  return res;
+}
+
+async function onSend() {
+  if (sending) return;
+  sending = true;
+  $("#send-btn").disabled = true;
+  try {
+    if (draftKey) { clearTimeout(saveTimer); await saveDraft(); }
+    const fn = { new: sendNew, reply: sendReply, invite: sendInvite }[bundle.mode];
+    const res = await fn();
+    if (!res || !res.topic_id) return;   // refused before sending (status already says why)
+    if (draftKey) await send("drafts.delete", { origin: bundle.origin, draft_key: draftKey }).catch(() => {});
+    status("sent", "Sent.");
+    await send("frame.close", { token: TOKEN, topic_id: res.topic_id });
+  } catch (e) {
+    const text = e.code === "recipient_without_key" || e.code === "key_change_unacknowledged" ? e.message
+      : `Not sent: ${e.message}. Your text is kept (encrypted) as a draft.`;
+    status(e.code === "key_change_unacknowledged" ? "blocked" : "error", text);
+  } finally {
+    sending = false;
+    $("#send-btn").disabled = false;
+  }
+}
+
+async function togglePreview() {
+  const box = $("#preview-box");
+  box.hidden = !box.hidden;
+  $("#body").hidden = !box.hidden;
+  $("#preview-btn").textContent = box.hidden ? "Preview" : "Edit";
+  if (!box.hidden) await showInSandbox($("#preview"), renderMarkdown($("#body").value));
+  report();
+}
+
+async function init() {
+  const st = await send("engine.status");
+  if (!st.has_identity || !st.unlocked) {
+    $("#locked").hidden = false;
+    $("#form").hidden = true;
+    return status("locked", st.has_identity ? "Locked." : "Set up your identity in the extension's options first.");
+  }
+  $("#locked").hidden = true;
+  $("#form").hidden = false;
+  await loadDraft();
+  status("ready", $("#status").textContent || "");
+  $("#body").focus();
+}
+
+(async () => {
+  history.replaceState(null, "", location.pathname);
+  try {
+    bundle = await send("frame.get", { token: TOKEN });
+  } catch (e) {
+    return status("error", "This composer was not opened by Encrypt for Discourse.");
+  }
+  const mode = bundle.mode || "new";
+  bundle.mode = mode;
+  $("#heading").textContent = { new: "New encrypted message", reply: "Encrypted reply", invite: "Add a participant" }[mode];
+  $("#sec-to").hidden = mode !== "new";
+  $("#sec-title").hidden = mode !== "new";
+  $("#sec-invitee").hidden = mode !== "invite";
+  $("#sec-body").hidden = mode === "invite";
+  $("#preview-btn").hidden = mode === "invite";
+  $("#send-btn").textContent = mode === "invite" ? "Share the key and invite" : "Encrypt and send";
+  draftKey = mode === "new" ? "new" + (bundle.to ? "." + bundle.to.replace(/,/g, ".") : "")
+    : mode === "reply" ? "reply." + bundle.topic_id : null;
+  if (bundle.to) for (const r of bundle.to.split(",")) if (r) recipients.push(r);
+  renderChips();
+  autocomplete($("#to"), $("#suggest"), addRecipient);
+  autocomplete($("#invitee"), $("#suggest-invitee"), (u) => { $("#invitee").value = u; $("#suggest-invitee").hidden = true; });
+  $("#to").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === ",") { e.preventDefault(); addRecipient($("#to").value); }
+  });
+  $("#body").addEventListener("input", scheduleSave);
+  $("#title").addEventListener("input", scheduleSave);
+  $("#send-btn").addEventListener("click", onSend);
+  $("#preview-btn").addEventListener("click", togglePreview);
+  $("#cancel-btn").addEventListener("click", async () => {
+    if (draftKey) { clearTimeout(saveTimer); await saveDraft(); }
+    send("frame.close", { token: TOKEN }).catch(() => {});
+  });
+  $("#retry-unlock").addEventListener("click", init);
+  await init();
+})();

@@ -1,0 +1,62 @@
+// Shared helpers of the extension frames (viewer, composer). Extension origin only.
+import "../common/config.js";
+import "../common/messages.js";
+
+export const api = globalThis.browser ?? globalThis.chrome;
+
+export class RequestError extends Error {
+  constructor(error) { super(error.message); this.code = error.code; this.info = error; }
+}
+
+export async function send(type, payload = {}) {
+  const reply = await api.runtime.sendMessage({ type, payload });
+  if (!reply) throw new RequestError({ code: "no_reply", message: "the extension did not answer" });
+  if (!reply.ok) throw new RequestError(reply.error);
+  return reply.result;
+}
+
+// The token the content script put in the fragment (then removed from the visible URL).
+export const TOKEN = (location.hash || "").slice(1);
+
+// A forum request done by the content script of this frame's tab (ciphertext/public data only).
+export function forum(op, args = {}) {
+  return send("forum.request", { op, args, token: TOKEN });
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+
+export function el(tag, attrs = {}, children = []) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of [].concat(children)) if (c !== null && c !== undefined && c !== false) e.append(c);
+  return e;
+}
+
+// Reports the document height to the content script (numbers only), when it changes.
+export function followHeight(extra = 0) {
+  let last = -1;
+  const report = () => {
+    const h = Math.ceil(document.documentElement.scrollHeight) + extra;
+    if (h !== last) { last = h; send("frame.resize", { token: TOKEN, height: h }).catch(() => {}); }
+  };
+  new ResizeObserver(report).observe(document.documentElement);
+  report();
+  return report;
+}
+
+export function digits(hex) {
+  // Six groups of five digits from the fingerprint (PROTOCOL §2), for display.
+  if (!hex || hex.length < 60) return "";
+  const out = [];
+  for (let i = 0; i < 6; i++) {
+    const n = BigInt("0x" + hex.slice(10 * i, 10 * i + 10)) % 100000n;
+    out.push(n.toString().padStart(5, "0"));
+  }
+  return out.join(" ");
+}

@@ -1,0 +1,196 @@
+// The viewer frame: decrypts one encrypted post (asked for by the content script with a token)
+// and shows it, with the sender and the verification state. Plaintext exists only here.
+import { $, el, send, forum, followHeight, TOKEN, digits } from "./frame.js";
+import { renderMarkdown, showInSandbox } from "./render.js";
+
+const STATUS_TEXT = {
+  valid: ["ok", "Signature valid"],
+  invalid_signature: ["bad", "SIGNATURE INVALID: this post was altered or forged"],
+  wrong_conversation: ["bad", "This post belongs to another conversation (moved or replayed)"],
+  wrong_author: ["bad", "The signature does not match the post's author"],
+  unsigned: ["bad", "Unsigned post: content withheld"],
+  unverified: ["warn", "No key is known for the author: content withheld"],
+  cannot_decrypt: ["bad", "Cannot decrypt this post (damaged, altered, or not for you)"],
+  duplicate: ["bad", "This message was already posted earlier (duplicate): content withheld"],
+  malformed: ["bad", "Not a valid encrypted message"],
+  locked: ["info", "Locked: unlock Encrypt for Discourse (toolbar button) to read"],
+  no_identity: ["info", "Set up Encrypt for Discourse to read encrypted messages"],
+  error: ["bad", "Error"],
+};
+const KEY_TEXT = {
+  verified: ["ok", "verified"], first_seen: ["info", "first seen (not verified)"],
+  key_changed: ["bad", "KEY CHANGED"], no_key: ["warn", "no published key"], bad_key: ["bad", "damaged key"],
+};
+
+let bundle = null;
+let shown = false;        // decrypted content currently on screen
+let busy = false;
+const allowedImages = new Set();
+const report = followHeight();
+
+function setState(state, detail = "") {
+  document.body.dataset.state = state;
+  const [kind, text] = STATUS_TEXT[state] || ["info", state];
+  const b = $("#status-badge");
+  b.className = "badge " + kind;
+  b.textContent = text;
+  if (detail) b.title = detail;
+}
+
+function wipe() {
+  $("#content").replaceChildren();
+  for (const n of [...$("#head").children]) if (n.id !== "status-badge") n.remove();
+  shown = false;
+  delete document.body.dataset.key;
+}
+
+function notice(text, kind = "") {
+  $("#content").replaceChildren(el("div", { class: "notice " + kind, text }));
+}
+
+const bios = new Map();
+async function bio(username) {
+  if (!bios.has(username)) bios.set(username, forum("user", { username }).then((u) => u.bio_raw, () => null));
+  return bios.get(username);
+}
+
+async function keyState(username) {
+  try {
+    return await send("keys.check", { origin: bundle.origin, username, bio_raw: await bio(username) });
+  } catch (e) { return { status: "no_key", username }; }
+}
+
+// Opens the conversation of the topic (its first post), accepting a key share addressed to me
+// when I am not among the first post's recipients.
+async function openConversation(topic) {
+  const first = topic.posts.find((p) => p.post_number === 1);
+  if (!first) throw Object.assign(new Error("the first post is missing"), { code: "malformed" });
+  const args = () => ({ origin: bundle.origin, topic_id: bundle.topic_id, raw: first.raw, me: bundle.me,
+    author: { username: first.username, bio_raw: null } });
+  const withBio = async () => { const a = args(); a.author.bio_raw = await bio(first.username); return a; };
+  try {
+    return await send("conv.open", await withBio());
+  } catch (e) {
+    if (e.code !== "not_a_participant") throw e;
+  }
+  for (const p of topic.posts) {
+    if (p.post_number === 1 || !p.raw.includes("-----BEGIN EFD MESSAGE-----")) continue;
+    try {
+      const r = await send("conv.accept_share", { origin: bundle.origin, topic_id: bundle.topic_id, raw: p.raw,
+        me: bundle.me, poster: { username: p.username, bio_raw: await bio(p.username) } });
+      if (r.status === "valid") return await send("conv.open", await withBio());
+    } catch (_) { /* not a share for me */ }
+  }
+  throw Object.assign(new Error("you are not a participant of this conversation (no key was shared with you)"),
+    { code: "not_a_participant" });
+}
+
+function header({ author, created_at, keyInfo, extra }) {
+  const head = $("#head");
+  for (const n of [...head.children]) if (n.id !== "status-badge") n.remove();
+  head.append(el("span", { class: "author", text: "From " + (author || "?") }));
+  if (keyInfo) {
+    const [kind, text] = KEY_TEXT[keyInfo.status] || ["info", keyInfo.status];
+    document.body.dataset.key = keyInfo.status;
+    head.append(el("span", { class: "badge key " + kind, text: "key " + text,
+      title: keyInfo.fingerprint ? "fingerprint " + digits(keyInfo.fingerprint) : "" }));
+  }
+  if (created_at) head.append(el("span", { class: "time", text: new Date(created_at).toLocaleString() }));
+  if (extra) head.append(extra);
+}
+
+async function showBody(title, text) {
+  const box = $("#content");
+  box.replaceChildren();
+  if (title) box.append(el("div", { class: "title", id: "title", text: title }));
+  const frame = el("iframe", { class: "body", title: "message body" });
+  box.append(frame);
+  const draw = () => showInSandbox(frame, renderMarkdown(text, allowedImages), allowedImages, {
+    onLoadImage: (src) => {
+      try { allowedImages.add(new URL(src).origin); } catch (_) { return; }
+      draw().then(report);
+    },
+    onLink: (href) => { window.open(href, "_blank", "noopener,noreferrer"); },
+  });
+  await draw();
+  report();
+}
+
+async function run() {
+  if (busy) return;
+  busy = true;
+  try {
+    const st = await send("engine.status");
+    if (!st.has_identity) { wipe(); return setState("no_identity"); }
+    if (!st.unlocked) { wipe(); return setState("locked"); }
+    setState("loading");
+    $("#status-badge").textContent = "Decrypting…";
+    const topic = await forum("topic", { topic_id: bundle.topic_id });
+    const post = topic.posts.find((p) => p.post_id === bundle.post_id);
+    if (!post) { wipe(); notice("This post is not in the topic any more.", "bad"); return setState("error"); }
+    if (post.post_number === 1) {
+      const c = await openConversation(topic);
+      const keyInfo = await keyState(post.username);
+      if (c.status !== "valid") { wipe(); header({ author: post.username, keyInfo }); notice(c.detail || c.status, "bad"); return setState(c.status, c.detail); }
+      const names = (c.participants || []).map((p) => Array.isArray(p) ? p[0] : p).join(", ");
+      header({ author: c.author || post.username, created_at: c.created_at, keyInfo,
+        extra: el("span", { class: "participants", text: "to " + names }) });
+      await showBody(c.title, c.body);
+      shown = true;
+      return setState("valid");
+    }
+    const readArgs = async () => ({ origin: bundle.origin, topic_id: bundle.topic_id,
+      posts: [{ post_id: post.post_id, raw: post.raw, username: post.username, bio_raw: await bio(post.username) }] });
+    let r;
+    try {
+      r = await send("conv.read", await readArgs());
+    } catch (e) {
+      if (e.code !== "conversation_unknown") throw e;
+      await openConversation(topic);
+      r = await send("conv.read", await readArgs());
+    }
+    const item = r.posts[0];
+    const keyInfo = await keyState(post.username);
+    header({ author: item.author || post.username, created_at: item.created_at, keyInfo });
+    if (item.status !== "valid") { $("#content").replaceChildren(); notice(item.detail || item.status, "bad"); return setState(item.status, item.detail); }
+    if (item.kind === "key_share") {
+      notice(`${item.author} added ${item.invitee} to this conversation (key ${digits(item.invitee_fingerprint)})`);
+    } else {
+      await showBody(null, item.body);
+    }
+    shown = true;
+    return setState("valid");
+  } catch (e) {
+    wipe();
+    if (e.code === "locked") return setState("locked");
+    const code = e.code === "not_a_participant" ? "cannot_decrypt" : "error";
+    notice(String(e.message || e), "bad");
+    setState(code, String(e.message || e));
+  } finally {
+    busy = false;
+    report();
+  }
+}
+
+// Lock = nothing decrypted stays on screen; unlock = show again.
+async function watchLock() {
+  try {
+    const st = await send("engine.status");
+    const state = document.body.dataset.state;
+    if (!st.unlocked && (shown || state !== "locked")) { wipe(); setState(st.has_identity ? "locked" : "no_identity"); }
+    else if (st.unlocked && (state === "locked" || state === "no_identity")) await run();
+  } catch (_) { /* extension reloading */ }
+  setTimeout(watchLock, 1500);
+}
+
+(async () => {
+  history.replaceState(null, "", location.pathname);
+  try {
+    bundle = await send("frame.get", { token: TOKEN });
+  } catch (e) {
+    notice("This frame was not opened by Encrypt for Discourse.", "bad");
+    return setState("error", e.message);
+  }
+  await run();
+  setTimeout(watchLock, 1500);
+})();

@@ -1,0 +1,236 @@
+// The encrypted inbox (extension page): conversations with their decrypted titles (titles are
+// never decrypted into the forum page), contacts with safety codes and QR codes, publishing the
+// key into the bio, the backup PM, and activating a device from the backup.
+// Forum HTTP goes through the content script of an open tab of the forum ("forum.request").
+import { $, api, send, show, setMessage, errorText } from "./common.js";
+import qrcode from "../vendor/qrcode.mjs";
+
+let origin = null;
+let me = null;
+let current = null;   // {username, fingerprint} shown in the safety panel
+
+const forum = (op, args = {}) => send("forum.request", { op, args, origin });
+
+function state(s, text, kind = "info") {
+  const el = $("#status");
+  el.dataset.state = s;
+  setMessage(el, text, kind);
+}
+function msg(text, kind = "info") { setMessage($("#msg"), text, kind); }
+
+async function chooseForum() {
+  const { sites } = await api.storage.local.get("sites");
+  const list = Array.isArray(sites) ? sites : [];
+  const q = new URLSearchParams(location.search).get("origin");
+  const sel = $("#forum");
+  sel.replaceChildren(...list.map((s) => { const o = document.createElement("option"); o.value = s; o.textContent = s; return o; }));
+  if (q && list.includes(q)) sel.value = q;
+  origin = sel.value || null;
+  sel.onchange = () => { origin = sel.value; refresh(); };
+}
+
+async function refresh() {
+  for (const s of ["#sec-unlock", "#sec-restore", "#sec-forum", "#sec-convs", "#sec-keys"]) show($(s), false);
+  if (!origin) return state("no-forum", "Enable Encrypt for Discourse on a forum first (toolbar button on the forum's page).");
+  const st = await send("engine.status");
+  if (!st.has_identity) {
+    show($("#sec-restore"));
+    return state("no-identity", "No identity on this device yet.");
+  }
+  if (!st.unlocked) {
+    show($("#sec-unlock"));
+    return state("locked", "Your keys are locked.");
+  }
+  try {
+    me = (await forum("me")).username;
+  } catch (e) {
+    return state("no-forum-tab", errorText(e), "error");
+  }
+  state("ready", `Logged in to ${origin} as ${me}.`, "ok");
+  show($("#sec-forum")); show($("#sec-convs")); show($("#sec-keys"));
+  await listConversations();
+}
+
+async function listConversations() {
+  const { conversations } = await send("conv.list", { origin });
+  const tbody = $("#conversations tbody");
+  tbody.replaceChildren();
+  const people = new Set();
+  for (const c of conversations.sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)))) {
+    const tr = document.createElement("tr");
+    tr.dataset.topicId = c.topic_id;
+    const a = document.createElement("a");
+    a.href = `${origin}/t/${c.topic_id}`;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.className = "conv-title";
+    a.textContent = c.title || "(title not yet decrypted)";
+    const parts = (c.participants || []).map((p) => (Array.isArray(p) ? p[0] : p));
+    for (const p of parts) if (me && p.toLowerCase() !== me.toLowerCase()) people.add(p);
+    for (const [i, text] of [[0, null], [1, c.author || ""], [2, parts.join(", ")], [3, c.status || ""]]) {
+      const td = document.createElement("td");
+      if (i === 0) td.append(a); else td.textContent = text;
+      tr.append(td);
+    }
+    tbody.append(tr);
+  }
+  show($("#convs-empty"), !conversations.length);
+  await listContacts([...people].sort());
+}
+
+async function listContacts(names) {
+  const tbody = $("#contacts tbody");
+  tbody.replaceChildren();
+  for (const username of names) {
+    const tr = document.createElement("tr");
+    tr.dataset.user = username;
+    let k;
+    try {
+      const u = await forum("user", { username });
+      k = await send("keys.check", { origin, username, bio_raw: u.bio_raw });
+    } catch (e) { k = { status: "error", message: errorText(e) }; }
+    const td1 = document.createElement("td"); td1.textContent = username;
+    const td2 = document.createElement("td"); td2.className = "state-" + k.status; td2.textContent =
+      { verified: "verified", first_seen: "not verified yet", key_changed: "KEY CHANGED", no_key: "no key" }[k.status] || k.status;
+    const td3 = document.createElement("td");
+    const b = document.createElement("button");
+    b.textContent = "Safety code";
+    b.className = "safety-btn";
+    b.onclick = () => showSafety(username);
+    td3.append(b);
+    if (k.status === "key_changed") {
+      const ack = document.createElement("button");
+      ack.textContent = "Accept the new key";
+      ack.className = "ack-btn";
+      ack.onclick = async () => {
+        try { await send("keys.acknowledge", { origin, username, fingerprint: k.fingerprint }); await listContacts(names); }
+        catch (e) { msg(errorText(e), "error"); }
+      };
+      td3.append(ack);
+    }
+    tr.append(td1, td2, td3);
+    tbody.append(tr);
+  }
+}
+
+async function showSafety(username) {
+  try {
+    const s = await send("keys.safety_code", { origin, username });
+    const u = await forum("user", { username });
+    const k = await send("keys.check", { origin, username, bio_raw: u.bio_raw });
+    current = { username, fingerprint: k.fingerprint, status: k.status };
+    $("#safety-title").textContent = `Safety code with ${username}`;
+    const groups = s.safety_code.replace(/\s+/g, "").match(/.{5}/g) || [];
+    $("#safety-code").textContent = [0, 4, 8].map((i) => groups.slice(i, i + 4).join(" ")).join("\n");
+    const qr = qrcode(0, "M");
+    qr.addData(s.qr, "Alphanumeric");
+    qr.make();
+    $("#safety-qr").src = qr.createDataURL(6, 2);
+    $("#my-digits").textContent = s.my_digits;
+    $("#their-digits").textContent = s.their_digits;
+    $("#verify-btn").disabled = k.status === "key_changed";
+    $("#safety").dataset.verified = s.verified ? "1" : "0";
+    show($("#safety"));
+  } catch (e) { msg(errorText(e), "error"); }
+}
+
+$("#verify-btn").addEventListener("click", async () => {
+  if (!current) return;
+  try {
+    await send("keys.mark_verified", { origin, username: current.username, fingerprint: current.fingerprint });
+    $("#safety").dataset.verified = "1";
+    msg(`${current.username} is now verified.`, "ok");
+    await listConversations();
+  } catch (e) { msg(errorText(e), "error"); }
+});
+
+$("#unlock-btn").addEventListener("click", async () => {
+  try { await send("identity.unlock", { passphrase: $("#unlock-pass").value }); $("#unlock-pass").value = ""; await refresh(); }
+  catch (e) { msg(errorText(e), "error"); }
+});
+
+$("#publish-btn").addEventListener("click", async () => {
+  const b = $("#publish-btn");
+  b.disabled = true;
+  try {
+    const u = await forum("user", { username: me });
+    const p = await send("keys.publish", { bio_raw: u.bio_raw || "" });
+    if (p.changed) await forum("put_bio", { bio_raw: p.bio_raw });
+    $("#publish-state").textContent = `Published. Fingerprint: ${p.digits}`;
+    $("#publish-state").dataset.state = "published";
+  } catch (e) { msg(errorText(e), "error"); }
+  b.disabled = false;
+});
+
+$("#backup-btn").addEventListener("click", async () => {
+  const b = $("#backup-btn");
+  b.disabled = true;
+  msg("Encrypting the backup (this takes a few seconds)…");
+  try {
+    const out = await send("backup.make", { passphrase: $("#backup-local").value, backup_passphrase: $("#backup-pass").value, paper_key: false });
+    await forum("create_backup", { title: out.title, raw: out.raw });
+    $("#backup-local").value = ""; $("#backup-pass").value = "";
+    msg("Backed up to the forum (a private message to yourself).", "ok");
+    $("#backup-btn").dataset.state = "done";
+  } catch (e) { msg(errorText(e), "error"); }
+  b.disabled = false;
+});
+
+$("#restore-btn").addEventListener("click", async () => {
+  const b = $("#restore-btn");
+  b.disabled = true;
+  msg("Looking for your backup on the forum…");
+  try {
+    const f = await forum("find_backup");
+    if (!f.found) throw new Error("no key backup found in your private messages on this forum");
+    msg("Opening the backup (this takes a few seconds)…");
+    await send("backup.restore", { raw: f.raw, secret: $("#restore-secret").value, new_passphrase: $("#restore-new").value });
+    $("#restore-secret").value = ""; $("#restore-new").value = "";
+    msg("This device is activated.", "ok");
+    await refresh();
+  } catch (e) { msg(errorText(e), "error"); }
+  b.disabled = false;
+});
+
+// Opens every encrypted PM of the user not yet known on this device (titles decrypted here only).
+$("#sync-btn").addEventListener("click", async () => {
+  const b = $("#sync-btn");
+  b.disabled = true;
+  try {
+    const { conversations } = await send("conv.list", { origin });
+    const known = new Set(conversations.filter((c) => c.title).map((c) => c.topic_id));
+    const { topics } = await forum("my_pms");
+    let found = 0;
+    for (const t of topics) {
+      if (known.has(t.topic_id)) continue;
+      const tp = await forum("topic", { topic_id: t.topic_id });
+      const first = tp.posts.find((p) => p.post_number === 1);
+      if (!first || !/-----BEGIN EFD MESSAGE-----/.test(first.raw)) continue;
+      const bio = async (u) => (await forum("user", { username: u })).bio_raw;
+      const open = async () => send("conv.open", { origin, topic_id: t.topic_id, raw: first.raw, me,
+        author: { username: first.username, bio_raw: await bio(first.username) } });
+      try {
+        await open();
+        found++;
+      } catch (e) {
+        if (e.code !== "not_a_participant") continue;
+        for (const p of tp.posts) {
+          if (p.post_number === 1 || !/-----BEGIN EFD MESSAGE-----/.test(p.raw)) continue;
+          try {
+            const r = await send("conv.accept_share", { origin, topic_id: t.topic_id, raw: p.raw, me,
+              poster: { username: p.username, bio_raw: await bio(p.username) } });
+            if (r.status === "valid") { await open(); found++; break; }
+          } catch (_) { /* not for me */ }
+        }
+      }
+    }
+    msg(found ? `Found ${found} new encrypted conversation(s).` : "No new encrypted conversations.", "ok");
+    await listConversations();
+  } catch (e) { msg(errorText(e), "error"); }
+  b.disabled = false;
+});
+
+(async () => {
+  await chooseForum();
+  await refresh().catch((e) => state("error", errorText(e), "error"));
+})();
