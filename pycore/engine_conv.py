@@ -23,12 +23,12 @@ should, from the sender tab's URL), else from the payload.
 | backup.inspect | any | {raw} | {slots, iterations} |
 | backup.restore | ext | {raw, secret (backup passphrase or paper key), new_passphrase} | {unlocked, fingerprint, version, public} |
 | conv.start | ext | {origin, me, recipients: [{username, bio_raw}], title, body, max_chars?} | {raw, title (placeholder), target_recipients, conversation_id, participants} |
-| conv.open | ext | {origin, topic_id, raw (first post), me, author: {username, bio_raw?}} | {topic_id, conversation_id, status, detail, title, body, author, participants, created_at, author_key, copied_from_topic?} |
+| conv.open | ext | {origin, topic_id, raw (first post), me, author: {username, bio_raw?}, allowed_users?: [username] (Discourse's details.allowed_users)} | {topic_id, conversation_id, status, detail, title, body, author, participants, created_at, author_key, invited, without_key? (allowed users who got no key: added by the server or invited without a key share), copied_from_topic?} |
 | conv.accept_share | any | {origin, topic_id, raw (key-share post), me, poster: {username, bio_raw?}} | {topic_id, conversation_id, status, detail} (no plaintext) |
-| conv.read | ext | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?}]} | {posts: [{post_id, kind, status, detail, body, author, created_at, invitee, invitee_fingerprint}]} |
+| conv.read | ext | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}]} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint}]} |
 | conv.reply | ext | {origin, topic_id, me, body, max_chars?} | {raw} |
 | conv.share_key | ext | {origin, topic_id, me, invitee: {username, bio_raw}} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
-| conv.list | ext | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, status, created_at}]} |
+| conv.list | ext | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at}]} |
 | drafts.save | ext | {origin, draft_key, text, title?} | {saved: true, updated_at} |
 | drafts.load | ext | {origin, draft_key} | {found, text, title, updated_at} |
 | drafts.delete | ext | {origin, draft_key} | {deleted} |
@@ -434,6 +434,25 @@ async def _save_conv(engine, ident, origin, topic_id, conversation_id, key, meta
     return first if first != topic_id else None
 
 
+async def _add_invited(engine, origin, topic_id, names) -> None:
+    rec = await engine.store.get(_conv_key(origin, topic_id))
+    if not rec:
+        return
+    invited = rec.get("invited") or []
+    new = [n for n in names if n.lower() not in {i.lower() for i in invited}]
+    if new:
+        rec["invited"] = invited + new
+        await engine.store.set(_conv_key(origin, topic_id), rec)
+
+
+def _iso_seconds(text):
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 @_guard
 async def h_conv_start(engine, payload, context):
     _ext_only(context)
@@ -481,12 +500,19 @@ async def h_conv_open(engine, payload, context):
         except inband.NotAParticipant:
             raise AuthenticationFailed("this first post does not belong to the conversation stored for this "
                                        "topic, and holds no key for me") from None
+    allowed = payload.get("allowed_users")
+    if allowed is not None and (not isinstance(allowed, list) or not all(isinstance(u, str) for u in allowed)):
+        raise BadRequest("allowed_users must be a list of usernames")
     meta = {"title": conv.title, "author": conv.author, "participants": conv.participants,
             "created_at": conv.created_at, "status": conv.status}
     copied = await _save_conv(engine, ident, origin, topic_id, conv.id, conv.key, meta)
+    invited = (await engine.store.get(_conv_key(origin, topic_id))).get("invited") or []
     out = {"topic_id": topic_id, "conversation_id": conv.id, "status": conv.status, "detail": conv.detail,
            "title": conv.title, "body": conv.body, "author": conv.author, "participants": conv.participants,
-           "created_at": conv.created_at, "author_key": {"known": bool(author_keys)}}
+           "created_at": conv.created_at, "author_key": {"known": bool(author_keys)}, "invited": invited}
+    if allowed is not None:
+        keyed = {p[0].lower() for p in conv.participants} | {n.lower() for n in invited}
+        out["without_key"] = sorted({u for u in allowed if u.lower() not in keyed}, key=str.lower)
     if copied is not None:
         out["copied_from_topic"] = copied
         out["detail"] = (out["detail"] + "; " if out["detail"] else "") + \
@@ -509,6 +535,7 @@ async def h_conv_accept_share(engine, payload, context):
                     "detail": "this topic already holds another conversation"}
         if not existing:
             await _save_conv(engine, ident, origin, topic_id, share.conversation_id, share.key, None)
+            await _add_invited(engine, origin, topic_id, [me])
     return {"topic_id": topic_id, "conversation_id": share.conversation_id, "status": share.status,
             "detail": share.detail}
 
@@ -525,19 +552,20 @@ async def h_conv_read(engine, payload, context):
     seen_key = f"inband.msgids.{origin}.{topic_id}"
     seen = await engine.store.get(seen_key) or {}
     keys_cache: dict = {}
+    invitees: list = []
     out = []
     for p in posts:
         post_id = p.get("post_id")
         if isinstance(post_id, bool) or not isinstance(post_id, int):
             raise BadRequest("post_id must be an integer")
         username = _username(p.get("username"), "posts[].username")
-        raw, bio = p.get("raw"), p.get("bio_raw")
+        raw, bio, server_time = p.get("raw"), p.get("bio_raw"), p.get("created_at")
         if not isinstance(raw, str) or (bio is not None and not isinstance(bio, str)):
             raise BadRequest("posts[].raw must be a string")
         if username.lower() not in keys_cache:
             keys_cache[username.lower()] = await _known_keys(engine, origin, username, bio)
         item = {"post_id": post_id, "kind": None, "status": "malformed", "detail": "", "body": None, "author": None,
-                "created_at": None, "invitee": None, "invitee_fingerprint": None}
+                "created_at": None, "invitee": None, "invitee_fingerprint": None, "time_skew_seconds": None}
         try:
             r = await inband.read_post(engine.prims, conv, raw, keys_cache[username.lower()], poster_username=username)
         except PycoreError as e:
@@ -547,6 +575,11 @@ async def h_conv_read(engine, payload, context):
         item.update(kind=r.kind, status=r.status, detail=r.detail, body=r.body, author=r.author_name,
                     created_at=r.created_at, invitee=r.invitee_name, invitee_fingerprint=r.invitee_fingerprint)
         if r.status == inband.STATUS_VALID:
+            signed_t, server_t = _iso_seconds(r.created_at), _iso_seconds(server_time)
+            if signed_t is not None and server_t is not None:
+                item["time_skew_seconds"] = int(round(server_t - signed_t))
+            if r.kind == "key_share":
+                invitees.append(r.invitee_name)
             first = seen.get(r.message_id)
             if first is not None and first != post_id:
                 item.update(status=inband.STATUS_DUPLICATE, body=None,
@@ -555,6 +588,7 @@ async def h_conv_read(engine, payload, context):
                 seen[r.message_id] = post_id
         out.append(item)
     await engine.store.set(seen_key, seen)
+    await _add_invited(engine, origin, topic_id, invitees)
     return {"posts": out}
 
 
@@ -595,7 +629,8 @@ async def h_conv_list(engine, payload, context):
         if not rec:
             continue
         item = {"topic_id": topic_id, "conversation_id": rec["conversation_id"], "title": None, "author": None,
-                "participants": [], "status": rec.get("status"), "created_at": None}
+                "participants": [], "status": rec.get("status"), "created_at": None,
+                "invited": rec.get("invited") or []}
         if rec.get("meta"):
             meta = json.loads((await _unseal(engine, ident, rec["meta"])).decode("utf-8"))
             item.update(title=meta.get("title"), author=meta.get("author"),

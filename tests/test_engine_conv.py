@@ -292,12 +292,23 @@ def test_invite_with_key_share(users):
     reply = c.ok("conv.reply", {"origin": ORIGIN, "topic_id": 5, "me": "carol", "body": "Count me in"})["raw"]
     # alice sees who added whom, and carol's reply
     a.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "alice", "author": a.ref()})
+    before = a.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "alice",
+                                "author": a.ref(), "allowed_users": ["alice", "bob", "Carol", "mallory"]})
+    assert before["without_key"] == ["Carol", "mallory"] and before["invited"] == []
     posts = a.ok("conv.read", {"origin": ORIGIN, "topic_id": 5, "posts": [
         {"post_id": 2, "raw": share["raw"], "username": "bob", "bio_raw": b.bio},
-        {"post_id": 3, "raw": reply, "username": "carol", "bio_raw": c.bio}]})["posts"]
+        {"post_id": 3, "raw": reply, "username": "carol", "bio_raw": c.bio,
+         "created_at": "2027-01-15T08:00:05.000Z"}]})["posts"]
     assert (posts[0]["kind"], posts[0]["status"], posts[0]["invitee"], posts[0]["author"]) == \
         ("key_share", "valid", "carol", "bob")
     assert (posts[1]["status"], posts[1]["body"]) == ("valid", "Count me in")
+    assert posts[1]["created_at"] == inband.iso_time(1_800_000_000.0)  # carol's (injected) clock, signed
+    assert posts[1]["time_skew_seconds"] == 5 and posts[0]["time_skew_seconds"] is None
+    # after the key share, mallory (added by the server, say) is the only one without a key
+    after = a.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "alice",
+                               "author": a.ref(), "allowed_users": ["alice", "bob", "Carol", "mallory"]})
+    assert after["without_key"] == ["mallory"] and after["invited"] == ["carol"]
+    assert a.ok("conv.list", {"origin": ORIGIN})["conversations"][0]["invited"] == ["carol"]
     # a key share posted under someone else's name is not accepted
     bad = c.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 6, "raw": share["raw"], "me": "carol",
                                      "poster": a.ref()}, sender="content")
