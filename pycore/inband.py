@@ -739,6 +739,8 @@ async def start_conversation(prims, author, author_name: str, recipients, title:
         raise MalformedInput("the message body must be text")
     people, seen = [(author_name, me)], {author_name.lower()}
     for item in recipients or []:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise MalformedInput("recipients must be (username, PublishedKey) pairs")
         name, pk = item
         _check_username(name, "recipient")
         if not isinstance(pk, PublishedKey):
