@@ -115,9 +115,9 @@ async function listContacts(names) {
 
 async function showSafety(username) {
   try {
-    const s = await send("keys.safety_code", { origin, username });
     const u = await forum("user", { username });
     const k = await send("keys.check", { origin, username, bio_raw: u.bio_raw });
+    const s = await send("keys.safety_code", { origin, username });
     current = { username, fingerprint: k.fingerprint, status: k.status };
     $("#safety-title").textContent = `Safety code with ${username}`;
     const groups = s.safety_code.replace(/\s+/g, "").match(/.{5}/g) || [];
@@ -133,6 +133,17 @@ async function showSafety(username) {
     show($("#safety"));
   } catch (e) { msg(errorText(e), "error"); }
 }
+
+$("#lookup-btn").addEventListener("click", async () => {
+  const username = $("#lookup-user").value.trim().replace(/^@/, "");
+  if (!/^[\w.\-]{1,60}$/.test(username)) return msg("Enter a username.", "error");
+  try {
+    const u = await forum("user", { username });
+    const k = await send("keys.check", { origin, username, bio_raw: u.bio_raw });
+    if (k.status === "no_key" || k.status === "bad_key") return msg(k.message || `${username} has no published key.`, "error");
+    await showSafety(username);
+  } catch (e) { msg(errorText(e), "error"); }
+});
 
 $("#verify-btn").addEventListener("click", async () => {
   if (!current) return;

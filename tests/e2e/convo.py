@@ -190,3 +190,69 @@ def a256_tamper(raw: str) -> str:
         i -= 1
     c = raw[i]
     return raw[:i] + A256_ALPHABET[(A256_ALPHABET.index(c) + 1) % 256] + raw[i + 1:]
+
+
+# ---- module-scoped story setup shared by the conversation/keys test modules ------------------
+def extra_inject() -> list[str]:
+    """E2E_EXTRA_INJECT: more scripts (paths separated by ':') injected into every stand-in page."""
+    import os
+    return [p for p in os.environ.get("E2E_EXTRA_INJECT", "").split(":") if p.strip()]
+
+
+def start_standin(oracle, usernames, settings=None, password="standin-password-1"):
+    """A stand-in with the hostile scripts + E2E_EXTRA_INJECT, watched by `oracle`."""
+    from tests.standin.server import StandinServer, hostile_scripts
+    s = StandinServer(inject=hostile_scripts() + extra_inject(), settings=settings).start()
+    oracle.watch(s)
+    for name in usernames:
+        s.create_user(name, password, trust_level=1)
+    return s
+
+
+def import_vector(u: ForumUser, index: int, passphrase: str):
+    """Fast path: imports identities.json case `index` (v1 cases 0 and 1) and unlocks it."""
+    from .conftest import vectors
+    case = vectors("identities")["cases"][index]
+    clear = next(e for e in case["exports"] if e["passphrase"] is None)
+    u.ext_page("ui/options.html")
+    u.b.engine_ready(timeout=180)
+    u.b.import_identity(clear["private"], passphrase)
+
+
+def enable_and_publish(u: ForumUser, publish=True):
+    """Enables the extension on the stand-in, opens the encrypted inbox and publishes the key."""
+    u.call("site.enable", {"origin": u.srv.url})
+    u.to_forum("/")
+    assert u.inbox() == "ready"
+    if publish:
+        u.b.click("#publish-btn")
+        wait_until(lambda: u.page_state("#publish-state") == "published", timeout=90,
+                   what=f"{u.username}: key published")
+        assert "-----BEGIN EFD PUBLIC KEY-----" in u.srv.user(u.username)["bio_raw"]
+
+
+def any_failed(request) -> bool:
+    return any(getattr(i, "rep_call", None) is not None and i.rep_call.failed for i in request.session.items
+               if i.module is request.module)
+
+
+def close_all(request, users):
+    failed = any_failed(request)
+    for u in users:
+        if failed:
+            print(f"\n===== browser log of {u.username} ({u.b.name}) =====")
+            for line in u.b.logs()[-200:]:
+                print(line[:2000])
+        u.b.close()
+
+
+def send_new_message(u: ForumUser, to: list[str], title: str, body: str):
+    """From the user's messages page: opens the encrypted composer, fills it in, sends."""
+    u.to_forum(f"/u/{u.username}/messages")
+    u.click_page(".efd-new-message")
+    u.composer()
+    for name in to:
+        u.d.find_element("css selector", "#to").send_keys(name + "\n")
+    u.type("#title", title)
+    u.type("#body", body)
+    u.send_composer()

@@ -1,0 +1,144 @@
+"""Keys in real browsers: safety codes and QR codes agree on both sides, "mark verified" shows in
+the viewer, a recipient without a published key is refused by name, and a key change blocks an
+encrypted reply until acknowledged. Stand-in with hostile scripts, leak oracle on."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.standin.oracle import LeakOracle
+
+from .browser import ChromiumExt, wait_until
+from .conftest import PASSPHRASE
+from .convo import ForumUser, close_all, enable_and_publish, import_vector, send_new_message, start_standin
+
+pytestmark = pytest.mark.e2e
+
+TITLE = "Keys test: hidden title"
+BODY = "Keys test body with secret marker cobalt-pelican."
+REPLY_BLOCKED = "Blocked reply with secret marker saffron-otter."
+SECRETS = [PASSPHRASE, TITLE, "cobalt-pelican", "saffron-otter", "hidden title"]
+
+
+class Story:
+    failed = False
+
+
+@pytest.fixture(scope="module")
+def story():
+    return Story()
+
+
+@pytest.fixture(autouse=True)
+def _ordered(request, story):
+    if story.failed:
+        pytest.skip("an earlier step failed")
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        story.failed = True
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    o = LeakOracle()
+    for s in SECRETS:
+        o.register(s)
+    return o
+
+
+@pytest.fixture(scope="module")
+def srv(oracle):
+    s = start_standin(oracle, ["alice", "bob", "carol"])
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def users(request, ext_dir, tmp_path_factory, srv):
+    out = {}
+    for i, name in enumerate(("alice", "bob")):
+        u = ForumUser(ChromiumExt.launch(ext_dir, tmp_path_factory.mktemp(f"keys-{name}")), srv, name)
+        u.login()
+        import_vector(u, i, PASSPHRASE)
+        enable_and_publish(u)
+        out[name] = u
+    yield out
+    close_all(request, out.values())
+
+
+def _safety(u: ForumUser, other: str) -> dict:
+    u.inbox()
+    u.type("#lookup-user", other)
+    u.b.click("#lookup-btn")
+    wait_until(lambda: u.d.find_element("css selector", "#safety").is_displayed(), timeout=30,
+               what=f"{u.username}: safety code with {other}")
+    return {"code": u.d.find_element("css selector", "#safety-code").text,
+            "qr": u.d.find_element("css selector", "#safety-qr").get_attribute("src"),
+            "verified": u.d.find_element("css selector", "#safety").get_attribute("data-verified")}
+
+
+def test_safety_codes_and_qr_agree_and_mark_verified(users, srv, story):
+    alice, bob = users["alice"], users["bob"]
+    a, b = _safety(alice, "bob"), _safety(bob, "alice")
+    assert re.fullmatch(r"(\d{5} \d{5} \d{5} \d{5}\n){2}\d{5} \d{5} \d{5} \d{5}", a["code"]), a["code"]
+    assert a["code"] == b["code"]
+    assert a["qr"].startswith("data:image/") and a["qr"] == b["qr"]
+    assert a["verified"] == "0"
+    # Alice marks bob verified; bob's posts then show "verified" in alice's viewer.
+    alice.b.click("#verify-btn")
+    wait_until(lambda: alice.d.find_element("css selector", "#safety").get_attribute("data-verified") == "1",
+               timeout=30, what="alice: bob marked verified")
+    send_new_message(bob, ["alice"], TITLE, BODY)
+    story.topic_id = bob.wait_topic_page()
+    story.first_post_id = srv.posts(story.topic_id)[0]["id"]
+    alice.to_forum(f"/t/{story.topic_id}")
+    shown = alice.read_viewer(story.first_post_id)
+    assert shown["key"] == "verified" and shown["title"] == TITLE
+    # Bob did not verify alice: first seen.
+    assert bob.read_viewer(story.first_post_id)["key"] == "first_seen"
+
+
+def test_recipient_without_a_key_is_refused_by_name(users, srv):
+    alice = users["alice"]
+    n = len(srv.topics())
+    send_new_message(alice, ["carol"], "To carol", "carol has no key")
+    alice.d.switch_to.default_content()
+    alice.composer()
+    assert alice.wait_composer(("blocked", "error")) == "blocked"
+    warn = alice.d.find_element("css selector", '.nokey[data-user="carol"]').text
+    assert "carol" in warn and "no" in warn.lower()
+    assert len(srv.topics()) == n
+
+
+def test_key_change_blocks_an_encrypted_reply_until_acknowledged(users, srv, story):
+    alice = users["alice"]
+    # The server serves alice a different key for bob (alice's own key stands in for "mallory").
+    srv.serve_bio_to("alice", "bob", srv.user("alice")["bio_raw"])
+    try:
+        alice.to_forum(f"/t/{story.topic_id}")
+        assert alice.read_viewer(story.first_post_id)["key"] == "key_changed"
+        alice.click_page(".efd-reply")
+        alice.composer()
+        alice.type("#body", REPLY_BLOCKED)
+        n_posts = len(srv.posts(story.topic_id))
+        alice.d.find_element("css selector", "#send-btn").click()
+        assert alice.wait_composer(("blocked", "error", "sent")) == "blocked"
+        box = alice.d.find_element("css selector", '.keychanged[data-user="bob"]')
+        assert "KEY CHANGED" in box.text and "NOT signed" in box.text
+        assert len(srv.posts(story.topic_id)) == n_posts
+        box.find_element("css selector", "button.ack").click()
+        wait_until(lambda: not alice.d.find_elements("css selector", ".keychanged"), timeout=30, what="warning gone")
+        alice.send_composer()
+        alice.wait_topic_page()
+        assert len(srv.posts(story.topic_id)) == n_posts + 1
+        # After acknowledging an unsigned change, bob is no longer "verified".
+        assert alice.read_viewer(story.first_post_id)["key"] == "first_seen"
+    finally:
+        srv.serve_bio_to("alice", "bob", None)
+
+
+def test_no_secret_reached_the_server(users, oracle):
+    leaks = oracle.leaks()
+    assert not leaks, "\n".join(str(x) for x in leaks)
