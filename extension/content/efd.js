@@ -259,6 +259,12 @@
     if (!(await currentUser())) return;
     if (cooked.dataset.efdState) return;
     cooked.dataset.efdState = "framed";
+    // The cooked element was re-rendered next to a viewer that is still there: keep that viewer.
+    const existing = article.querySelector(`iframe.efd-viewer[data-efd-post-id="${postId}"]`);
+    if (existing) {
+      cooked.style.display = "none";
+      return;
+    }
     const iframe = document.createElement("iframe");
     iframe.className = "efd-viewer";
     iframe.dataset.efdPostId = String(postId);
@@ -348,6 +354,7 @@
   function scan() {
     scheduled = false;
     if (!enabled) return;
+    for (const [t, f] of frames) if (!f.isConnected) frames.delete(t);
     for (const article of document.querySelectorAll("article[data-post-id]")) decoratePost(article);
     addPageButtons();
   }
