@@ -69,6 +69,14 @@ $("#enable-btn").addEventListener("click", async () => {
 });
 $("#setup-btn").addEventListener("click", () => api.runtime.openOptionsPage());
 $("#options-link").addEventListener("click", (ev) => { ev.preventDefault(); api.runtime.openOptionsPage(); });
+// Encrypted inbox (issue 5): conversations with decrypted titles, keys, publishing, backup.
+$("#inbox-link").addEventListener("click", async (ev) => {
+  ev.preventDefault();
+  const tab = await activeTab().catch(() => null);
+  let q = "";
+  try { if (tab && tab.url && /^https?:/.test(tab.url)) q = "?origin=" + encodeURIComponent(new URL(tab.url).origin); } catch (_) { /* none */ }
+  api.tabs.create({ url: api.runtime.getURL("ui/inbox.html") + q });
+});
 const unlock = async () => {
   try {
     await send("identity.unlock", { passphrase: $("#unlock-pass").value });

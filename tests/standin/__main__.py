@@ -32,6 +32,14 @@ def main(argv=None) -> int:
     if a.demo:
         for name, pw, tl in seed_demo(srv):
             print(f"  login: {name:6s} password: {pw}  (trust level {tl})", flush=True)
+        print("Try the extension (step by step: docs/DEMO.md):\n"
+              "  1. Load the unpacked extension, one browser profile per user:\n"
+              "     Chromium: chrome://extensions > Developer mode > Load unpacked > dist/chromium\n"
+              "               (or: chromium --user-data-dir=/tmp/efd-demo-alice --load-extension=$PWD/dist/chromium)\n"
+              "     Firefox:  about:debugging#/runtime/this-firefox > Load Temporary Add-on > dist/firefox/manifest.json\n"
+              f"  2. Log in at {srv.url}/login, click the toolbar button > Enable on this site (allow access).\n"
+              "  3. Create an identity in the options page; on Your messages > Encrypted inbox > Publish my key.\n"
+              "  4. Your messages > New encrypted message; the recipient opens the topic to read it.", flush=True)
     for i in inject:
         print(f"  injecting: {i}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
