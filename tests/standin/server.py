@@ -22,18 +22,29 @@ class _QuietHandler(WSGIRequestHandler):
 HOSTILE_DIR = Path(__file__).parent / "hostile"
 
 
+HOSTILE_CHANNEL = HOSTILE_DIR / "_channel.js"
+
+
 def hostile_scripts() -> list[Path]:
     """The built-in hostile theme-component scripts (tests/standin/hostile/*.js)."""
-    return sorted(HOSTILE_DIR.glob("*.js"))
+    return sorted(p for p in HOSTILE_DIR.glob("*.js") if not p.name.startswith("_"))
+
+
+def _read_script(path: Path) -> str:
+    text = path.read_text()
+    if path.resolve().parent == HOSTILE_DIR.resolve() and path.name != HOSTILE_CHANNEL.name:
+        # Hostile scripts share one exfiltration channel; it guards itself against running twice.
+        text = HOSTILE_CHANNEL.read_text() + "\n" + text
+    return text
 
 
 def _load_inject(item) -> str:
     """An inject item is a path to a .js file or a JS source string."""
     if isinstance(item, Path):
-        return item.read_text()
+        return _read_script(item)
     s = str(item)
     if "\n" not in s and s.endswith(".js") and Path(s).is_file():
-        return Path(s).read_text()
+        return _read_script(Path(s))
     return s
 
 

