@@ -182,8 +182,12 @@ class ChromiumExt(ExtBrowser):
         self.base = f"chrome-extension://{self.ext_id}/"
         self.profile_dir = Path(profile_dir or tempfile.mkdtemp(prefix="efd-chromium-"))
         self.driver = self._start(extra_args)
-        # The extension opens its setup page on first install: keep the test's own window focused.
-        self.main_handle = self.driver.current_window_handle
+        try:
+            # The extension opens its setup page on first install: keep the test's own window focused.
+            self.main_handle = self.driver.current_window_handle
+        except BaseException:
+            self.close()   # no caller holds this browser yet: do not leave it running
+            raise
         return self
 
     def _start(self, extra_args=()):
@@ -245,8 +249,12 @@ class FirefoxExt(ExtBrowser):
         self.log_path = self.profile_dir / "geckodriver.log"
         self.profile_dir.mkdir(parents=True, exist_ok=True)
         self.driver = webdriver.Firefox(options=o, service=Service(geckodriver_path(), log_output=str(self.log_path)))
-        self.main_handle = self.driver.current_window_handle
-        self.driver.install_addon(str(self.ext_dir), temporary=True)
+        try:
+            self.main_handle = self.driver.current_window_handle
+            self.driver.install_addon(str(self.ext_dir), temporary=True)
+        except BaseException:
+            self.close()   # no caller holds this browser yet: do not leave it running
+            raise
         return self
 
     def open_page(self, path: str = "ui/options.html"):
