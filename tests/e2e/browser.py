@@ -143,6 +143,12 @@ class ExtBrowser:
         el.clear()
         el.send_keys(text)
 
+    def set_value(self, css: str, text: str):
+        """Sets a long value at once (send_keys types character by character) and fires `input`."""
+        self.driver.execute_script(
+            "const el = document.querySelector(arguments[0]); el.value = arguments[1];"
+            "el.dispatchEvent(new Event('input', {bubbles: true}));", css, text)
+
     def click(self, css: str):
         self.q(css).click()
 

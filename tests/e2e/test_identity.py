@@ -124,7 +124,7 @@ def test_import_protected_vector_in_the_ui_and_decrypt(chromium):
     b = chromium("bob")
     b.open_page("ui/options.html")
     b.wait_state("none", timeout=120)
-    b.q("#import-text").send_keys(protected["private"])
+    b.set_value("#import-text", protected["private"])
     b.type_into("#import-pass", protected["passphrase"])
     b.type_into("#import-new", PASSPHRASE)
     b.type_into("#import-confirm", PASSPHRASE)
