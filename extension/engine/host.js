@@ -47,8 +47,10 @@ export class EngineHost {
   async _boot() {
     const t0 = performance.now();
     this.stats.bootStartedAt = Date.now();
+    // Read the snapshot while pycore.zip is fetched.
+    const snapRead = this.useSnapshot ? this._readSnapshot() : Promise.resolve(null);
     const buf = await (await fetch(new URL("../pycore.zip", import.meta.url))).arrayBuffer();
-    const py = await this._loadInterpreter(buf);
+    const py = await this._loadInterpreter(buf, await snapRead);
     const t1 = performance.now();
     // The file system is not part of a memory snapshot: unpack pycore every time.
     py.unpackArchive(new Uint8Array(buf), "zip", { extractDir: PYCORE_DIR });
@@ -63,12 +65,21 @@ export class EngineHost {
 
   // A Pyodide memory snapshot (kept in IndexedDB, never shipped) cuts a wake from ~2.5 s to
   // ~0.3 s. Any failure falls back to a plain boot.
-  async _loadInterpreter(pycoreZip) {
+  async _readSnapshot() {
+    const r0 = performance.now();
+    try {
+      return await snapshotCache.get(this.snapshotKey);
+    } catch (e) {
+      console.warn("snapshot read failed", e);
+      return null;
+    } finally {
+      this.stats.snapshotReadMs = performance.now() - r0;
+    }
+  }
+
+  async _loadInterpreter(pycoreZip, snap) {
     if (this.useSnapshot) {
       try {
-        const r0 = performance.now();
-        let snap = await snapshotCache.get(this.snapshotKey);
-        this.stats.snapshotReadMs = performance.now() - r0;
         this.stats.snapshot = snap ? "restored" : "made";
         if (!snap) {
           const maker = await loadPyodide({ indexURL: INDEX_URL, packages: [], _makeSnapshot: true });
