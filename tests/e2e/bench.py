@@ -72,6 +72,7 @@ def run(runs: int = 3) -> dict:
                         b.call("test.drop_engine")
                         wait_until(lambda: not b.offscreen_open(), timeout=20, what="offscreen closed")
                         res["wake"].append(_timed(b, "engine.status")["ms"])
+                        res.setdefault("wake_boot_in_doc", []).append(b.call("test.engine_info")["lastBootMs"])
                     # Unlock at the stored KDF cost.
                     for _ in range(3):
                         b.call("identity.lock")
@@ -109,9 +110,11 @@ def summarize(data: dict) -> list[tuple[str, str, str, str]]:
     rows = [
         ("engine cold start, fresh profile (page open -> answer)", f"{med(r['cold']):.0f} ms",
          f"min {min(r['cold']):.0f} / max {max(r['cold']):.0f}, n={len(r['cold'])}", "-"),
-        ("  of which Pyodide boot in the engine document", f"{med(r['boot_in_doc']):.0f} ms", "", "-"),
+        ("  first boot in the engine document (incl. making the snapshot)", f"{med(r['boot_in_doc']):.0f} ms", "", "-"),
         ("engine wake after being dropped (request -> answer)", f"{med(r['wake']):.0f} ms",
          f"min {min(r['wake']):.0f} / max {max(r['wake']):.0f}, n={len(r['wake'])}", "<= 300 ms"),
+        ("  of which booting Pyodide from the snapshot in the document", f"{med(r['wake_boot_in_doc']):.0f} ms",
+         f"min {min(r['wake_boot_in_doc']):.0f} / max {max(r['wake_boot_in_doc']):.0f}", "<= 300 ms"),
         ("warm round trip content script -> engine -> back", f"{med(r['roundtrip']):.1f} ms",
          f"min {min(r['roundtrip']):.1f} / max {max(r['roundtrip']):.1f}, n={len(r['roundtrip'])}", "<= 30 ms"),
         ("create identity (2x RSA-4096 keygen + KDF)", f"{med(r['create']):.0f} ms",
