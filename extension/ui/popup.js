@@ -32,8 +32,11 @@ function render(state, text, kind = "info") {
   if (act) show($(act));
 }
 
+let currentTab = null;
+
 async function refresh() {
   const tab = await activeTab().catch(() => null);
+  currentTab = tab;
   let origin = null;
   try { if (tab && tab.url && /^https?:/.test(tab.url)) origin = new URL(tab.url).origin; } catch (_) { /* ignore */ }
   $("#site").textContent = origin || "";
@@ -52,20 +55,17 @@ async function refresh() {
   return render("unlocked", (origin ? "Enabled on this forum. " : "") + "Your keys are unlocked.", "ok");
 }
 
-$("#enable-btn").addEventListener("click", async () => {
-  try {
-    const tab = await activeTab();
-    const origin = new URL(tab.url).origin;
-    const perm = { origins: [pattern(origin)] };
-    // Must run directly in the click handler (user gesture) to show the browser's prompt.
-    const granted = (await api.permissions.contains(perm)) || (await api.permissions.request(perm));
+$("#enable-btn").addEventListener("click", () => {
+  // permissions.request must be the first call in the click handler: Firefox only shows its
+  // prompt while handling the user input (no await before it). Already granted -> true, no prompt.
+  let origin;
+  try { origin = new URL(currentTab.url).origin; } catch (_) { return; }
+  api.permissions.request({ origins: [pattern(origin)] }).then(async (granted) => {
     if (!granted) return setMessage($("#msg"), "Permission was not granted.", "error");
     await send("site.enable", { origin });
-    if (tab.id !== undefined) api.tabs.reload(tab.id);
+    if (currentTab.id !== undefined) api.tabs.reload(currentTab.id);
     await refresh();
-  } catch (e) {
-    setMessage($("#msg"), errorText(e), "error");
-  }
+  }).catch((e) => setMessage($("#msg"), errorText(e), "error"));
 });
 $("#setup-btn").addEventListener("click", () => api.runtime.openOptionsPage());
 $("#options-link").addEventListener("click", (ev) => { ev.preventDefault(); api.runtime.openOptionsPage(); });
