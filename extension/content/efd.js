@@ -207,7 +207,10 @@
     if (!msg || typeof msg.efd !== "string") return false;
     if (msg.efd === "resize") {
       const f = frames.get(msg.token);
-      if (f && Number.isInteger(msg.height)) f.style.height = Math.max(40, Math.min(msg.height, 20000)) + "px";
+      if (f && Number.isInteger(msg.height)) {
+        const cap = f.classList.contains("efd-composer") ? Math.floor(window.innerHeight * 0.85) : 20000;
+        f.style.height = Math.max(40, Math.min(msg.height, cap)) + "px";
+      }
       sendResponse({ ok: true, result: {} });
       return false;
     }

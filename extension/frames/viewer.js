@@ -1,6 +1,6 @@
 // The viewer frame: decrypts one encrypted post (asked for by the content script with a token)
 // and shows it, with the sender and the verification state. Plaintext exists only here.
-import { $, el, send, forum, followHeight, TOKEN, digits } from "./frame.js";
+import { $, api, el, send, forum, followHeight, TOKEN, digits } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
 
 const STATUS_TEXT = {
@@ -172,15 +172,25 @@ async function run() {
   }
 }
 
-// Lock = nothing decrypted stays on screen; unlock = show again.
-async function watchLock() {
+// Lock = nothing decrypted stays on screen; unlock = show again. The router records the lock
+// state in storage.session on every lock/unlock/auto-lock: react to that at once, and check the
+// engine itself every few seconds as well.
+async function checkLock() {
   try {
     const st = await send("engine.status");
     const state = document.body.dataset.state;
     if (!st.unlocked && (shown || state !== "locked")) { wipe(); setState(st.has_identity ? "locked" : "no_identity"); }
     else if (st.unlocked && (state === "locked" || state === "no_identity")) await run();
   } catch (_) { /* extension reloading */ }
-  setTimeout(watchLock, 1500);
+}
+function watchLock() {
+  const tick = async () => { await checkLock(); setTimeout(tick, 5000); };
+  setTimeout(tick, 5000);
+  api.storage.onChanged.addListener((changes, area) => {
+    if (area !== "session" || !changes.unlocked) return;
+    if (changes.unlocked.newValue === false && shown) { wipe(); setState("locked"); }
+    checkLock();
+  });
 }
 
 (async () => {
@@ -192,5 +202,5 @@ async function watchLock() {
     return setState("error", e.message);
   }
   await run();
-  setTimeout(watchLock, 1500);
+  watchLock();
 })();

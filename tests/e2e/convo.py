@@ -116,6 +116,11 @@ class ForumUser:
                    timeout=timeout, what=f"{self.username}: composer ready")
         return frame
 
+    def in_composer(self):
+        """Switches into the open composer frame (whatever its state)."""
+        self.d.switch_to.default_content()
+        self.d.switch_to.frame(self.d.find_element("css selector", "iframe.efd-composer"))
+
     def send_composer(self):
         """Clicks "send" in the composer (the driver is inside it); marks the page so that
         wait_topic_page can tell the reload after sending from the page before."""

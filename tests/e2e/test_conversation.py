@@ -36,7 +36,8 @@ BODY = "Hello Bob! The **launch** is moved to Thursday. Secret word: periwinkle-
 REPLY = "Thanks Alice, Thursday works. Secret answer: tangerine-walrus."
 BLOCKED = "This must wait for the key check: marmalade-heron."
 SECRETS = [PASSPHRASE, CAROL_PASSPHRASE, BOB_BACKUP, BOB2_PASSPHRASE, TITLE, "periwinkle-giraffe",
-           "tangerine-walrus", "marmalade-heron", "Thursday works", "launch** is moved"]
+           "tangerine-walrus", "marmalade-heron", "Thursday works", "launch** is moved",
+           BODY, REPLY, BLOCKED, "Second thread"]
 
 
 def _extra_inject() -> list[str]:

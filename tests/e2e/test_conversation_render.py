@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 TITLE = "Render test: confidential title"
 DRAFT = "Unsent draft text with secret marker ochre-mongoose."
 RETRIED = "Retried reply with secret marker violet-badger."
-SECRETS = [PASSPHRASE, TITLE, "ochre-mongoose", "violet-badger", "lilac-heron"]
+SECRETS = [PASSPHRASE, TITLE, DRAFT, RETRIED, "ochre-mongoose", "violet-badger", "lilac-heron"]
 
 
 class Story:

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.firefox]
 TITLE = "Firefox flow: secret title"
 BODY = "From Firefox with love: secret phrase apricot-lighthouse."
 REPLY = "Chromium answers: secret phrase juniper-anchor."
-SECRETS = [PASSPHRASE, TITLE, "apricot-lighthouse", "juniper-anchor"]
+SECRETS = [PASSPHRASE, TITLE, BODY, REPLY, "apricot-lighthouse", "juniper-anchor"]
 
 
 class FirefoxUser(ForumUser):

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.e2e
 TITLE = "Keys test: hidden title"
 BODY = "Keys test body with secret marker cobalt-pelican."
 REPLY_BLOCKED = "Blocked reply with secret marker saffron-otter."
-SECRETS = [PASSPHRASE, TITLE, "cobalt-pelican", "saffron-otter", "hidden title"]
+SECRETS = [PASSPHRASE, TITLE, BODY, REPLY_BLOCKED, "cobalt-pelican", "saffron-otter", "hidden title",
+           "carol has no key"]
 
 
 class Story:
@@ -104,8 +105,7 @@ def test_recipient_without_a_key_is_refused_by_name(users, srv):
     alice = users["alice"]
     n = len(srv.topics())
     send_new_message(alice, ["carol"], "To carol", "carol has no key")
-    alice.d.switch_to.default_content()
-    alice.composer()
+    alice.in_composer()
     assert alice.wait_composer(("blocked", "error")) == "blocked"
     warn = alice.d.find_element("css selector", '.nokey[data-user="carol"]').text
     assert "carol" in warn and "no" in warn.lower()
