@@ -308,6 +308,12 @@
     const reply = button("Encrypted reply", "btn-primary efd-reply", () => openComposer({ mode: "reply", topic_id: topicId }));
     const invite = button("Add participant (encrypted)", "efd-invite", () => openComposer({ mode: "invite", topic_id: topicId }));
     if (create) create.before(reply, invite); else footer.prepend(reply, invite);
+    const note = document.createElement("div");
+    note.className = "efd-notice";
+    note.style.cssText = "font-size:12px;color:#57606a;margin:4px 0;";
+    note.textContent = "This conversation is end-to-end encrypted: answer with \u201cEncrypted reply\u201d. " +
+      "The forum's own Reply button would send plain text.";
+    footer.append(note);
   }
 
   async function openComposer(bundle) {
