@@ -1,6 +1,6 @@
 // The composer frame: new encrypted PM, encrypted reply, or invite (key share) in an encrypted
 // conversation. Plaintext stays here and in the engine; the content script only posts ciphertext.
-import { $, el, send, forum, followHeight, TOKEN } from "./frame.js";
+import { $, api, el, send, forum, followHeight, TOKEN } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
 
 const PLACEHOLDER_TITLE = "Encrypted message";
@@ -273,5 +273,11 @@ async function init() {
     send("frame.close", { token: TOKEN }).catch(() => {});
   });
   $("#retry-unlock").addEventListener("click", init);
+  // Unlocked from the toolbar while the composer waits: continue; locked: hide the text.
+  api.storage.onChanged.addListener((changes, area) => {
+    if (area !== "session" || !changes.unlocked) return;
+    if (changes.unlocked.newValue === true && document.body.dataset.state === "locked") init();
+    if (changes.unlocked.newValue === false) { $("#form").hidden = true; $("#locked").hidden = false; status("locked", "Locked."); }
+  });
   await init();
 })();
