@@ -171,6 +171,7 @@ class ExtBrowser:
         return []
 
     def close(self):
+        self.closed = True
         try:
             self.driver.quit()
         except Exception:
@@ -223,6 +224,8 @@ class ChromiumExt(ExtBrowser):
         return any(t["url"].endswith("engine/offscreen.html") for t in self.extension_targets())
 
     def logs(self) -> list[str]:
+        if getattr(self, "closed", False):   # closed by the test itself: its log went with it
+            return ["(browser already closed)"]
         try:
             return [f"{e.get('level')} {e.get('message')}" for e in self.driver.get_log("browser")]
         except Exception as e:  # pragma: no cover - diagnostics only
