@@ -100,6 +100,7 @@
   }
 
   const topicCache = new Map();   // topic_id -> {at, promise}
+  const userCache = new Map();    // lower-cased username -> {at, promise} (public bios)
   async function topicPosts(topicId) {
     const hit = topicCache.get(topicId);
     if (hit && Date.now() - hit.at < 4000) return hit.promise;
@@ -138,9 +139,17 @@
   const OPS = {
     async me() { return { username: await currentUser() }; },
     async user({ username }) {
-      const j = await ajax("GET", `/u/${encodeURIComponent(username)}.json`);
-      const u = j.user || {};
-      return { username: u.username || username, bio_raw: typeof u.bio_raw === "string" ? u.bio_raw : null };
+      // Several viewers ask for the same bios at once: share one request for a few seconds.
+      const k = username.toLowerCase();
+      const hit = userCache.get(k);
+      if (hit && Date.now() - hit.at < 5000) return hit.promise;
+      const promise = ajax("GET", `/u/${encodeURIComponent(username)}.json`).then((j) => {
+        const u = (j && j.user) || {};
+        return { username: u.username || username, bio_raw: typeof u.bio_raw === "string" ? u.bio_raw : null };
+      });
+      userCache.set(k, { at: Date.now(), promise });
+      promise.catch(() => userCache.delete(k));
+      return promise;
     },
     async search_users({ term }) {
       const j = await ajax("GET", `/u/search/users.json?term=${encodeURIComponent(term)}&include_groups=false`);
@@ -164,6 +173,7 @@
       const u = await currentUser();
       if (!u) throw new ForumError("not_logged_in", "log in to the forum first");
       await ajax("PUT", `/u/${encodeURIComponent(u)}.json`, { bio_raw });
+      userCache.delete(u.toLowerCase());
       return { username: u };
     },
     async create_backup({ title, raw }) {
