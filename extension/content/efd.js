@@ -350,14 +350,15 @@
     const path = location.pathname.slice(BASE.length);
     // The user's messages page: a "New encrypted message" entry point.
     if (/^\/u\/[^/]+\/messages/.test(path) && !document.querySelector(".efd-new-message")) {
-      const anchor = document.querySelector(".messages-nav, .user-nav-messages, #main-outlet");
+      const anchor = document.querySelector(".messages-nav, .user-nav-messages, .user-navigation-secondary")
+        || document.querySelector("#main-outlet");
       if (anchor) {
         const b = button("New encrypted message", "btn-primary efd-new-message", () => openComposer({ mode: "new" }));
         const inbox = button("Encrypted inbox", "efd-open-inbox", () => send("ui.open_inbox").catch(() => {}));
         const wrap = document.createElement("div");
         wrap.className = "efd-actions";
         wrap.append(b, inbox);
-        anchor.after(wrap);
+        if (anchor.id === "main-outlet") anchor.prepend(wrap); else anchor.after(wrap);
       }
     }
     // Someone's profile: "Encrypted message" to them.
