@@ -163,7 +163,8 @@ async function run() {
   } catch (e) {
     wipe();
     if (e.code === "locked") return setState("locked");
-    const code = e.code === "not_a_participant" ? "cannot_decrypt" : "error";
+    const code = { not_a_participant: "cannot_decrypt", wrong_key: "cannot_decrypt", authentication_failed: "cannot_decrypt",
+      malformed_input: "malformed", unsupported_version: "malformed", signature_missing: "unsigned" }[e.code] || "error";
     notice(String(e.message || e), "bad");
     setState(code, String(e.message || e));
   } finally {

@@ -174,6 +174,16 @@ def test_rate_limited_send_is_retried_without_losing_the_text(users, srv, story)
     assert "ochre-mongoose" in bob.read_viewer(posts[-2]["id"])["body"]
 
 
+def test_altered_first_post_shows_no_title_and_no_body(users, srv, story):
+    from .convo import a256_tamper
+    bob = users["bob"]
+    srv.rewrite_post(story.first_post_id, a256_tamper(srv.post(story.first_post_id)["raw"]))
+    bob.to_forum(f"/t/{story.topic_id}")
+    shown = bob.read_viewer(story.first_post_id, want=("cannot_decrypt", "invalid_signature", "malformed", "valid"))
+    assert shown["state"] in ("cannot_decrypt", "invalid_signature", "malformed")
+    assert shown["title"] is None and shown["body"] is None and TITLE not in shown["content"]
+
+
 def test_no_secret_reached_the_server(users, oracle):
     leaks = oracle.leaks()
     assert not leaks, "\n".join(str(x) for x in leaks)
