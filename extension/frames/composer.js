@@ -48,6 +48,7 @@ function autocomplete(input, box, pick) {
     timer = setTimeout(async () => {
       try {
         const { users } = await forum("search_users", { term });
+        if (input.value.trim().replace(/^@/, "") !== term) return;   // typed on or picked meanwhile
         box.replaceChildren(...users.filter((u) => u.username.toLowerCase() !== bundle.me.toLowerCase())
           .map((u) => el("div", { "data-username": u.username, text: u.name ? `${u.username} (${u.name})` : u.username,
             onclick: () => pick(u.username) })));

@@ -42,10 +42,11 @@ export function el(tag, attrs = {}, children = []) {
 export function followHeight(extra = 0) {
   let last = -1;
   const report = () => {
-    const h = Math.ceil(document.documentElement.scrollHeight) + extra;
+    // The body's own height (the root element is never smaller than the frame's viewport).
+    const h = Math.ceil(document.body.getBoundingClientRect().height) + extra;
     if (h !== last) { last = h; send("frame.resize", { token: TOKEN, height: h }).catch(() => {}); }
   };
-  new ResizeObserver(report).observe(document.documentElement);
+  new ResizeObserver(report).observe(document.body);
   report();
   return report;
 }
