@@ -27,6 +27,9 @@ CHROMEDRIVER = os.environ.get("EFD_CHROMEDRIVER", "/usr/bin/chromedriver")
 FIREFOX = os.environ.get("EFD_FIREFOX", "/usr/lib/firefox-esr/firefox-esr")
 FIREFOX_UUID = "4e5b8c2a-1f0d-4c3e-9a7b-efd000000001"
 DEFAULT_TIMEOUT = 60.0
+# Tests only talk to 127.0.0.1/localhost: any other host name fails at once, without a DNS query
+# (Chromium otherwise looks up Google's update/sign-in hosts and the default search engine).
+NO_REMOTE_DNS = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"
 
 
 def extension_id(ext_dir: Path) -> str:
@@ -204,7 +207,8 @@ class ChromiumExt(ExtBrowser):
         o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                  "--no-default-browser-check", "--window-size=1200,900",
+                  "--no-default-browser-check", "--window-size=1200,900", "--disable-sync",
+                  NO_REMOTE_DNS,
                   f"--user-data-dir={self.profile_dir}", f"--load-extension={self.ext_dir}",
                   f"--disable-extensions-except={self.ext_dir}", *extra_args]:
             o.add_argument(a)
@@ -249,6 +253,9 @@ class FirefoxExt(ExtBrowser):
         o.set_preference("extensions.webextensions.uuids", json.dumps({cls.ADDON_ID: FIREFOX_UUID}))
         o.set_preference("devtools.console.stdout.content", True)
         o.set_preference("network.proxy.type", 0)
+        # Tests only talk to 127.0.0.1/localhost: every host name resolves there without a DNS query
+        # (Firefox otherwise looks up Mozilla's settings/update hosts).
+        o.set_preference("network.dns.forceResolve", "127.0.0.1")
         o.set_preference("app.update.enabled", False)
         o.set_preference("browser.shell.checkDefaultBrowser", False)
         o.set_preference("datareporting.policy.dataSubmissionEnabled", False)
