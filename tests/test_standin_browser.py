@@ -36,7 +36,9 @@ def driver():
     o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
               "--disable-background-networking", "--disable-component-update", "--no-first-run",
-              "--no-default-browser-check", "--window-size=1200,900", f"--user-data-dir={profile}"):
+              "--no-default-browser-check", "--window-size=1200,900", f"--user-data-dir={profile}",
+              # only 127.0.0.1/localhost: no DNS look-ups of outside hosts (update, sign-in, search)
+              "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"):
         o.add_argument(a)
     d = webdriver.Chrome(options=o, service=Service(CHROMEDRIVER))
     d.set_page_load_timeout(TIMEOUT)
