@@ -15,9 +15,12 @@ command -v zip >/dev/null || true   # build.py uses Python's zipfile; no zip bin
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  # Wait for a dpkg lock held by another apt (e.g. at boot) instead of failing at once.
+  $SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${need_apt[@]}" >/dev/null
 fi
+node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' ||
+  echo "bootstrap: WARNING: Node $(node --version) is older than 20 (web-ext needs >= 20)" >&2
 
 if [ ! -x .venv/bin/python ] || ! cmp -s requirements.lock .venv/.installed-lock; then
   echo "bootstrap: Python packages from requirements.lock"
