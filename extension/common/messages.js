@@ -176,7 +176,7 @@
       invitee: userRef, max_chars: maxChars }) },
     "conv.list": { from: EXT, to: "engine", payload: V.obj({ origin }) },
     "drafts.save": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin,
-      draft_key: V.str({ min: 1, max: 100, re: /^[A-Za-z0-9_.:-]+$/ }), text: V.str({ max: 200000 }), title: V.optional(V.str({ max: 255 })) }) },
+      draft_key: V.str({ min: 1, max: 100, re: /^[A-Za-z0-9_.:-]+$/ }), text: V.str({ max: 200000 }), title: V.optional(V.str({ max: 8000 })) }) },
     "drafts.load": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin,
       draft_key: V.str({ min: 1, max: 100, re: /^[A-Za-z0-9_.:-]+$/ }) }) },
     "drafts.delete": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin,

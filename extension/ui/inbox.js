@@ -46,6 +46,7 @@ async function refresh() {
   } catch (e) {
     return state("no-forum-tab", errorText(e), "error");
   }
+  if (!me) return state("not-logged-in", `Log in to ${origin} in the forum tab first.`, "error");
   state("ready", `Logged in to ${origin} as ${me}.`, "ok");
   show($("#sec-forum")); show($("#sec-convs")); show($("#sec-keys"));
   await listConversations();

@@ -129,6 +129,15 @@ class ForumUser:
         self.composer()
         self.d.find_element("css selector", "#send-btn").click()
 
+    def click_send(self, states=("blocked", "error"), timeout=POST_WAIT) -> str:
+        """Clicks send (driver inside the composer) and waits for the outcome of *this* attempt."""
+        st = self.d.find_element("css selector", "#status")
+        before = int(st.get_attribute("data-attempt") or 0)
+        self.d.find_element("css selector", "#send-btn").click()
+        wait_until(lambda: int(self.d.find_element("css selector", "#status").get_attribute("data-attempt") or 0) > before,
+                   timeout=30, what=f"{self.username}: the composer to start sending")
+        return self.wait_composer(states, timeout=timeout)
+
     def composer_state(self) -> str:
         return self.d.find_element("css selector", "#status").get_attribute("data-state")
 
@@ -251,8 +260,9 @@ def close_all(request, users):
         u.b.close()
 
 
-def send_new_message(u: ForumUser, to: list[str], title: str, body: str):
-    """From the user's messages page: opens the encrypted composer, fills it in, sends."""
+def send_new_message(u: ForumUser, to: list[str], title: str, body: str, send=True):
+    """From the user's messages page: opens the encrypted composer, fills it in, sends (unless
+    send=False: the driver is then left inside the composer)."""
     u.to_forum(f"/u/{u.username}/messages")
     u.click_page(".efd-new-message")
     u.composer()
@@ -260,4 +270,5 @@ def send_new_message(u: ForumUser, to: list[str], title: str, body: str):
         u.d.find_element("css selector", "#to").send_keys(name + "\n")
     u.type("#title", title)
     u.type("#body", body)
-    u.send_composer()
+    if send:
+        u.send_composer()

@@ -273,13 +273,11 @@ def test_07_swapped_key_warns_alice_and_blocks_sending_until_acknowledged(users,
         alice.type("#title", "Second thread")
         alice.type("#body", BLOCKED)
         n_topics = len(srv.topics())
-        alice.d.find_element("css selector", "#send-btn").click()
-        assert alice.wait_composer(("blocked", "error")) == "blocked"
+        assert alice.click_send() == "blocked"
         assert alice.d.find_element("css selector", '.keychanged[data-user="bob"]').is_displayed()
         assert len(srv.topics()) == n_topics       # nothing was sent
         # Sending again without acknowledging is still refused.
-        alice.d.find_element("css selector", "#send-btn").click()
-        assert alice.wait_composer(("blocked", "error")) == "blocked"
+        assert alice.click_send() == "blocked"
         assert len(srv.topics()) == n_topics
         # Acknowledge, then sending works.
         alice.d.find_element("css selector", '.keychanged[data-user="bob"] button.ack').click()

@@ -104,9 +104,8 @@ def test_safety_codes_and_qr_agree_and_mark_verified(users, srv, story):
 def test_recipient_without_a_key_is_refused_by_name(users, srv):
     alice = users["alice"]
     n = len(srv.topics())
-    send_new_message(alice, ["carol"], "To carol", "carol has no key")
-    alice.in_composer()
-    assert alice.wait_composer(("blocked", "error")) == "blocked"
+    send_new_message(alice, ["carol"], "To carol", "carol has no key", send=False)
+    assert alice.click_send() == "blocked"
     warn = alice.d.find_element("css selector", '.nokey[data-user="carol"]').text
     assert "carol" in warn and "no" in warn.lower()
     assert len(srv.topics()) == n
@@ -123,8 +122,7 @@ def test_key_change_blocks_an_encrypted_reply_until_acknowledged(users, srv, sto
         alice.composer()
         alice.type("#body", REPLY_BLOCKED)
         n_posts = len(srv.posts(story.topic_id))
-        alice.d.find_element("css selector", "#send-btn").click()
-        assert alice.wait_composer(("blocked", "error", "sent")) == "blocked"
+        assert alice.click_send(("blocked", "error", "sent")) == "blocked"
         box = alice.d.find_element("css selector", '.keychanged[data-user="bob"]')
         assert "KEY CHANGED" in box.text and "NOT signed" in box.text
         assert len(srv.posts(story.topic_id)) == n_posts
