@@ -91,7 +91,14 @@ def test_safety_codes_and_qr_agree_and_mark_verified(users, srv, story):
     alice.b.click("#verify-btn")
     wait_until(lambda: alice.d.find_element("css selector", "#safety").get_attribute("data-verified") == "1",
                timeout=30, what="alice: bob marked verified")
-    send_new_message(bob, ["alice"], TITLE, BODY)
+    # Bob writes from alice's profile page: the composer opens with alice as the recipient.
+    bob.to_forum("/u/alice")
+    bob.click_page(".efd-message-user")
+    bob.composer()
+    assert [e.get_attribute("data-user") for e in bob.d.find_elements("css selector", "#chips [data-user]")] == ["alice"]
+    bob.type("#title", TITLE)
+    bob.type("#body", BODY)
+    bob.send_composer()
     story.topic_id = bob.wait_topic_page()
     story.first_post_id = srv.posts(story.topic_id)[0]["id"]
     alice.to_forum(f"/t/{story.topic_id}")
