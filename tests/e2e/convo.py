@@ -251,13 +251,19 @@ def any_failed(request) -> bool:
 
 
 def close_all(request, users):
+    """Closes the users' browsers; prints their logs when a test of the module failed. Printed with
+    output capture off: a module fixture's teardown output is otherwise dropped whenever the last
+    test of the module (whose teardown this is) passed or was skipped."""
+    import contextlib
     failed = any_failed(request)
-    for u in users:
-        if failed:
-            print(f"\n===== browser log of {u.username} ({u.b.name}) =====")
-            for line in u.b.logs()[-200:]:
-                print(line[:2000])
-        u.b.close()
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    with capman.global_and_fixture_disabled() if failed and capman else contextlib.nullcontext():
+        for u in users:
+            if failed:
+                print(f"\n===== browser log of {u.username} ({u.b.name}) =====")
+                for line in u.b.logs()[-200:]:
+                    print(line[:2000])
+            u.b.close()
 
 
 def send_new_message(u: ForumUser, to: list[str], title: str, body: str, send=True):
