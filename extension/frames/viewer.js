@@ -19,7 +19,7 @@ const STATUS_TEXT = {
 };
 const KEY_TEXT = {
   verified: ["ok", "verified"], first_seen: ["info", "first seen (not verified)"],
-  key_changed: ["bad", "KEY CHANGED"], no_key: ["warn", "no published key"], bad_key: ["bad", "damaged key"],
+  key_changed: ["bad", "KEY CHANGED"], own: ["ok", "yours"], no_key: ["warn", "no published key"], bad_key: ["bad", "damaged key"],
 };
 
 let bundle = null;
@@ -54,9 +54,16 @@ async function bio(username) {
   return bios.get(username);
 }
 
+let myFingerprint = null;
 async function keyState(username) {
   try {
-    return await send("keys.check", { origin: bundle.origin, username, bio_raw: await bio(username) });
+    const k = await send("keys.check", { origin: bundle.origin, username, bio_raw: await bio(username) });
+    if (username.toLowerCase() === bundle.me.toLowerCase() && k.fingerprint) {
+      if (!myFingerprint) myFingerprint = (await send("identity.public")).fingerprint;
+      // My own post: the key published under my name must be mine.
+      return { ...k, status: k.fingerprint === myFingerprint ? "own" : "key_changed" };
+    }
+    return k;
   } catch (e) { return { status: "no_key", username }; }
 }
 

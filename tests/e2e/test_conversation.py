@@ -175,6 +175,7 @@ def test_02_alice_sends_an_encrypted_pm_with_a_title_to_bob(users, srv, story):
     # Alice sees her own message in the viewer frame, with its title.
     shown = alice.read_viewer(story.first_post_id)
     assert shown["title"] == TITLE and "periwinkle-giraffe" in shown["body"]
+    assert shown["key"] == "own"                   # her own published key
     # The forum page itself never holds the plaintext or the title.
     html = alice.d.page_source
     assert "periwinkle" not in html and TITLE not in html
