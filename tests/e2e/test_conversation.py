@@ -320,8 +320,6 @@ def test_09_after_lock_nothing_decrypted_is_shown(users, story):
 
 
 def test_10_no_secret_reached_the_server_or_the_page_scripts(users, srv, oracle):
-    story_failed = False
-    assert not story_failed
     leaks = oracle.leaks()
     assert not leaks, "\n".join(str(x) for x in leaks)
     # The hostile scripts did run (they exfiltrate what they can see) but saw no plaintext.
