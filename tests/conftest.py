@@ -21,6 +21,17 @@ settings.register_profile("dev", max_examples=300, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
+def missing_tool(reason: str):
+    """A test cannot run because a tool or file is missing. Locally that is a skip; in CI
+    (CI is set) it is a failure, because tools/bootstrap.sh installs everything and a skip there
+    would hide a broken install step."""
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must have it: see tools/bootstrap.sh)")
+    pytest.skip(reason)
+
+
 def shared_dir() -> Path:
     """../shared next to the repository (as laid out for CI), or ENCRYPT_SHARED_DIR."""
     return Path(os.environ.get("ENCRYPT_SHARED_DIR") or REPO_DIR.parent / "shared")

@@ -12,6 +12,7 @@ from hypothesis import assume, given, strategies as st
 
 from pycore import b64, identity, jsjson, pack, paperkey, payload, topickey, versioned
 from pycore.errors import KeyUnusable, PycoreError, SignatureMissing
+from tests.conftest import missing_tool
 
 LOOP = asyncio.new_event_loop()
 
@@ -208,7 +209,7 @@ def node_stringify():
     """A Node process that answers JSON.stringify(JSON.parse(line), Object.keys(obj).sort())."""
     node = shutil.which("node")
     if not node:
-        pytest.skip("node is not installed (tools/bootstrap.sh installs it)")
+        missing_tool("node is not installed (tools/bootstrap.sh installs it)")
     script = (
         "const rl=require('readline').createInterface({input:process.stdin});"
         "rl.on('line',l=>{const v=JSON.parse(l);"

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.conftest import missing_tool
 from tests.standin.browser import browser_login, wait_route
 from tests.standin.oracle import LeakOracle
 
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.timeout(180)
 @pytest.fixture(scope="module")
 def driver():
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip("Chromium/chromedriver not installed")
+        missing_tool("Chromium/chromedriver not installed")
     profile = tempfile.mkdtemp(prefix="standin-chromium-")
     o = webdriver.ChromeOptions()
     o.binary_location = CHROMIUM

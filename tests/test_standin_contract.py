@@ -10,6 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.conftest import missing_tool
+
 REPO = Path(__file__).resolve().parent.parent
 SPEC = Path(os.environ.get("ENCRYPT_SHARED_DIR") or REPO.parent / "shared") / "spec" / "discourse-openapi-subset.json"
 PW = "pw-123456"
@@ -18,7 +20,7 @@ PW = "pw-123456"
 @pytest.fixture(scope="module")
 def openapi():
     if not SPEC.is_file():
-        pytest.skip(f"openapi subset not found at {SPEC} (set ENCRYPT_SHARED_DIR to the shared directory)")
+        missing_tool(f"openapi subset not found at {SPEC} (set ENCRYPT_SHARED_DIR to the shared directory)")
     return json.loads(SPEC.read_text("utf-8"))
 
 
