@@ -29,11 +29,11 @@ Conversation handlers (issue 5) live in `pycore/engine_conv.py` as
 from __future__ import annotations
 
 import asyncio
-import base64
 import importlib
 import json
 import time
 
+from . import b64 as _b64
 from . import identity as _identity
 from . import pack as _pack
 from . import paperkey as _paperkey
@@ -98,11 +98,11 @@ def throttle_delay(failures: int) -> float:
 
 
 def _b64e(b: bytes) -> str:
-    return base64.b64encode(b).decode("ascii")
+    return _b64.encode(b)
 
 
 def _b64d(s: str) -> bytes:
-    return base64.b64decode(s.encode("ascii"), validate=True)
+    return _b64.decode(s, what="stored identity")
 
 
 class MemoryStore:
@@ -291,6 +291,19 @@ class Engine:
                 raise WrongPassphrase("wrong passphrase") from None
             await self.store.delete("throttle")
             return rec, inner
+
+    async def open_identity(self, passphrase: str) -> tuple[dict, str]:
+        """Public: the stored identity record and its unprotected private text "1$…", opened with
+        the local passphrase (wrong passphrases are counted and throttled like identity.unlock)."""
+        return await self._open_with_throttle(passphrase)
+
+    async def install_identity(self, ident: _identity.Identity, passphrase: str, origin: str) -> dict:
+        """Public: makes `ident` (extractable handles) this device's identity, protected by
+        `passphrase`, and unlocks it. Refuses (IdentityExists) when the device already has one."""
+        async with self._lock:
+            if await self.store.get("identity"):
+                raise IdentityExists("an identity already exists: reset it first")
+            return await self._save_identity(ident, passphrase, origin)
 
     async def _identity_record(self) -> dict:
         rec = await self.store.get("identity")
