@@ -4,7 +4,7 @@ key backups, conversations, replies, key shares, encrypted local drafts, the inb
 `HANDLERS: dict[type, async fn(engine, payload, context) -> dict]` is merged into
 `pycore.engine.Engine.handlers`. Handlers use `engine.prims`, `engine.store` (async get/set/delete,
 values JSON or key handles), `engine.clock()` and `await engine.require_unlocked()`; the backup
-handlers also use the engine's protected-identity helpers (`_open_with_throttle`, `_save_identity`).
+handlers also use the engine's public identity helpers (`open_identity`, `install_identity`).
 
 Senders (`context["sender"]`, set by the router): "content" = the content script, which may only
 receive ciphertext and public data; "frame:<name>" / "page:<name>" = extension pages and frames.
@@ -374,7 +374,7 @@ async def h_backup_make(engine, payload, context):
     want_paper = payload.get("paper_key") is True
     if backup_pass is None and not want_paper:
         raise BadRequest("a backup needs a backup passphrase or a paper key")
-    _rec, inner = await engine._open_with_throttle(payload.get("passphrase"))
+    _rec, inner = await engine.open_identity(payload.get("passphrase"))
     paper = paperkey.generate(engine.prims) if want_paper else None
     iterations = max(int(getattr(engine, "kdf_iterations", inband.DEFAULT_ITERATIONS)), 1)
     raw = await inband.make_backup(engine.prims, inner, backup_pass, iterations, paper_key=paper)
@@ -394,11 +394,10 @@ async def h_backup_restore(engine, payload, context):
     _ext_only(context)
     raw, secret = _str(payload, "raw"), _str(payload, "secret")
     new_pass = payload.get("new_passphrase")
+    if await engine.store.get("identity"):  # before the slow key derivation (checked again when saving)
+        raise IdentityExists("an identity already exists: reset it first")
     ident = await inband.open_backup(engine.prims, raw, secret, extractable=True)
-    async with engine._lock:
-        if await engine.store.get("identity"):
-            raise IdentityExists("an identity already exists: reset it first")
-        rec = await engine._save_identity(ident, new_pass, "backup")
+    rec = await engine.install_identity(ident, new_pass, "backup")
     return {"unlocked": True, "fingerprint": rec["fingerprint"], "version": rec["version"], "public": rec["public"]}
 
 
