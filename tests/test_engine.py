@@ -1,6 +1,5 @@
 """pycore.engine on CPython: lifecycle, throttling, auto-lock, browser-session marker, reset,
 import/export, paper keys, post decryption. Injected clock, no sleeping."""
-import asyncio
 import json
 import os
 import sys
@@ -13,6 +12,7 @@ from pycore import engine as E
 from pycore import identity, pack, paperkey
 from pycore.errors import KeyUnusable
 from pycore.primitives import default_primitives
+from tests.engine_support import Clock, EngineReplies, run
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ENCRYPT_SHARED_DIR") or REPO.parent / "shared")
@@ -25,22 +25,7 @@ def vec(name):
     return json.loads((VECTORS / f"{name}.json").read_text())
 
 
-def run(coro):
-    return asyncio.run(coro)
-
-
-class Clock:
-    def __init__(self, t=1_000_000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
-
-    def advance(self, s):
-        self.t += s
-
-
-class Harness:
+class Harness(EngineReplies):
     def __init__(self, store=None, clock=None, iterations=FAST_KDF, marker="m1"):
         self.prims = default_primitives()
         self.store = store or E.MemoryStore()
@@ -50,16 +35,6 @@ class Harness:
 
     def call(self, type, payload=None, marker=None, sender="page:options"):
         return run(self.engine.handle(type, payload or {}, {"sender": sender, "marker": marker or self.marker}))
-
-    def ok(self, type, payload=None, **kw):
-        r = self.call(type, payload, **kw)
-        assert r["ok"], r
-        return r["result"]
-
-    def err(self, type, payload=None, **kw):
-        r = self.call(type, payload, **kw)
-        assert not r["ok"], r
-        return r["error"]
 
     def restart(self, marker=None):
         """A new Engine on the same store: a restarted offscreen document / background page."""

@@ -2,39 +2,28 @@
 publishing and pinning (first use, verified, KEY CHANGED, signed changes), conversations across
 three engines (one per user), replies, key shares, duplicates, the inbox list, encrypted drafts,
 backups, sender checks, and that the store never holds plaintext."""
-import asyncio
 import json
 
 import pytest
 
 from pycore import engine as E
 from pycore import identity, inband
+from tests.engine_support import Clock, EngineReplies, run
 
 PASS = "a long enough passphrase 1"
 FAST_KDF = 1000
 ORIGIN = "https://forum.example"
+T0 = 1_800_000_000.0   # the engines' (injected, fixed) clock
 
 
-def run(coro):
-    return asyncio.run(coro)
-
-
-class Clock:
-    def __init__(self, t=1_800_000_000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
-
-
-class User:
+class User(EngineReplies):
     """One user's extension: an engine with the identity imported and unlocked."""
 
     def __init__(self, prims, name, private_text=None):
         self.name = name
         self.prims = prims
         self.store = E.MemoryStore()
-        self.engine = E.Engine(prims, self.store, Clock(), kdf_iterations=FAST_KDF)
+        self.engine = E.Engine(prims, self.store, Clock(T0), kdf_iterations=FAST_KDF)
         self.bio = f"Hi, I am {name}."
         if private_text is not None:
             self.ok("identity.import", {"text": private_text, "new_passphrase": PASS})
@@ -47,21 +36,11 @@ class User:
         twin.name, twin.prims, twin.bio = self.name, self.prims, self.bio
         twin.store = E.MemoryStore()
         twin.store.data = dict(self.store.data)  # JSON values are stored as immutable strings
-        twin.engine = E.Engine(self.prims, twin.store, Clock(), kdf_iterations=FAST_KDF)
+        twin.engine = E.Engine(self.prims, twin.store, Clock(T0), kdf_iterations=FAST_KDF)
         return twin
 
     def call(self, type, payload=None, sender="frame:viewer"):
         return run(self.engine.handle(type, payload or {}, {"sender": sender, "marker": "m1"}))
-
-    def ok(self, type, payload=None, **kw):
-        r = self.call(type, payload, **kw)
-        assert r["ok"], r
-        return r["result"]
-
-    def err(self, type, payload=None, **kw):
-        r = self.call(type, payload, **kw)
-        assert not r["ok"], r
-        return r["error"]
 
     def ref(self):
         return {"username": self.name, "bio_raw": self.bio}
@@ -394,60 +373,6 @@ def test_backup_make_and_restore_on_a_new_device(users, prims):
     device = User(prims, "alice")
     assert device.err("backup.restore", {"raw": made["raw"], "secret": "not it", "new_passphrase": PASS})["code"] \
         == "wrong_passphrase"
-
-
-def test_backup_with_a_paper_key_only(users, prims):
-    """Issue 5: "protect with a new paper key" without a backup passphrase. The paper key comes
-    from the engine once; a second device restores with it however it is typed (any case, any
-    white space); the local passphrase is not a key to the backup; the content script can neither
-    make nor restore backups."""
-    a = users["alice"]
-    assert a.err("backup.make", {"passphrase": PASS, "paper_key": True}, sender="content")["code"] == "forbidden"
-    made = a.ok("backup.make", {"passphrase": PASS, "paper_key": True}, sender="page:inbox")
-    assert made["info"] == {"slots": ["paper_key"], "iterations": [FAST_KDF]}
-    words = made["paper_key"].split(" ")
-    assert len(words) == 12 and made["paper_key"] == made["paper_key"].upper()
-    assert made["paper_key"] not in made["raw"] and words[0] not in made["raw"].split()
-    again = a.ok("backup.make", {"passphrase": PASS, "paper_key": True}, sender="page:inbox")
-    assert again["paper_key"] != made["paper_key"]             # a new paper key each time
-    messy = "\n  " + "\t".join(w.lower() for w in words[:6]) + "  \n " + "   ".join(words[6:]).title() + " \n"
-    device = User(prims, "alice")
-    assert device.err("backup.restore", {"raw": made["raw"], "secret": messy, "new_passphrase": PASS},
-                      sender="content")["code"] == "forbidden"
-    assert device.err("backup.restore", {"raw": made["raw"], "secret": PASS, "new_passphrase": PASS},
-                      sender="page:inbox")["code"] == "wrong_passphrase"
-    wrong_word = " ".join(words[:11] + [words[0] if words[11] != words[0] else words[1]])
-    assert device.err("backup.restore", {"raw": made["raw"], "secret": wrong_word, "new_passphrase": PASS},
-                      sender="page:inbox")["code"] == "wrong_passphrase"
-    assert not device.call("engine.status")["result"]["has_identity"]
-    restored = device.ok("backup.restore", {"raw": made["raw"], "secret": messy, "new_passphrase": PASS + "3"},
-                         sender="page:inbox")
-    assert restored["fingerprint"] == a.ok("identity.public")["fingerprint"] and restored["unlocked"]
-    assert made["paper_key"] not in device.stored_text() and "encryptPrivate" not in device.stored_text()
-    device.ok("identity.lock")
-    device.ok("identity.unlock", {"passphrase": PASS + "3"})    # the new local passphrase protects it
-
-
-def test_engine_public_identity_helpers(users, prims):
-    """Engine.open_identity / install_identity: what the backup handlers use instead of private
-    helpers. Wrong passphrases are throttled; installing over an existing identity is refused."""
-    from pycore.engine import IdentityExists, Throttled, WrongPassphrase
-    a = users["alice"]
-    rec, inner = run(a.engine.open_identity(PASS))
-    assert inner.startswith("1$") and rec["fingerprint"] == a.ok("identity.public")["fingerprint"]
-    for _ in range(2):                                  # the second failure in a row imposes a wait
-        with pytest.raises(WrongPassphrase):
-            run(a.engine.open_identity("not the passphrase at all"))
-    with pytest.raises(Throttled):
-        run(a.engine.open_identity(PASS))
-    ident = run(identity.import_identity(prims, inner, extractable=True))
-    with pytest.raises(IdentityExists):
-        run(a.engine.install_identity(ident, PASS, "test"))
-    fresh = User(prims, "alice")
-    fresh.call("engine.status")                         # the router's browser-session marker arrives first
-    rec2 = run(fresh.engine.install_identity(ident, PASS + "4", "test"))
-    assert rec2["fingerprint"] == rec["fingerprint"] and rec2["origin"] == "test"
-    assert fresh.call("engine.status")["result"]["unlocked"] is True
 
 
 # ------------------------------------------------------------------------------ Pyodide + WebCrypto
