@@ -375,6 +375,60 @@ def test_backup_make_and_restore_on_a_new_device(users, prims):
         == "wrong_passphrase"
 
 
+def test_backup_with_a_paper_key_only(users, prims):
+    """Issue 5: "protect with a new paper key" without a backup passphrase. The paper key comes
+    from the engine once; a second device restores with it however it is typed (any case, any
+    white space); the local passphrase is not a key to the backup; the content script can neither
+    make nor restore backups."""
+    a = users["alice"]
+    assert a.err("backup.make", {"passphrase": PASS, "paper_key": True}, sender="content")["code"] == "forbidden"
+    made = a.ok("backup.make", {"passphrase": PASS, "paper_key": True}, sender="page:inbox")
+    assert made["info"] == {"slots": ["paper_key"], "iterations": [FAST_KDF]}
+    words = made["paper_key"].split(" ")
+    assert len(words) == 12 and made["paper_key"] == made["paper_key"].upper()
+    assert made["paper_key"] not in made["raw"] and words[0] not in made["raw"].split()
+    again = a.ok("backup.make", {"passphrase": PASS, "paper_key": True}, sender="page:inbox")
+    assert again["paper_key"] != made["paper_key"]             # a new paper key each time
+    messy = "\n  " + "\t".join(w.lower() for w in words[:6]) + "  \n " + "   ".join(words[6:]).title() + " \n"
+    device = User(prims, "alice")
+    assert device.err("backup.restore", {"raw": made["raw"], "secret": messy, "new_passphrase": PASS},
+                      sender="content")["code"] == "forbidden"
+    assert device.err("backup.restore", {"raw": made["raw"], "secret": PASS, "new_passphrase": PASS},
+                      sender="page:inbox")["code"] == "wrong_passphrase"
+    wrong_word = " ".join(words[:11] + [words[0] if words[11] != words[0] else words[1]])
+    assert device.err("backup.restore", {"raw": made["raw"], "secret": wrong_word, "new_passphrase": PASS},
+                      sender="page:inbox")["code"] == "wrong_passphrase"
+    assert not device.call("engine.status")["result"]["has_identity"]
+    restored = device.ok("backup.restore", {"raw": made["raw"], "secret": messy, "new_passphrase": PASS + "3"},
+                         sender="page:inbox")
+    assert restored["fingerprint"] == a.ok("identity.public")["fingerprint"] and restored["unlocked"]
+    assert made["paper_key"] not in device.stored_text() and "encryptPrivate" not in device.stored_text()
+    device.ok("identity.lock")
+    device.ok("identity.unlock", {"passphrase": PASS + "3"})    # the new local passphrase protects it
+
+
+def test_engine_public_identity_helpers(users, prims):
+    """Engine.open_identity / install_identity: what the backup handlers use instead of private
+    helpers. Wrong passphrases are throttled; installing over an existing identity is refused."""
+    from pycore.engine import IdentityExists, Throttled, WrongPassphrase
+    a = users["alice"]
+    rec, inner = run(a.engine.open_identity(PASS))
+    assert inner.startswith("1$") and rec["fingerprint"] == a.ok("identity.public")["fingerprint"]
+    for _ in range(2):                                  # the second failure in a row imposes a wait
+        with pytest.raises(WrongPassphrase):
+            run(a.engine.open_identity("not the passphrase at all"))
+    with pytest.raises(Throttled):
+        run(a.engine.open_identity(PASS))
+    ident = run(identity.import_identity(prims, inner, extractable=True))
+    with pytest.raises(IdentityExists):
+        run(a.engine.install_identity(ident, PASS, "test"))
+    fresh = User(prims, "alice")
+    fresh.call("engine.status")                         # the router's browser-session marker arrives first
+    rec2 = run(fresh.engine.install_identity(ident, PASS + "4", "test"))
+    assert rec2["fingerprint"] == rec["fingerprint"] and rec2["origin"] == "test"
+    assert fresh.call("engine.status")["result"]["unlocked"] is True
+
+
 # ------------------------------------------------------------------------------ Pyodide + WebCrypto
 PYODIDE_FLOW = '''
 import json
