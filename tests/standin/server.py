@@ -48,6 +48,60 @@ def _load_inject(item) -> str:
     return s
 
 
+class _FailureInjector:
+    """WSGI middleware behind the request log: the next matching requests fail like an overloaded
+    or unreachable Discourse (`StandinServer.fail_next`)."""
+
+    def __init__(self, app):
+        self.app = app
+        self._lock = threading.Lock()
+        self.rules: list[dict] = []
+
+    def add(self, rule: dict) -> None:
+        with self._lock:
+            self.rules.append(rule)
+
+    def _take(self, method: str, path: str) -> dict | None:
+        with self._lock:
+            for rule in self.rules:
+                if rule["count"] > 0 and path.startswith(rule["path_prefix"]) and \
+                        (rule["method"] is None or rule["method"] == method):
+                    rule["count"] -= 1
+                    return rule
+        return None
+
+    def __call__(self, environ, start_response):
+        rule = self._take(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+        if rule is None:
+            return self.app(environ, start_response)
+        if rule["drop"]:
+            # The connection closes without an answer (the client sees a network error).
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                import socket
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            # werkzeug treats a ConnectionError as a dropped connection (quietly, no answer).
+            raise ConnectionAbortedError("stand-in fail_next: connection dropped")
+        status = rule["status"]
+        if status == 503:  # Discourse's read-only/maintenance answer (spec 1.7)
+            body = {"errors": ["The site is in read only mode. Interactions are disabled."], "error_type": "read_only"}
+            headers = [("Discourse-Readonly", "true")]
+        else:
+            body = {"errors": [f"The server answered {status} (stand-in fail_next)."], "error_type": "server_error"}
+            headers = []
+        import json
+        data = json.dumps(body).encode()
+        reason = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+                  504: "Gateway Timeout"}.get(status, "Error")
+        start_response(f"{status} {reason}", [("Content-Type", "application/json; charset=utf-8"),
+                                              ("Content-Length", str(len(data))), ("Cache-Control", "no-cache, no-store"),
+                                              *headers])
+        return [data]
+
+
 class StandinServer:
     def __init__(self, inject=None, settings: dict | None = None, port: int = 0, host: str = "127.0.0.1"):
         self.forum = Forum(settings)
@@ -57,12 +111,13 @@ class StandinServer:
         self._httpd = None
         self._thread = None
         self.app = create_app(self.forum, self)
+        self._failures = _FailureInjector(self.app)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "StandinServer":
         if self._httpd:
             return self
-        self._httpd = make_server(self._host, self._port, LoggingMiddleware(self.app, self.log), threaded=True,
+        self._httpd = make_server(self._host, self._port, LoggingMiddleware(self._failures, self.log), threaded=True,
                                   request_handler=_QuietHandler)
         self._port = self._httpd.server_port
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -140,6 +195,25 @@ class StandinServer:
 
     def clear_log(self) -> None:
         self.log.clear()
+
+    # ------------------------------------------------------------------ failures
+    def fail_next(self, path_prefix: str, status: int = 503, count: int = 1, method: str | None = None,
+                  drop: bool = False) -> None:
+        """The next `count` requests whose path starts with `path_prefix` (and whose method is
+        `method`, if given) fail before reaching the forum: with `status` (5xx; 503 = Discourse's
+        read-only answer `{"errors", "error_type":"read_only"}` + `Discourse-Readonly`), or with
+        `drop=True` by closing the connection without an answer (logged with status None).
+        Nothing is stored for a failed request. Rules add up; each is used `count` times."""
+        if not drop and not 500 <= int(status) <= 599:
+            raise ValueError("fail_next: status must be 5xx")
+        if int(count) < 1:
+            raise ValueError("fail_next: count must be at least 1")
+        self._failures.add({"path_prefix": path_prefix, "status": int(status), "count": int(count),
+                            "method": method.upper() if method else None, "drop": bool(drop)})
+
+    def failures_left(self) -> int:
+        """How many injected failures are still to come (all rules)."""
+        return sum(r["count"] for r in self._failures.rules)
 
     # ------------------------------------------------------------------ content shortcuts
     def create_pm(self, sender: str, recipients, title: str, raw: str) -> dict:
