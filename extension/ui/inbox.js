@@ -179,13 +179,27 @@ $("#backup-btn").addEventListener("click", async () => {
   b.disabled = true;
   msg("Encrypting the backup (this takes a few seconds)…");
   try {
-    const out = await send("backup.make", { passphrase: $("#backup-local").value, backup_passphrase: $("#backup-pass").value, paper_key: false });
+    const paper = $("#backup-paper").checked;
+    const req = { passphrase: $("#backup-local").value, paper_key: paper };
+    if ($("#backup-pass").value || !paper) req.backup_passphrase = $("#backup-pass").value;
+    const out = await send("backup.make", req);
+    // Only the encrypted record goes to the forum tab; the paper key stays on this page.
     await forum("create_backup", { title: out.title, raw: out.raw });
-    $("#backup-local").value = ""; $("#backup-pass").value = "";
-    msg("Backed up to the forum (a private message to yourself).", "ok");
+    $("#backup-local").value = ""; $("#backup-pass").value = ""; $("#backup-paper").checked = false;
+    if (out.paper_key) {
+      $("#paperkey-words").textContent = out.paper_key;
+      show($("#paperkey-box"));
+    }
+    msg(out.paper_key ? "Backed up to the forum (a private message to yourself). Write down your paper key now."
+      : "Backed up to the forum (a private message to yourself).", "ok");
     $("#backup-btn").dataset.state = "done";
   } catch (e) { msg(errorText(e), "error"); }
   b.disabled = false;
+});
+
+$("#paperkey-done").addEventListener("click", () => {
+  $("#paperkey-words").textContent = "";
+  show($("#paperkey-box"), false);
 });
 
 $("#restore-btn").addEventListener("click", async () => {
