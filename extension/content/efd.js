@@ -254,11 +254,16 @@
     return token;
   }
 
+  // An encrypted message or a key backup (PM to oneself): both get a viewer frame; the frame
+  // reads the post's raw from the forum and decides what it is (the key backup is never opened there).
+  const ARMOURS = [[MSG_BEGIN, MSG_END], ["-----BEGIN EFD KEY BACKUP-----", "-----END EFD KEY BACKUP-----"]];
   function isEncryptedCooked(cooked) {
     for (const code of cooked.querySelectorAll("pre code, pre")) {
       const t = code.textContent || "";
-      const i = t.indexOf(MSG_BEGIN);
-      if (i >= 0 && t.indexOf(MSG_END, i) > i) return true;
+      for (const [begin, end] of ARMOURS) {
+        const i = t.indexOf(begin);
+        if (i >= 0 && t.indexOf(end, i) > i) return true;
+      }
     }
     return false;
   }

@@ -15,6 +15,7 @@ const STATUS_TEXT = {
   malformed: ["bad", "Not a valid encrypted message"],
   locked: ["info", "Locked: unlock Encrypt for Discourse (toolbar button) to read"],
   no_identity: ["info", "Set up Encrypt for Discourse to read encrypted messages"],
+  backup: ["info", "Encrypted key backup"],
   error: ["bad", "Error"],
 };
 const KEY_TEXT = {
@@ -123,10 +124,29 @@ async function showBody(title, text) {
   report();
 }
 
+const BACKUP_RE = /-----BEGIN EFD KEY BACKUP-----[\s\S]*-----END EFD KEY BACKUP-----/;
+
+// The key backup (a PM to oneself): recognised from the post's raw; never opened here (no
+// passphrase or paper key is asked for in the forum page), whatever the lock state.
+async function showBackup(post) {
+  wipe();
+  header({ author: post.username, created_at: post.created_at });
+  notice("Encrypted key backup \u2014 restore it from the extension's inbox " +
+    "(\u201cActivate this device from your forum backup\u201d). Keep this message; do not edit it.");
+  setState("backup");
+}
+
 async function run() {
   if (busy) return;
+  if (document.body.dataset.state === "backup") return;
   busy = true;
   try {
+    if (!bundle.checked_backup) {
+      bundle.checked_backup = true;
+      const t = await forum("topic", { topic_id: bundle.topic_id });
+      const p = t.posts.find((x) => x.post_id === bundle.post_id);
+      if (p && BACKUP_RE.test(p.raw || "")) return await showBackup(p);
+    }
     const st = await send("engine.status");
     if (!st.has_identity) { wipe(); return setState("no_identity"); }
     if (!st.unlocked) { wipe(); return setState("locked"); }
@@ -187,6 +207,7 @@ async function checkLock() {
   try {
     const st = await send("engine.status");
     const state = document.body.dataset.state;
+    if (state === "backup") return;
     if (!st.unlocked && (shown || state !== "locked")) { wipe(); setState(st.has_identity ? "locked" : "no_identity"); }
     else if (st.unlocked && (state === "locked" || state === "no_identity")) await run();
   } catch (_) { /* extension reloading */ }
