@@ -61,8 +61,22 @@ class ForumUser:
 
     # ---- forum page ---------------------------------------------------------------------------
     def click_page(self, css: str, timeout=30):
-        el = wait_until(lambda: (lambda els: els[0] if els and els[0].is_displayed() else None)(
-            self.d.find_elements("css selector", css)), timeout=timeout, what=f"{self.username}: {css} on the forum page")
+        """Clicks an element of the forum page once it is displayed and has stopped moving: the
+        extension frames above it resize while the page settles, and a click sent to where the
+        element was a moment ago misses it (seen: .efd-reply moved 92 px during the click)."""
+        rect_js = "const r = arguments[0].getBoundingClientRect(); return [r.x, r.y, r.width, r.height]"
+        last = {}
+
+        def settled():
+            els = self.d.find_elements("css selector", css)
+            if not els or not els[0].is_displayed():
+                return None
+            rect = self.d.execute_script(rect_js, els[0])
+            same = last.get("el") == els[0] and last.get("rect") == rect
+            last.update(el=els[0], rect=rect)
+            return els[0] if same else None
+        el = wait_until(settled, timeout=timeout, interval=0.25,
+                        what=f"{self.username}: {css} on the forum page, displayed and not moving")
         el.click()
 
     def viewers(self):
@@ -133,6 +147,9 @@ class ForumUser:
         """Clicks send (driver inside the composer) and waits for the outcome of *this* attempt."""
         st = self.d.find_element("css selector", "#status")
         before = int(st.get_attribute("data-attempt") or 0)
+        # The previous attempt's outcome stays shown until this attempt reports its first state
+        # (after the draft is saved): clear it, or a stale "blocked" would be read as this one's.
+        self.d.execute_script("arguments[0].dataset.state = 'clicked'", st)
         self.d.find_element("css selector", "#send-btn").click()
         wait_until(lambda: int(self.d.find_element("css selector", "#status").get_attribute("data-attempt") or 0) > before,
                    timeout=30, what=f"{self.username}: the composer to start sending")
