@@ -86,14 +86,15 @@ def identity_vectors() -> dict:
     return vectors("identities")
 
 
-@pytest.fixture
-def chromium(request, ext_dir, tmp_path):
-    """Factory: chromium("alice") -> ChromiumExt in its own profile dir."""
-    started: list[ChromiumExt] = []
+def _browser_factory(request, tmp_path, start, prefix: str, log_title: str):
+    """Body of a browser factory fixture (`yield from`): yields launch(name, **kw), which starts a
+    browser with start(profile_dir, **kw) in tmp_path/"{prefix}-{name}-{n}". At teardown every
+    browser is closed; when the test failed, log_title (formatted with b=the browser) and the
+    browser's log are printed first."""
+    started = []
 
-    def launch(name: str = "user", **kw) -> ChromiumExt:
-        profile = tmp_path / f"profile-{name}-{len(started)}"
-        b = ChromiumExt.launch(ext_dir, profile, **kw)
+    def launch(name: str = "user", **kw):
+        b = start(tmp_path / f"{prefix}-{name}-{len(started)}", **kw)
         b.user = name
         started.append(b)
         return b
@@ -101,31 +102,26 @@ def chromium(request, ext_dir, tmp_path):
     yield launch
     for b in started:
         if _failed(request):
-            print(f"\n===== browser console of {b.user} ({b.name}) =====")
+            print(f"\n===== {log_title.format(b=b)} =====")
             for line in b.logs():
                 print(line[:2000])
         b.close()
+
+
+@pytest.fixture
+def chromium(request, ext_dir, tmp_path):
+    """Factory: chromium("alice") -> ChromiumExt in its own profile dir."""
+    yield from _browser_factory(request, tmp_path, partial(ChromiumExt.launch, ext_dir), "profile",
+                                "browser console of {b.user} ({b.name})")
 
 
 @pytest.fixture
 def firefox(request, ext_dir_firefox, tmp_path):
+    """Factory: firefox("alice") -> FirefoxExt with the test build installed, in its own profile dir."""
     if not Path("/usr/lib/firefox-esr/firefox-esr").exists() and not os.environ.get("EFD_FIREFOX"):
         pytest.skip("Firefox ESR is not installed")
-    started: list[FirefoxExt] = []
-
-    def launch(name: str = "user") -> FirefoxExt:
-        b = FirefoxExt.launch(ext_dir_firefox, tmp_path / f"ff-{name}-{len(started)}")
-        b.user = name
-        started.append(b)
-        return b
-
-    yield launch
-    for b in started:
-        if _failed(request):
-            print(f"\n===== geckodriver/Firefox log of {b.user} =====")
-            for line in b.logs():
-                print(line[:2000])
-        b.close()
+    yield from _browser_factory(request, tmp_path, partial(FirefoxExt.launch, ext_dir_firefox), "ff",
+                                "geckodriver/Firefox log of {b.user}")
 
 
 def setup_vector_identity(browser, index: int, passphrase: str = PASSPHRASE) -> dict:

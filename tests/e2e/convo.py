@@ -5,6 +5,7 @@ Used by tests/e2e/test_conversation*.py, test_keys*.py and test_firefox_conversa
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 from selenium.common.exceptions import WebDriverException
@@ -240,24 +241,24 @@ def start_standin(oracle, usernames, settings=None, password="standin-password-1
     return s
 
 
-def import_vector(u: ForumUser, index: int, passphrase: str):
+def import_vector(u: ForumUser, index: int, passphrase: str, ready_timeout=180):
     """Fast path: imports identities.json case `index` (v1 cases 0 and 1) and unlocks it."""
     from .conftest import vectors
     case = vectors("identities")["cases"][index]
     clear = next(e for e in case["exports"] if e["passphrase"] is None)
     u.ext_page("ui/options.html")
-    u.b.engine_ready(timeout=180)
+    u.b.engine_ready(timeout=ready_timeout)
     u.b.import_identity(clear["private"], passphrase)
 
 
-def enable_and_publish(u: ForumUser, publish=True):
+def enable_and_publish(u: ForumUser, publish=True, timeout=90):
     """Enables the extension on the stand-in, opens the encrypted inbox and publishes the key."""
     u.call("site.enable", {"origin": u.srv.url})
     u.to_forum("/")
     assert u.inbox() == "ready"
     if publish:
         u.b.click("#publish-btn")
-        wait_until(lambda: u.page_state("#publish-state") == "published", timeout=90,
+        wait_until(lambda: u.page_state("#publish-state") == "published", timeout=timeout,
                    what=f"{u.username}: key published")
         assert "-----BEGIN EFD PUBLIC KEY-----" in u.srv.user(u.username)["bio_raw"]
 
@@ -271,7 +272,6 @@ def close_all(request, users):
     """Closes the users' browsers; prints their logs when a test of the module failed. Printed with
     output capture off: a module fixture's teardown output is otherwise dropped whenever the last
     test of the module (whose teardown this is) passed or was skipped."""
-    import contextlib
     failed = any_failed(request)
     capman = request.config.pluginmanager.getplugin("capturemanager")
     with capman.global_and_fixture_disabled() if failed and capman else contextlib.nullcontext():
@@ -281,6 +281,94 @@ def close_all(request, users):
                 for line in u.b.logs()[-200:]:
                     print(line[:2000])
             u.b.close()
+
+
+@contextlib.contextmanager
+def browsers(request):
+    """Yields a list for the ForumUsers a module fixture starts (append each one as soon as its
+    browser is launched): on exit, also when the fixture's setup fails half-way, close_all()
+    closes them all (printing their logs when a test of the module failed)."""
+    started: list[ForumUser] = []
+    try:
+        yield started
+    finally:
+        close_all(request, started)
+
+
+def launch_chromium(started: list, ext_dir, tmp_path_factory, srv, profile: str, username: str) -> ForumUser:
+    """A Chromium with the extension (fresh profile dir `profile`), logged in to `srv` as `username`;
+    appended to `started` (see browsers()) before logging in."""
+    from .browser import ChromiumExt
+    u = ForumUser(ChromiumExt.launch(ext_dir, tmp_path_factory.mktemp(profile)), srv, username)
+    started.append(u)
+    u.login()
+    return u
+
+
+def published_users(request, ext_dir, tmp_path_factory, srv, names, prefix: str, passphrase: str):
+    """Body of a module `users` fixture (`yield from published_users(...)`): one Chromium per name,
+    logged in, with identities.json case i imported for names[i] and the key published. Yields
+    {name: ForumUser}; closes the browsers at teardown."""
+    with browsers(request) as started:
+        out = {}
+        for i, name in enumerate(names):
+            u = launch_chromium(started, ext_dir, tmp_path_factory, srv, f"{prefix}-{name}", name)
+            import_vector(u, i, passphrase)
+            enable_and_publish(u)
+            out[name] = u
+        yield out
+
+
+class Story:
+    """State shared by the ordered steps of one test module; `failed` is set once a step failed."""
+
+    def __init__(self, **fields):
+        self.failed = False
+        self.__dict__.update(fields)
+
+
+def story_fixtures(secrets, usernames, settings=None, **story_fields):
+    """The module-scoped setup of an ordered e2e story, as fixtures to bind in the test module:
+
+        story, _ordered, oracle, srv = story_fixtures(SECRETS, ["alice", "bob"])
+
+    - story: a Story (attributes `story_fields`, plus `failed`);
+    - _ordered (autouse): skips every test after a failed one, and records failures;
+    - oracle: a LeakOracle with every string of `secrets` registered;
+    - srv: start_standin(oracle, usernames, settings) (hostile scripts + E2E_EXTRA_INJECT), stopped
+      at teardown."""
+    import pytest
+
+    from tests.standin.oracle import LeakOracle
+
+    @pytest.fixture(scope="module", name="story")
+    def story():
+        return Story(**story_fields)
+
+    @pytest.fixture(autouse=True, name="_ordered")
+    def _ordered(request, story):
+        """Each step needs the previous ones: skip after a failure, remember failures."""
+        if story.failed:
+            pytest.skip("an earlier step of the story failed")
+        yield
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            story.failed = True
+
+    @pytest.fixture(scope="module", name="oracle")
+    def oracle():
+        o = LeakOracle()
+        for s in secrets:
+            o.register(s)
+        return o
+
+    @pytest.fixture(scope="module", name="srv")
+    def srv(oracle):
+        s = start_standin(oracle, usernames, settings)
+        yield s
+        s.stop()
+
+    return story, _ordered, oracle, srv
 
 
 def send_new_message(u: ForumUser, to: list[str], title: str, body: str, send=True):

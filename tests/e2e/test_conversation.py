@@ -14,20 +14,14 @@ drafts, exfiltration by the hostile scripts) fails the module.
 """
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.standin.oracle import LeakOracle
-from tests.standin.server import StandinServer, hostile_scripts
-
-from .browser import ChromiumExt, wait_until
-from .conftest import PASSPHRASE, vectors
-from .convo import ForumUser, a256_tamper
+from .browser import wait_until
+from .conftest import PASSPHRASE
+from .convo import a256_tamper, browsers, enable_and_publish, import_vector, launch_chromium, story_fixtures
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "standin-password-1"
 CAROL_PASSPHRASE = "carol's own device passphrase 42"
 BOB_BACKUP = "bob backup passphrase, kept on paper"
 BOB2_PASSPHRASE = "bob second device passphrase 77"
@@ -40,104 +34,32 @@ SECRETS = [PASSPHRASE, CAROL_PASSPHRASE, BOB_BACKUP, BOB2_PASSPHRASE, TITLE, "pe
            BODY, REPLY, BLOCKED, "Second thread"]
 
 
-def _extra_inject() -> list[str]:
-    return [p for p in os.environ.get("E2E_EXTRA_INJECT", "").split(":") if p.strip()]
-
-
-class Story:
-    failed = False
-    topic_id = None
-    first_post_id = None
-    reply_post_id = None
-
-
-@pytest.fixture(scope="module")
-def story():
-    return Story()
-
-
-@pytest.fixture(autouse=True)
-def _ordered(request, story):
-    """Each step needs the previous ones: skip after a failure, remember failures."""
-    if story.failed:
-        pytest.skip("an earlier step of the story failed")
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        story.failed = True
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    o = LeakOracle()
-    for s in SECRETS:
-        o.register(s)
-    return o
-
-
-@pytest.fixture(scope="module")
-def srv(oracle):
-    s = StandinServer(inject=hostile_scripts() + _extra_inject()).start()
-    oracle.watch(s)
-    for name in ("alice", "bob", "carol"):
-        s.create_user(name, PASSWORD, trust_level=1)
-    yield s
-    s.stop()
+story, _ordered, oracle, srv = story_fixtures(SECRETS, ["alice", "bob", "carol"],
+                                              topic_id=None, first_post_id=None, reply_post_id=None)
 
 
 @pytest.fixture(scope="module")
 def users(request, ext_dir, tmp_path_factory, srv):
-    started = {}
+    with browsers(request) as started:
+        def launch(name):
+            return launch_chromium(started, ext_dir, tmp_path_factory, srv, f"profile-{name}", name.split("-")[0])
 
-    def launch(name):
-        b = ChromiumExt.launch(ext_dir, tmp_path_factory.mktemp(f"profile-{name}"))
-        b.user = name
-        u = ForumUser(b, srv, name.split("-")[0])
-        u.login()
-        started[name] = u
-        return u
-
-    out = {"launch": launch}
-    for n in ("alice", "bob", "carol"):
-        out[n] = launch(n)
-    yield out
-    failed = any(getattr(i, "rep_call", None) is not None and i.rep_call.failed for i in request.session.items
-                 if i.module is request.module)
-    for name, u in started.items():
-        if failed:
-            print(f"\n===== browser console of {name} =====")
-            for line in u.b.logs():
-                print(line[:2000])
-        u.b.close()
-
-
-def _import_vector(u: ForumUser, index: int):
-    case = vectors("identities")["cases"][index]
-    clear = next(e for e in case["exports"] if e["passphrase"] is None)
-    u.ext_page("ui/options.html")
-    u.b.engine_ready()
-    u.b.import_identity(clear["private"], PASSPHRASE)
-
-
-def _enable_and_publish(u: ForumUser, srv):
-    u.call("site.enable", {"origin": srv.url})
-    u.to_forum("/")
-    assert u.inbox() == "ready"
-    u.b.click("#publish-btn")
-    wait_until(lambda: u.page_state("#publish-state") == "published", timeout=60, what=f"{u.username}: key published")
-    assert "-----BEGIN EFD PUBLIC KEY-----" in srv.user(u.username)["bio_raw"]
+        out = {"launch": launch}
+        for n in ("alice", "bob", "carol"):
+            out[n] = launch(n)
+        yield out
 
 
 # ------------------------------------------------------------------------------------ the story
 def test_01_everyone_enables_encryption_and_publishes_a_key(users, srv):
     alice, bob, carol = users["alice"], users["bob"], users["carol"]
-    _import_vector(alice, 0)          # fast path: known identities
-    _import_vector(bob, 1)
+    import_vector(alice, 0, PASSPHRASE, ready_timeout=120)   # fast path: known identities
+    import_vector(bob, 1, PASSPHRASE, ready_timeout=120)
     carol.ext_page("ui/options.html")  # carol generates a new identity
     carol.b.engine_ready()
     carol.call("identity.create", {"passphrase": CAROL_PASSPHRASE}, timeout=240)
     for u in (alice, bob, carol):
-        _enable_and_publish(u, srv)
+        enable_and_publish(u, timeout=60)
     # Bob backs up his identity to the forum (a PM to himself holding only ciphertext).
     bob.d.switch_to.window(bob.ext_handle)
     bob.type("#backup-local", PASSPHRASE)

@@ -6,17 +6,13 @@ bob (Chromium) reads it and replies → alice reads the reply in Firefox.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.standin.oracle import LeakOracle
-from tests.standin.server import StandinServer, hostile_scripts
-
-from .browser import FIREFOX, ChromiumExt, FirefoxExt, wait_until
-from .conftest import PASSPHRASE, vectors
-from .convo import ForumUser
+from .browser import FIREFOX, ChromiumExt, FirefoxExt
+from .conftest import PASSPHRASE
+from .convo import ForumUser, browsers, enable_and_publish, import_vector, story_fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.firefox]
 
@@ -51,89 +47,33 @@ class FirefoxUser(ForumUser):
         return self.b.call(type_, payload, timeout=timeout)
 
 
-class Story:
-    failed = False
-    topic_id = None
-
-
-@pytest.fixture(scope="module")
-def story():
-    return Story()
-
-
-@pytest.fixture(autouse=True)
-def _ordered(request, story):
-    if story.failed:
-        pytest.skip("an earlier step of the story failed")
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        story.failed = True
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    o = LeakOracle()
-    for s in SECRETS:
-        o.register(s)
-    return o
-
-
-@pytest.fixture(scope="module")
-def srv(oracle):
-    extra = [p for p in os.environ.get("E2E_EXTRA_INJECT", "").split(":") if p.strip()]
-    s = StandinServer(inject=hostile_scripts() + extra).start()
-    oracle.watch(s)
-    for name in ("alice", "bob"):
-        s.create_user(name, "standin-password-1", trust_level=1)
-    yield s
-    s.stop()
+story, _ordered, oracle, srv = story_fixtures(SECRETS, ["alice", "bob"], topic_id=None)
 
 
 @pytest.fixture(scope="module")
 def pair(request, ext_dir, ext_dir_firefox, tmp_path_factory, srv):
     if not Path(FIREFOX).exists():
         pytest.skip("Firefox ESR is not installed")
-    ff = FirefoxExt.launch(ext_dir_firefox, tmp_path_factory.mktemp("ff-alice"))
-    ch = None
-    try:
-        ch = ChromiumExt.launch(ext_dir, tmp_path_factory.mktemp("ch-bob"))
-        alice, bob = FirefoxUser(ff, srv, "alice"), ForumUser(ch, srv, "bob")
+    with browsers(request) as started:
+        alice = FirefoxUser(FirefoxExt.launch(ext_dir_firefox, tmp_path_factory.mktemp("ff-alice")), srv, "alice")
+        started.append(alice)
+        bob = ForumUser(ChromiumExt.launch(ext_dir, tmp_path_factory.mktemp("ch-bob")), srv, "bob")
+        started.append(bob)
         # Firefox opens the extension's setup page in its own tab at install; main_handle stays the forum's.
         alice.login()
         bob.login()
         yield alice, bob
-    finally:
-        failed = any(getattr(i, "rep_call", None) is not None and i.rep_call.failed for i in request.session.items
-                     if i.module is request.module)
-        for b in (ff, ch):
-            if b is None:
-                continue
-            if failed:
-                print(f"\n===== log of {b.name} =====")
-                for line in b.logs()[-150:]:
-                    print(line[:2000])
-            b.close()
 
 
-def _setup(u: ForumUser, index: int, srv):
-    case = vectors("identities")["cases"][index]
-    clear = next(e for e in case["exports"] if e["passphrase"] is None)
-    u.ext_page("ui/options.html")
-    u.b.engine_ready(timeout=180)
-    u.b.import_identity(clear["private"], PASSPHRASE)
-    u.call("site.enable", {"origin": srv.url})
-    u.to_forum("/")
-    assert u.inbox() == "ready"
-    u.b.click("#publish-btn")
-    wait_until(lambda: u.page_state("#publish-state") == "published", timeout=90, what=f"{u.username}: key published")
-    assert "-----BEGIN EFD PUBLIC KEY-----" in srv.user(u.username)["bio_raw"]
+def _setup(u: ForumUser, index: int):
+    import_vector(u, index, PASSPHRASE)
+    enable_and_publish(u)
 
 
 def test_1_both_publish_keys(pair, srv):
     alice, bob = pair
-    _setup(alice, 0, srv)
-    _setup(bob, 1, srv)
+    _setup(alice, 0)
+    _setup(bob, 1)
 
 
 def test_2_alice_sends_from_firefox(pair, srv, story):

@@ -7,11 +7,9 @@ import re
 
 import pytest
 
-from tests.standin.oracle import LeakOracle
-
-from .browser import ChromiumExt, wait_until
+from .browser import wait_until
 from .conftest import PASSPHRASE
-from .convo import ForumUser, close_all, enable_and_publish, import_vector, send_new_message, start_standin
+from .convo import ForumUser, published_users, send_new_message, story_fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -22,51 +20,12 @@ SECRETS = [PASSPHRASE, TITLE, BODY, REPLY_BLOCKED, "cobalt-pelican", "saffron-ot
            "carol has no key"]
 
 
-class Story:
-    failed = False
-
-
-@pytest.fixture(scope="module")
-def story():
-    return Story()
-
-
-@pytest.fixture(autouse=True)
-def _ordered(request, story):
-    if story.failed:
-        pytest.skip("an earlier step failed")
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        story.failed = True
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    o = LeakOracle()
-    for s in SECRETS:
-        o.register(s)
-    return o
-
-
-@pytest.fixture(scope="module")
-def srv(oracle):
-    s = start_standin(oracle, ["alice", "bob", "carol"])
-    yield s
-    s.stop()
+story, _ordered, oracle, srv = story_fixtures(SECRETS, ["alice", "bob", "carol"])
 
 
 @pytest.fixture(scope="module")
 def users(request, ext_dir, tmp_path_factory, srv):
-    out = {}
-    for i, name in enumerate(("alice", "bob")):
-        u = ForumUser(ChromiumExt.launch(ext_dir, tmp_path_factory.mktemp(f"keys-{name}")), srv, name)
-        u.login()
-        import_vector(u, i, PASSPHRASE)
-        enable_and_publish(u)
-        out[name] = u
-    yield out
-    close_all(request, out.values())
+    yield from published_users(request, ext_dir, tmp_path_factory, srv, ("alice", "bob"), "keys", PASSPHRASE)
 
 
 def _safety(u: ForumUser, other: str) -> dict:
