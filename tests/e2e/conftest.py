@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import missing_tool
+
 from .browser import ChromiumExt, FirefoxExt, extension_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,7 +121,7 @@ def chromium(request, ext_dir, tmp_path):
 def firefox(request, ext_dir_firefox, tmp_path):
     """Factory: firefox("alice") -> FirefoxExt with the test build installed, in its own profile dir."""
     if not Path("/usr/lib/firefox-esr/firefox-esr").exists() and not os.environ.get("EFD_FIREFOX"):
-        pytest.skip("Firefox ESR is not installed")
+        missing_tool("Firefox ESR is not installed")
     yield from _browser_factory(request, tmp_path, partial(FirefoxExt.launch, ext_dir_firefox), "ff",
                                 "geckodriver/Firefox log of {b.user}")
 

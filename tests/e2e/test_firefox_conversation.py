@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import missing_tool
+
 from .browser import FIREFOX, ChromiumExt, FirefoxExt
 from .conftest import PASSPHRASE
 from .convo import ForumUser, browsers, enable_and_publish, import_vector, story_fixtures
@@ -53,7 +55,7 @@ story, _ordered, oracle, srv = story_fixtures(SECRETS, ["alice", "bob"], topic_i
 @pytest.fixture(scope="module")
 def pair(request, ext_dir, ext_dir_firefox, tmp_path_factory, srv):
     if not Path(FIREFOX).exists():
-        pytest.skip("Firefox ESR is not installed")
+        missing_tool("Firefox ESR is not installed")
     with browsers(request) as started:
         alice = FirefoxUser(FirefoxExt.launch(ext_dir_firefox, tmp_path_factory.mktemp("ff-alice")), srv, "alice")
         started.append(alice)
