@@ -1,19 +1,7 @@
 // Shared helpers of the extension frames (viewer, composer). Extension origin only.
-import "../common/config.js";
-import "../common/messages.js";
+import { $, api, RequestError, send } from "../common/client.js";
 
-export const api = globalThis.browser ?? globalThis.chrome;
-
-export class RequestError extends Error {
-  constructor(error) { super(error.message); this.code = error.code; this.info = error; }
-}
-
-export async function send(type, payload = {}) {
-  const reply = await api.runtime.sendMessage({ type, payload });
-  if (!reply) throw new RequestError({ code: "no_reply", message: "the extension did not answer" });
-  if (!reply.ok) throw new RequestError(reply.error);
-  return reply.result;
-}
+export { $, api, RequestError, send };
 
 // The token the content script put in the fragment (then removed from the visible URL).
 export const TOKEN = (location.hash || "").slice(1);
@@ -22,8 +10,6 @@ export const TOKEN = (location.hash || "").slice(1);
 export function forum(op, args = {}) {
   return send("forum.request", { op, args, token: TOKEN });
 }
-
-export const $ = (sel, root = document) => root.querySelector(sel);
 
 export function el(tag, attrs = {}, children = []) {
   const e = document.createElement(tag);

@@ -1,22 +1,7 @@
 // Shared helpers for the extension's own pages (popup, options). Extension pages only.
-import "../common/config.js";
-import "../common/messages.js";
+import { $, api, RequestError, send } from "../common/client.js";
 
-export const api = globalThis.browser ?? globalThis.chrome;
-
-export class RequestError extends Error {
-  constructor(error) { super(error.message); this.code = error.code; this.info = error; }
-}
-
-// Sends one declared message through the router; resolves to the result or throws RequestError.
-export async function send(type, payload = {}) {
-  const reply = await api.runtime.sendMessage({ type, payload });
-  if (!reply) throw new RequestError({ code: "no_reply", message: "the extension did not answer" });
-  if (!reply.ok) throw new RequestError(reply.error);
-  return reply.result;
-}
-
-export const $ = (sel, root = document) => root.querySelector(sel);
+export { $, api, RequestError, send };
 
 export function show(el, on = true) { el.hidden = !on; }
 
