@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -445,6 +446,9 @@ def test_cli_demo(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "tests.standin", "--port", "0", "--demo", "--inject", str(inj)],
                             cwd=repo,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A hung child must fail this test quickly, not wait out pytest's global timeout.
+    killer = threading.Timer(60, proc.kill)
+    killer.start()
     try:
         line = proc.stdout.readline()
         assert "running at http://127.0.0.1:" in line, line
@@ -459,5 +463,10 @@ def test_cli_demo(tmp_path):
         c.xhr = False
         assert "cli-inject-marker" in c.get("/").text
     finally:
+        killer.cancel()
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

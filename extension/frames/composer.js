@@ -204,6 +204,7 @@ async function onSend() {
   if (sending) return;
   sending = true;
   $("#status").dataset.attempt = String(++attempts);   // lets tests tell one attempt from the next
+  status("checking", "Saving the draft…");   // replaces the previous attempt's outcome at once
   $("#send-btn").disabled = true;
   try {
     if (draftKey) { clearTimeout(saveTimer); await saveDraft(); }

@@ -190,6 +190,8 @@ class ChromiumExt(ExtBrowser):
         self.ext_dir = Path(ext_dir)
         self.ext_id = extension_id(self.ext_dir)
         self.base = f"chrome-extension://{self.ext_id}/"
+        # A profile we made ourselves is ours to delete on close; a caller's stays (restarts reuse it).
+        self.own_profile = profile_dir is None
         self.profile_dir = Path(profile_dir or tempfile.mkdtemp(prefix="efd-chromium-"))
         self.driver = self._start(extra_args)
         try:
@@ -213,6 +215,11 @@ class ChromiumExt(ExtBrowser):
                   f"--disable-extensions-except={self.ext_dir}", *extra_args]:
             o.add_argument(a)
         return webdriver.Chrome(options=o, service=Service(CHROMEDRIVER))
+
+    def close(self):
+        super().close()
+        if getattr(self, "own_profile", False):
+            shutil.rmtree(self.profile_dir, ignore_errors=True)
 
     def restart_browser(self):
         """Quits the browser process and starts a new one on the same profile (a browser restart)."""
