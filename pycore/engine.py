@@ -22,7 +22,8 @@ State (all in the store):
 The passphrase is never stored. Locking deletes the session keys.
 
 Conversation handlers (issue 5) live in `pycore/engine_conv.py` as
-`HANDLERS: dict[str, async fn(engine, payload, context) -> dict]` and are merged in here; they use
+`HANDLERS: dict[str, async fn(engine, payload, context) -> dict]` (and optionally `ERROR_CODES`,
+more specific pycore errors -> codes) and are merged in here; they use
 `engine.prims`, `engine.store`, `engine.clock` and `await engine.require_unlocked()`.
 """
 
@@ -97,12 +98,6 @@ def throttle_delay(failures: int) -> float:
     return float(min(2 ** (failures - 2), THROTTLE_CAP_SECONDS))
 
 
-def _b64e(b: bytes) -> str:
-    return _b64.encode(b)
-
-
-def _b64d(s: str) -> bytes:
-    return _b64.decode(s, what="stored identity")
 
 
 class MemoryStore:
@@ -154,6 +149,8 @@ class Engine:
             "settings.set": Engine._h_settings_set,
             "post.decrypt": Engine._h_post_decrypt,
         }
+        # Most specific first: pycore error class -> the code the extension shows.
+        self.error_codes = list(_ERROR_CODES)
         try:
             engine_conv = importlib.import_module(__package__ + ".engine_conv")  # issue 5: conversations
         except ModuleNotFoundError as e:
@@ -161,6 +158,7 @@ class Engine:
                 raise
         else:
             self.handlers.update(engine_conv.HANDLERS)
+            self.error_codes = list(getattr(engine_conv, "ERROR_CODES", [])) + self.error_codes
 
     # ------------------------------------------------------------------ entry point
     async def handle(self, type: str, payload: dict, context: dict) -> dict:
@@ -179,8 +177,9 @@ class Engine:
         except EngineError as e:
             return {"ok": False, "error": {"code": e.code, "message": str(e), **e.extra}}
         except PycoreError as e:
-            code = next((c for cls, c in _ERROR_CODES if isinstance(e, cls)), "pycore_error")
-            return {"ok": False, "error": {"code": code, "message": str(e)}}
+            code = next((c for cls, c in self.error_codes if isinstance(e, cls)), "pycore_error")
+            extra = {"excess": e.excess} if hasattr(e, "excess") else {}   # how much too large
+            return {"ok": False, "error": {"code": code, "message": str(e), **extra}}
 
     # ------------------------------------------------------------------ session
     async def _settings(self) -> dict:
@@ -253,15 +252,16 @@ class Engine:
         salt, iv = self.prims.random_bytes(16), self.prims.random_bytes(12)
         key = await self._kdf_key(passphrase, salt, self.kdf_iterations)
         ct = await self.prims.aes_gcm_encrypt(key, iv, inner.encode("utf-8"))
-        return {"kdf": KDF_NAME, "iterations": self.kdf_iterations, "salt": _b64e(salt), "cipher": CIPHER_NAME,
-                "iv": _b64e(iv), "ct": _b64e(ct)}
+        return {"kdf": KDF_NAME, "iterations": self.kdf_iterations, "salt": _b64.encode(salt), "cipher": CIPHER_NAME,
+                "iv": _b64.encode(iv), "ct": _b64.encode(ct)}
 
     async def _open(self, passphrase: str, blob: dict) -> str:
         if blob.get("kdf") != KDF_NAME or blob.get("cipher") != CIPHER_NAME:
             raise MalformedInput("stored identity: unknown protection scheme")
-        key = await self._kdf_key(passphrase, _b64d(blob["salt"]), int(blob["iterations"]))
+        salt, iv, ct = (_b64.decode(blob[k], what="stored identity") for k in ("salt", "iv", "ct"))
+        key = await self._kdf_key(passphrase, salt, int(blob["iterations"]))
         try:
-            inner = await self.prims.aes_gcm_decrypt(key, _b64d(blob["iv"]), _b64d(blob["ct"]))
+            inner = await self.prims.aes_gcm_decrypt(key, iv, ct)
         except AuthenticationFailed:
             raise WrongPassphrase("wrong passphrase") from None
         return inner.decode("utf-8")

@@ -50,13 +50,12 @@ Storage (engine.store keys; nothing readable without the unlocked identity):
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import weakref
 
 from . import identity as _identity
-from . import inband, paperkey, topickey
+from . import b64, inband, paperkey, topickey
 from .engine import BadRequest, EngineError, IdentityExists
 from .errors import AuthenticationFailed, MalformedInput, PycoreError
 
@@ -77,7 +76,9 @@ class ConversationUnknown(EngineError):
     code = "conversation_unknown"
 
 
-_INBAND_ERRORS = [
+# inband's errors as engine error codes; pycore/engine.py puts these before its own (more
+# general) codes, and copies an error's `excess` into the reply.
+ERROR_CODES = [
     (inband.MessageTooLarge, "message_too_large"), (inband.BioTooLong, "bio_too_long"),
     (inband.NotAParticipant, "not_a_participant"), (inband.BackupCostOutOfRange, "backup_cost_out_of_range"),
     (inband.NoPublishedKey, "no_published_key"),
@@ -89,14 +90,6 @@ _DRAFT_KEY = re.compile(r"[A-Za-z0-9_.:\-]{1,100}")
 
 
 # ------------------------------------------------------------------------------ helpers
-def _b64e(b: bytes) -> str:
-    return base64.b64encode(b).decode("ascii")
-
-
-def _b64d(s: str) -> bytes:
-    return base64.b64decode(s.encode("ascii"), validate=True)
-
-
 def _ext_only(context) -> None:
     sender = context.get("sender") if isinstance(context, dict) else None
     if not isinstance(sender, str) or not sender.startswith(("frame:", "page:")):
@@ -147,24 +140,6 @@ def _user_ref(payload, name) -> tuple[str, str | None]:
     return _username(v.get("username"), f"{name}.username"), bio
 
 
-def _guard(fn):
-    """Turns inband's errors into engine error codes the extension can show."""
-    async def wrapper(engine, payload, context):
-        try:
-            return await fn(engine, payload, context)
-        except EngineError:
-            raise
-        except PycoreError as e:
-            for cls, code in _INBAND_ERRORS:
-                if isinstance(e, cls):
-                    extra = {"excess": e.excess} if hasattr(e, "excess") else {}
-                    err = EngineError(str(e), **extra)
-                    err.code = code
-                    raise err from None
-            raise
-    wrapper.__name__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
 
 
 # ------------------------------------------------------------------------------ vault
@@ -178,13 +153,14 @@ async def _vault(engine, ident):
     raw = None
     if isinstance(rec, dict) and rec.get("fp") == fp:
         try:
-            raw = await prims.rsa_oaep_decrypt(ident.encrypt_private, _b64d(rec["wrapped"]))
+            wrapped = b64.decode(rec["wrapped"], what="stored vault key")
+            raw = await prims.rsa_oaep_decrypt(ident.encrypt_private, wrapped)
         except (PycoreError, ValueError, KeyError):
             raw = None
     if raw is None or len(raw) != 32:
         raw = prims.random_bytes(32)
         wrapped = await prims.rsa_oaep_encrypt(ident.encrypt_public, raw)
-        await engine.store.set("inband.vault", {"fp": fp, "wrapped": _b64e(wrapped)})
+        await engine.store.set("inband.vault", {"fp": fp, "wrapped": b64.encode(wrapped)})
     handle = await prims.aes_import(raw, extractable=False)
     _VAULTS[engine] = (ident, handle)
     return handle
@@ -193,13 +169,14 @@ async def _vault(engine, ident):
 async def _seal(engine, ident, data: bytes) -> dict:
     key = await _vault(engine, ident)
     iv = engine.prims.random_bytes(12)
-    return {"iv": _b64e(iv), "ct": _b64e(await engine.prims.aes_gcm_encrypt(key, iv, data))}
+    return {"iv": b64.encode(iv), "ct": b64.encode(await engine.prims.aes_gcm_encrypt(key, iv, data))}
 
 
 async def _unseal(engine, ident, sealed) -> bytes:
     key = await _vault(engine, ident)
     try:
-        return await engine.prims.aes_gcm_decrypt(key, _b64d(sealed["iv"]), _b64d(sealed["ct"]))
+        iv, ct = (b64.decode(sealed[k], what="sealed record") for k in ("iv", "ct"))
+        return await engine.prims.aes_gcm_decrypt(key, iv, ct)
     except (KeyError, TypeError, ValueError):
         raise MalformedInput("stored data is damaged") from None
 
@@ -282,7 +259,6 @@ async def _my_fingerprint(engine) -> str:
     return rec["fingerprint"]
 
 
-@_guard
 async def h_keys_publish(engine, payload, context):
     bio = payload.get("bio_raw") or ""
     if not isinstance(bio, str):
@@ -305,7 +281,6 @@ async def h_keys_publish(engine, payload, context):
             "key_change": pk.key_change.previous_fingerprint.hex() if pk.key_change else None}
 
 
-@_guard
 async def h_keys_check(engine, payload, context):
     origin = _origin(payload, context)
     username = _username(payload.get("username"))
@@ -323,7 +298,6 @@ def _fp_arg(payload) -> str:
     return fp
 
 
-@_guard
 async def h_keys_acknowledge(engine, payload, context):
     _ext_only(context)
     origin, username, fp = _origin(payload, context), _username(payload.get("username")), _fp_arg(payload)
@@ -338,7 +312,6 @@ async def h_keys_acknowledge(engine, payload, context):
     return {"username": username, "status": "verified" if pin["verified"] else "first_seen", "fingerprint": fp}
 
 
-@_guard
 async def h_keys_mark_verified(engine, payload, context):
     _ext_only(context)
     origin, username, fp = _origin(payload, context), _username(payload.get("username")), _fp_arg(payload)
@@ -352,7 +325,6 @@ async def h_keys_mark_verified(engine, payload, context):
     return {"username": username, "status": "verified", "fingerprint": fp}
 
 
-@_guard
 async def h_keys_safety_code(engine, payload, context):
     origin, username = _origin(payload, context), _username(payload.get("username"))
     pin = await engine.store.get(_pin_key(origin, username))
@@ -365,7 +337,6 @@ async def h_keys_safety_code(engine, payload, context):
 
 
 # ------------------------------------------------------------------------------ backup
-@_guard
 async def h_backup_make(engine, payload, context):
     _ext_only(context)
     backup_pass = payload.get("backup_passphrase")
@@ -384,12 +355,10 @@ async def h_backup_make(engine, payload, context):
     return out
 
 
-@_guard
 async def h_backup_inspect(engine, payload, context):
     return inband.backup_info(_str(payload, "raw"))
 
 
-@_guard
 async def h_backup_restore(engine, payload, context):
     _ext_only(context)
     raw, secret = _str(payload, "raw"), _str(payload, "secret")
@@ -452,7 +421,6 @@ def _iso_seconds(text):
         return None
 
 
-@_guard
 async def h_conv_start(engine, payload, context):
     _ext_only(context)
     origin = _origin(payload, context)
@@ -474,7 +442,6 @@ async def h_conv_start(engine, payload, context):
             "conversation_id": new.conversation_id, "participants": new.participants}
 
 
-@_guard
 async def h_conv_open(engine, payload, context):
     _ext_only(context)
     origin, topic_id = _origin(payload, context), _topic_id(payload)
@@ -519,7 +486,6 @@ async def h_conv_open(engine, payload, context):
     return out
 
 
-@_guard
 async def h_conv_accept_share(engine, payload, context):
     origin, topic_id = _origin(payload, context), _topic_id(payload)
     raw, me = _str(payload, "raw"), _username(payload.get("me"), "me")
@@ -539,7 +505,6 @@ async def h_conv_accept_share(engine, payload, context):
             "detail": share.detail}
 
 
-@_guard
 async def h_conv_read(engine, payload, context):
     _ext_only(context)
     origin, topic_id = _origin(payload, context), _topic_id(payload)
@@ -591,7 +556,6 @@ async def h_conv_read(engine, payload, context):
     return {"posts": out}
 
 
-@_guard
 async def h_conv_reply(engine, payload, context):
     _ext_only(context)
     origin, topic_id = _origin(payload, context), _topic_id(payload)
@@ -603,7 +567,6 @@ async def h_conv_reply(engine, payload, context):
     return {"raw": raw}
 
 
-@_guard
 async def h_conv_share_key(engine, payload, context):
     _ext_only(context)
     origin, topic_id = _origin(payload, context), _topic_id(payload)
@@ -617,7 +580,6 @@ async def h_conv_share_key(engine, payload, context):
     return {"raw": raw, "invite": {"user": invitee}}
 
 
-@_guard
 async def h_conv_list(engine, payload, context):
     _ext_only(context)
     origin = _origin(payload, context)
@@ -647,7 +609,6 @@ def _draft_store_key(payload, context) -> str:
     return f"inband.draft.{origin}.{dk}"
 
 
-@_guard
 async def h_drafts_save(engine, payload, context):
     _ext_only(context)
     key = _draft_store_key(payload, context)
@@ -662,7 +623,6 @@ async def h_drafts_save(engine, payload, context):
     return {"saved": True, "updated_at": now}
 
 
-@_guard
 async def h_drafts_load(engine, payload, context):
     _ext_only(context)
     key = _draft_store_key(payload, context)
@@ -677,7 +637,6 @@ async def h_drafts_load(engine, payload, context):
     return {"found": True, "text": data["text"], "title": data.get("title"), "updated_at": data.get("updated_at")}
 
 
-@_guard
 async def h_drafts_delete(engine, payload, context):
     _ext_only(context)
     key = _draft_store_key(payload, context)
