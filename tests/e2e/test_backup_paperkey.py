@@ -21,11 +21,10 @@ import pytest
 
 from pycore import engine as E
 from pycore import inband
-from tests.standin.oracle import LeakOracle
 
 from .browser import ChromiumExt, wait_until
 from .conftest import PASSPHRASE, vectors
-from .convo import ForumUser, close_all, enable_and_publish, import_vector, start_standin
+from .convo import ForumUser, close_all, enable_and_publish, import_vector, story_fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -39,43 +38,8 @@ SECRETS = [PASSPHRASE, BOB2_PASSPHRASE, ALICE_PASSPHRASE, TITLE, BODY, REPLY_503
            "saffron-pelican", "cobalt-lynx", "amber-stoat"]
 
 
-class Story:
-    failed = False
-    paper_key = None
-    backup_topic = None
-    backup_post = None
-    topic_id = None
-    first_post_id = None
-
-
-@pytest.fixture(scope="module")
-def story():
-    return Story()
-
-
-@pytest.fixture(autouse=True)
-def _ordered(request, story):
-    if story.failed:
-        pytest.skip("an earlier step failed")
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        story.failed = True
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    o = LeakOracle()
-    for s in SECRETS:
-        o.register(s)
-    return o
-
-
-@pytest.fixture(scope="module")
-def srv(oracle):
-    s = start_standin(oracle, ["alice", "bob"])
-    yield s
-    s.stop()
+story, _ordered, oracle, srv = story_fixtures(SECRETS, ["alice", "bob"], paper_key=None, backup_topic=None,
+                                              backup_post=None, topic_id=None, first_post_id=None)
 
 
 class CpythonUser:
