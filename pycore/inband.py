@@ -189,6 +189,17 @@ def _armour(begin: str, end: str, data: bytes, header: str = "") -> str:
     return "\n".join([FENCE_OPEN, begin] + ([header] if header else []) + [a256_encode(data), end, FENCE_CLOSE])
 
 
+def _versioned_record(encoded: str, what: str) -> bytes:
+    """The bytes of an armoured record whose first byte is the format version (1) and which has at
+    least one more byte. Raises MalformedInput / UnsupportedVersion."""
+    record = a256_decode(encoded, what=what)
+    if len(record) < 2:
+        raise MalformedInput(f"{what}: too short")
+    if record[0] != 1:
+        raise UnsupportedVersion(f"{what}: version {record[0]} is not supported")
+    return record
+
+
 def _find_unique(text: str, begin: str, end: str, what: str) -> tuple[int, int, str]:
     """(start of BEGIN, end of END, text between). Raises MalformedInput on 0 or 2+ blocks."""
     if not isinstance(text, str):
@@ -361,11 +372,7 @@ async def find_bio_block(prims, bio_raw, *, pinned: PublishedKey | None = None) 
     if not lines or not lines[0].startswith("Fingerprint:"):
         raise MalformedInput("bio key block: no Fingerprint line")
     shown = " ".join(lines[0][len("Fingerprint:"):].split())
-    record = a256_decode("".join(lines[1:]), what="bio key block")
-    if len(record) < 2:
-        raise MalformedInput("bio key block: too short")
-    if record[0] != 1:
-        raise UnsupportedVersion(f"bio key block: version {record[0]} is not supported")
+    record = _versioned_record("".join(lines[1:]), "bio key block")
     flags = record[1]
     if flags & ~_FLAG_KEY_CHANGE:
         raise MalformedInput("bio key block: unknown flags")
@@ -467,11 +474,7 @@ async def make_backup(prims, ident, passphrase: str | None = None, iterations: i
 
 def _parse_backup(text: str):
     _, _, inner = _find_unique(text, BACKUP_BEGIN, BACKUP_END, "key backup")
-    rec = a256_decode(inner, what="key backup")
-    if len(rec) < 2:
-        raise MalformedInput("key backup: too short")
-    if rec[0] != 1:
-        raise UnsupportedVersion(f"key backup: version {rec[0]} is not supported")
+    rec = _versioned_record(inner, "key backup")
     k = rec[1]
     if k not in (1, 2):
         raise MalformedInput("key backup: 1 or 2 slots expected")
@@ -630,11 +633,7 @@ async def _seal(prims, key, signed: dict, header: bytes, max_chars: int) -> str:
 
 def _parse_envelope(raw: str):
     _, _, inner = _find_unique(raw, MSG_BEGIN, MSG_END, "encrypted message")
-    data = a256_decode(inner, what="encrypted message")
-    if len(data) < 2:
-        raise MalformedInput("encrypted message: too short")
-    if data[0] != 1:
-        raise UnsupportedVersion(f"encrypted message: version {data[0]} is not supported")
+    data = _versioned_record(inner, "encrypted message")
     kind = data[1]
     if kind not in _KIND_NAMES:
         raise MalformedInput(f"encrypted message: unknown kind {kind}")
