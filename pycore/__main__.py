@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import io
 import os
 import shutil
 import subprocess
@@ -14,12 +15,26 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 
 
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources give the same archive
+
+
+def package_zip() -> bytes:
+    """pycore as the archive Pyodide unpacks (sources and data, no caches): sorted entries, fixed
+    dates and permissions, so build.py's store packages are reproducible."""
+    out = io.BytesIO()
+    files = sorted(p for p in PACKAGE_DIR.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith((".pyc", "~")))
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for path in files:
+            info = zipfile.ZipInfo(path.relative_to(REPO_DIR).as_posix(), ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes(), compresslevel=9)
+    return out.getvalue()
+
+
 def zip_package(target: Path) -> None:
-    """pycore as the archive Pyodide unpacks (sources and data, no caches)."""
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(PACKAGE_DIR.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                zf.write(path, Path("pycore") / path.relative_to(PACKAGE_DIR))
+    Path(target).write_bytes(package_zip())
 
 
 def run_in_pyodide(directory: str) -> int:
