@@ -335,7 +335,7 @@ class Engine:
                "throttled_for": max(0.0, float(t.get("until", 0)) - self.clock()),
                "failures": int(t.get("failures", 0))}
         if rec:
-            out.update(version=rec["version"], fingerprint=rec["fingerprint"],
+            out.update(version=rec["version"], fingerprint=rec["fingerprint"], digits=fingerprint_digits(rec["fingerprint"]),
                        kdf_iterations=rec["blob"]["iterations"], origin=rec.get("origin"))
         if unlocked:
             sess = await self.store.get("session")
@@ -404,7 +404,8 @@ class Engine:
 
     async def _h_public(self, payload, context):
         rec = await self._identity_record()
-        return {"public": rec["public"], "fingerprint": rec["fingerprint"], "version": rec["version"]}
+        return {"public": rec["public"], "fingerprint": rec["fingerprint"], "version": rec["version"],
+                "digits": fingerprint_digits(rec["fingerprint"])}
 
     async def _h_settings_get(self, payload, context):
         return await self._settings()
@@ -428,6 +429,11 @@ class Engine:
             raise BadRequest("wrapped_key and ciphertext must be strings")
         key = await _topickey.unwrap(self.prims, wrapped, ident.encrypt_private, extractable=False)
         return {"post": await _payload.decrypt(self.prims, key, ciphertext)}
+
+
+def fingerprint_digits(fp_hex: str) -> str:
+    from .inband import fingerprint_digits as digits
+    return digits(fp_hex)
 
 
 def _check_new_passphrase(p) -> None:

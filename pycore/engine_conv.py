@@ -529,7 +529,8 @@ async def h_conv_read(engine, payload, context):
         if username.lower() not in keys_cache:
             keys_cache[username.lower()] = await _known_keys(engine, origin, username, bio)
         item = {"post_id": post_id, "kind": None, "status": "malformed", "detail": "", "body": None, "author": None,
-                "created_at": None, "invitee": None, "invitee_fingerprint": None, "time_skew_seconds": None}
+                "created_at": None, "invitee": None, "invitee_fingerprint": None, "invitee_digits": None,
+                "time_skew_seconds": None}
         try:
             r = await inband.read_post(engine.prims, conv, raw, keys_cache[username.lower()], poster_username=username)
         except PycoreError as e:
@@ -537,7 +538,8 @@ async def h_conv_read(engine, payload, context):
             out.append(item)
             continue
         item.update(kind=r.kind, status=r.status, detail=r.detail, body=r.body, author=r.author_name,
-                    created_at=r.created_at, invitee=r.invitee_name, invitee_fingerprint=r.invitee_fingerprint)
+                    created_at=r.created_at, invitee=r.invitee_name, invitee_fingerprint=r.invitee_fingerprint,
+                    invitee_digits=inband.fingerprint_digits(r.invitee_fingerprint) if r.invitee_fingerprint else None)
         if r.status == inband.STATUS_VALID:
             signed_t, server_t = _iso_seconds(r.created_at), _iso_seconds(server_time)
             if signed_t is not None and server_t is not None:

@@ -141,7 +141,8 @@ _SALT = 16
 _SLOT_PASSPHRASE, _SLOT_PAPER = 1, 2
 _KDF_PBKDF2 = 1
 _SLOT_LEN = 1 + 1 + 4 + _SALT + _IV + 32 + _TAG
-_USERNAME = re.compile(r"[\w.\-]{1,60}")
+USERNAME_PATTERN = r"[A-Za-z0-9_.\-]{1,60}"  # Discourse usernames (ASCII; JavaScript uses the same source)
+_USERNAME = re.compile(USERNAME_PATTERN)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
