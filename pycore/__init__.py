@@ -4,15 +4,15 @@ Sans-IO: pure functions and small data classes; randomness and every cryptograph
 come from an injected `Primitives` object (`pycore.primitives.default_primitives()`), so the same
 code runs on CPython (`cryptography`) and inside Pyodide (WebCrypto).
 
-Modules, from the bottom up:
-  errors       the only exceptions that leave pycore
-  b64, jsjson  base64 and JavaScript-exact JSON (signatures depend on it)
-  primitives   the async primitives interface and its two backends
-  identity     user key pairs and their text exports (v0, v1)
-  paperkey     12-word paper keys;  pack: the "export key pair" text block
-  topickey     per-conversation AES keys and their RSA-OAEP wrapping
-  payload      encrypted posts, titles and drafts; signatures
-  vectors      the known-answer runner (python -m pycore vectors DIR)
+Layers, each using only the ones before it:
+  errors       every exception pycore raises on purpose, with its error code
+  primitives   the async primitives interface, its two backends, the passphrase-key derivation
+  plugin       the discourse-encrypt plugin's formats (identities, topic keys, posts, paper keys)
+  inband       our protocol for plugin-less forums (armour, bio keys, key backup, conversations)
+  engine       the extension's state machine: lock state, key store, pins, request handlers
+
+Development and build-time modules, not shipped in the extension: `vectors` (the known-answer
+runner, `python -m pycore vectors DIR`), `js_constants` (facts build.py hands to JavaScript).
 """
 
 __version__ = "0.1.0"

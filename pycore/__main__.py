@@ -18,12 +18,19 @@ REPO_DIR = PACKAGE_DIR.parent
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources give the same archive
 
 
-def package_zip() -> bytes:
+# Development and build-time modules: the vector runner and this command line, and the JS
+# constants generator. The extension never imports them, so its archive leaves them out.
+DEV_MODULES = ("__main__.py", "vectors.py", "js_constants.py")
+
+
+def package_zip(*, dev: bool = False) -> bytes:
     """pycore as the archive Pyodide unpacks (sources and data, no caches): sorted entries, fixed
-    dates and permissions, so build.py's store packages are reproducible."""
+    dates and permissions, so build.py's store packages are reproducible. `dev=True` adds the
+    development modules (the vector runner inside Pyodide needs them)."""
     out = io.BytesIO()
     files = sorted(p for p in PACKAGE_DIR.rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith((".pyc", "~")))
+                   if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith((".pyc", "~"))
+                   and (dev or p.relative_to(PACKAGE_DIR).as_posix() not in DEV_MODULES))
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for path in files:
             info = zipfile.ZipInfo(path.relative_to(REPO_DIR).as_posix(), ZIP_DATE)
@@ -33,8 +40,8 @@ def package_zip() -> bytes:
     return out.getvalue()
 
 
-def zip_package(target: Path) -> None:
-    Path(target).write_bytes(package_zip())
+def zip_package(target: Path, *, dev: bool = False) -> None:
+    Path(target).write_bytes(package_zip(dev=dev))
 
 
 def run_in_pyodide(directory: str) -> int:
@@ -48,7 +55,7 @@ def run_in_pyodide(directory: str) -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "pycore.zip"
-        zip_package(archive)
+        zip_package(archive, dev=True)
         code = ("import sys\nfrom pycore.vectors import run_vectors\n"
                 "passed, failed = await run_vectors('/vectors')\nfailed")
         proc = subprocess.run([node, str(runner), "--pyodide", str(pyodide_dir), "--package", str(archive),

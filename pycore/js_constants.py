@@ -2,18 +2,19 @@
 
 build.py writes `for_javascript()` into the built extension as `common/constants.js`
 (`globalThis.EFD_CONSTANTS`), so no JavaScript file retypes an armour marker, a title, the
-username rule or a limit.
+username rule or a limit. A build-time module: it is not shipped in the extension's pycore.zip.
 """
-from . import engine, inband
+from .engine.args import MIN_PASSPHRASE_LENGTH
+from .inband import armour, forum
 
 
 def for_javascript() -> dict:
     return {
-        "MSG_BEGIN": inband.MSG_BEGIN, "MSG_END": inband.MSG_END,
-        "BACKUP_BEGIN": inband.BACKUP_BEGIN, "BACKUP_END": inband.BACKUP_END,
-        "KEY_BEGIN": inband.KEY_BEGIN, "KEY_END": inband.KEY_END,
-        "PLACEHOLDER_TITLE": inband.PLACEHOLDER_TITLE, "BACKUP_TITLE": inband.BACKUP_TITLE,
-        "USERNAME_PATTERN": inband.USERNAME_PATTERN,
-        "BIO_LIMIT": inband.BIO_LIMIT, "MAX_POST_CHARS": inband.MAX_POST_CHARS,
-        "MIN_PASSPHRASE_LENGTH": engine.MIN_PASSPHRASE_LENGTH,
+        "MSG_BEGIN": armour.MSG_BEGIN, "MSG_END": armour.MSG_END,
+        "BACKUP_BEGIN": armour.BACKUP_BEGIN, "BACKUP_END": armour.BACKUP_END,
+        "KEY_BEGIN": armour.KEY_BEGIN, "KEY_END": armour.KEY_END,
+        "PLACEHOLDER_TITLE": forum.PLACEHOLDER_TITLE, "BACKUP_TITLE": forum.BACKUP_TITLE,
+        "USERNAME_PATTERN": forum.USERNAME_PATTERN,
+        "BIO_LIMIT": forum.BIO_LIMIT, "MAX_POST_CHARS": forum.MAX_POST_CHARS,
+        "MIN_PASSPHRASE_LENGTH": MIN_PASSPHRASE_LENGTH,
     }

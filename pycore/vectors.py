@@ -16,9 +16,9 @@ import re
 import traceback
 from pathlib import Path
 
-from . import b64, identity, pack, paperkey, payload, topickey
+from .plugin import b64, identity, pack, paperkey, payload, topickey
 from .errors import MalformedInput, PycoreError, SignatureMissing
-from .jsjson import encode_utf16le
+from .plugin.jsjson import encode_utf16le
 
 FILES = ("base64.json", "identities.json", "topic_keys.json", "posts.json", "negative.json", "paper_keys.json")
 

@@ -14,6 +14,8 @@ pytest_plugins = ["tests.standin.fixtures", "tests.leftovers"]
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 
+import pytest  # noqa: E402
+
 settings.register_profile("ci", max_examples=3000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("dev", max_examples=300, deadline=None,
@@ -30,6 +32,18 @@ def missing_tool(reason: str):
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI must have it: see tools/bootstrap.sh)")
     pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests marked after_engine_tests run last: they check what the engine tests recorded."""
+    items.sort(key=lambda item: item.get_closest_marker("after_engine_tests") is not None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Stop the message-contract checker before the leftover-process check runs."""
+    from tests.contract import close_router
+    close_router()
 
 
 def shared_dir() -> Path:
@@ -62,7 +76,7 @@ def vectors_dir() -> Path:
 @pytest.fixture(scope="session")
 def vector_identities(prims, vectors_dir):
     """identities.json's identities by index, imported from their unprotected private exports."""
-    from pycore import identity
+    from pycore.plugin import identity
 
     data = json.loads((vectors_dir / "identities.json").read_text("utf-8"))
 
@@ -79,6 +93,6 @@ def vector_identities(prims, vectors_dir):
 @pytest.fixture(scope="session")
 def fresh_identity(prims):
     """One newly generated v1 identity (RSA-4096 generation is slow: shared by the session)."""
-    from pycore import identity
+    from pycore.plugin import identity
 
     return asyncio.run(identity.generate(prims))

@@ -2,15 +2,13 @@
 import/export, paper keys, post decryption. Injected clock, no sleeping."""
 import json
 import os
-import sys
-import types
 from pathlib import Path
 
 import pytest
 
 from pycore import engine as E
-from pycore import identity, pack, paperkey
-from pycore.errors import KeyUnusable
+from pycore.plugin import identity, pack, paperkey
+from pycore.errors import KeyUnusable, Locked
 from pycore.primitives import default_primitives
 from tests.engine_support import Clock, EngineReplies, run
 
@@ -33,8 +31,8 @@ class Harness(EngineReplies):
         self.engine = E.Engine(self.prims, self.store, self.clock, kdf_iterations=iterations)
         self.marker = marker
 
-    def call(self, type, payload=None, marker=None, sender="page:options"):
-        return run(self.engine.handle(type, payload or {}, {"sender": sender, "marker": marker or self.marker}))
+    def context(self, sender, marker=None):
+        return {"sender": sender, "marker": marker or self.marker}
 
     def restart(self, marker=None):
         """A new Engine on the same store: a restarted offscreen document / background page."""
@@ -65,7 +63,7 @@ def test_status_without_identity():
 def test_default_kdf_cost_and_generation():
     h = Harness(iterations=E.MIN_KDF_ITERATIONS)
     assert E.Engine(h.prims, E.MemoryStore()).kdf_iterations >= 1_000_000
-    assert h.err("identity.create", {"passphrase": "too short"})["code"] == "bad_request"
+    assert h.refused("identity.create", {"passphrase": "too short"})["code"] == "bad_request"
     res = h.ok("identity.create", {"passphrase": PASS})
     assert res["unlocked"] is True and res["version"] == 1 and res["public"].startswith("1$")
     rec = run(h.store.get("identity"))
@@ -103,7 +101,7 @@ def test_lock_unlock_and_engine_restart():
     h2.ok("identity.lock")
     assert h2.ok("engine.status")["unlocked"] is False
     assert not any(k.startswith("session") for k in h2.store.data)
-    with pytest.raises(E.Locked):
+    with pytest.raises(Locked):
         run(h2.engine.require_unlocked())
     assert h2.ok("identity.unlock", {"passphrase": PASS})["fingerprint"] == fp
     assert h2.ok("engine.status")["unlocked"] is True
@@ -176,7 +174,7 @@ def test_auto_lock_after_idle_time():
     assert h.ok("engine.tick")["unlocked"] is False
     assert "session.sign_private" not in h.store.data
     assert h.ok("engine.status")["has_identity"] is True
-    assert h.err("settings.set", {"auto_lock_seconds": 0})["code"] == "bad_request"
+    assert h.refused("settings.set", {"auto_lock_seconds": 0})["code"] == "bad_request"
 
 
 def test_default_auto_lock_is_thirty_minutes():
@@ -189,7 +187,7 @@ def test_default_auto_lock_is_thirty_minutes():
 
 def test_reset():
     h = imported()
-    assert h.err("identity.reset", {"confirm": "yes"})["code"] == "bad_request"
+    assert h.refused("identity.reset", {"confirm": "yes"})["code"] == "bad_request"
     assert h.ok("engine.status")["has_identity"] is True
     assert h.ok("identity.reset", {"confirm": "RESET"}) == {"has_identity": False, "unlocked": False}
     assert h.ok("engine.status")["has_identity"] is False
@@ -221,7 +219,7 @@ def test_import_errors():
     assert h.err("identity.import", {"text": case["exports"][1]["private"], "new_passphrase": PASS,
                                      "passphrase": "wrong"})["code"] == "wrong_passphrase"
     assert h.err("identity.import", {"text": "garbage", "new_passphrase": PASS})["code"] == "malformed_input"
-    assert h.err("identity.import", {"text": case["exports"][0]["private"], "new_passphrase": "short"})["code"] == "bad_request"
+    assert h.refused("identity.import", {"text": case["exports"][0]["private"], "new_passphrase": "short"})["code"] == "bad_request"
     imported(h)
     assert h.err("identity.import", {"text": case["exports"][0]["private"], "new_passphrase": PASS})["code"] == "identity_exists"
 
@@ -280,12 +278,12 @@ def test_post_decrypt_vector(name):
 
 def test_unknown_type_and_bad_payload():
     h = Harness()
-    assert h.err("nope.nothing")["code"] == "unknown_type"
+    assert h.refused("nope.nothing")["code"] == "unknown_type"
     r = run(h.engine.handle("engine.status", "not a dict", {}))
     assert r["ok"] is False and r["error"]["code"] == "bad_request"
 
 
-def test_engine_conv_handlers_are_merged(monkeypatch):
+def test_a_handler_gets_the_engine_the_payload_and_the_context():
     seen = {}
 
     async def whoami(engine, payload, context):
@@ -294,14 +292,10 @@ def test_engine_conv_handlers_are_merged(monkeypatch):
         return {"fingerprint": (await identity.fingerprint(engine.prims, ident)).hex(), "echo": payload.get("x"),
                 "now": engine.clock()}
 
-    mod = types.ModuleType("pycore.engine_conv")
-    mod.HANDLERS = {"conv.whoami": whoami}
-    monkeypatch.setitem(sys.modules, "pycore.engine_conv", mod)
-    import pycore
-    monkeypatch.setattr(pycore, "engine_conv", mod, raising=False)
     h = Harness()
-    assert h.err("conv.whoami")["code"] == "locked"
+    h.engine.handlers["conv.whoami"] = whoami
+    assert h.call_unrouted("conv.whoami")["error"]["code"] == "locked"
     imported(h)
-    res = h.ok("conv.whoami", {"x": 5})
+    res = h.call_unrouted("conv.whoami", {"x": 5})["result"]
     assert res["echo"] == 5 and res["now"] == h.clock() and res["fingerprint"] == h.ok("identity.public")["fingerprint"]
     assert seen["ctx"]["marker"] == "m1"

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pycore import b64, identity, inband, paperkey
-from pycore import payload as _payload
+from pycore import inband
+from pycore.inband import armour, messages
+from pycore.plugin import b64, identity, paperkey
+from pycore.plugin import payload as _payload
 from pycore.errors import (AuthenticationFailed, KeyUnusable, MalformedInput, PycoreError, UnsupportedVersion,
                            WrongPassphrase)
 
@@ -62,7 +64,7 @@ def mutate(text: str, data) -> str:
 
 
 def record_of(raw: str, begin: str, end: str) -> bytes:
-    _, _, inner = inband._find_unique(raw, begin, end, "test")
+    _, _, inner = armour.find_block(raw, begin, end, "test")
     lines = [ln for ln in inner.split("\n") if ln.strip() and not ln.startswith("Fingerprint:")]
     return inband.a256_decode("".join(lines))
 
@@ -87,7 +89,7 @@ def test_a256_round_trip(data):
     text = inband.a256_encode(data)
     assert inband.a256_decode(text) == data
     assert all(len(line) <= inband.LINE for line in text.split("\n"))
-    assert inband._a256_len(len(data)) == len(text)
+    assert armour.a256_length(len(data)) == len(text)
     # line breaks, CRLF, indentation and NFD decomposition do not matter
     mangled = unicodedata.normalize("NFD", "  " + text.replace("\n", "\r\n   ") + "\n")
     assert inband.a256_decode(mangled) == data
@@ -121,7 +123,7 @@ def test_bio_block_size_and_fingerprint(prims, people):
     assert found.key_change is None
     assert "Fingerprint: " + inband.fingerprint_digits(pa.fingerprint) in block
     # the published key really is alice's: a topic key wrapped to it opens with her private key
-    from pycore import topickey
+    from pycore.plugin import topickey
     k = run(topickey.generate(prims))
     wrapped = run(topickey.wrap(prims, k, found.identity.encrypt_public))
     assert run(topickey.to_raw(prims, run(topickey.unwrap(prims, wrapped, a.encrypt_private)))) == run(topickey.to_raw(prims, k))
@@ -161,7 +163,7 @@ def test_bio_errors(prims, people):
     rec = bytearray(record_of(block, inband.KEY_BEGIN, inband.KEY_END))
     rec[0] = 2
     with pytest.raises(UnsupportedVersion):
-        run(inband.find_bio_block(prims, inband._armour(inband.KEY_BEGIN, inband.KEY_END, bytes(rec), lines[2])))
+        run(inband.find_bio_block(prims, armour.armour(inband.KEY_BEGIN, inband.KEY_END, bytes(rec), lines[2])))
 
 
 def test_v0_identity_cannot_publish(prims, vector_identities):
@@ -207,7 +209,7 @@ def test_key_change_signed_by_old_key(prims, people):
     rec = bytearray(record_of(forged, inband.KEY_BEGIN, inband.KEY_END))
     rec[1026:1058] = pa.fingerprint
     header = "Fingerprint: " + pc.digits
-    forged = inband._armour(inband.KEY_BEGIN, inband.KEY_END, bytes(rec), header)
+    forged = armour.armour(inband.KEY_BEGIN, inband.KEY_END, bytes(rec), header)
     assert run(inband.find_bio_block(prims, forged, pinned=pa)).key_change.verified is False
     with pytest.raises(MalformedInput):
         run(inband.make_bio_block(prims, a, previous=a))
@@ -275,7 +277,7 @@ def test_fingerprint_digits_known_answer():
 def test_backup_round_trip_with_passphrase_and_paper_key(prims, people):
     a, pa = people["alice"]
     pk = paperkey.generate(prims)
-    raw = run(inband.make_backup(prims, a, "correct horse battery staple", FAST, paper_key=pk))
+    raw = run(inband.seal_backup(prims, a, "correct horse battery staple", FAST, paper_key=pk))
     assert inband.is_backup_raw(raw) and not inband.is_encrypted_raw(raw)
     assert len(raw) < inband.MAX_POST_CHARS
     assert inband.backup_info(raw) == {"slots": ["passphrase", "paper_key"], "iterations": [FAST, FAST]}
@@ -289,7 +291,7 @@ def test_backup_round_trip_with_passphrase_and_paper_key(prims, people):
         run(inband.open_backup(prims, raw, paperkey.generate(prims)))
     # from the unprotected private identity string, passphrase only
     text = run(identity.export_private(prims, a))
-    raw2 = run(inband.make_backup(prims, text, "pw", FAST))
+    raw2 = run(inband.seal_backup(prims, text, "pw", FAST))
     assert inband.backup_info(raw2)["slots"] == ["passphrase"]
     assert run(identity.fingerprint(prims, run(inband.open_backup(prims, raw2, "pw")))) == pa.fingerprint
 
@@ -297,42 +299,42 @@ def test_backup_round_trip_with_passphrase_and_paper_key(prims, people):
 def test_backup_refusals(prims, people):
     a, _ = people["alice"]
     with pytest.raises(MalformedInput):
-        run(inband.make_backup(prims, a, None, FAST))
+        run(inband.seal_backup(prims, a, None, FAST))
     with pytest.raises(MalformedInput):
-        run(inband.make_backup(prims, a, "pw", FAST, paper_key="ABANDON ABANDON"))
+        run(inband.seal_backup(prims, a, "pw", FAST, paper_key="ABANDON ABANDON"))
     with pytest.raises(inband.BackupCostOutOfRange):
-        run(inband.make_backup(prims, a, "pw", inband.MAX_ITERATIONS + 1))
+        run(inband.seal_backup(prims, a, "pw", inband.MAX_ITERATIONS + 1))
     with pytest.raises(KeyUnusable):
-        run(inband.make_backup(prims, a.public_only(), "pw", FAST))
+        run(inband.seal_backup(prims, a.public_only(), "pw", FAST))
 
 
 def test_backup_absurd_cost_refused_on_read(prims, people):
     a, _ = people["alice"]
-    raw = run(inband.make_backup(prims, a, "pw", FAST))
+    raw = run(inband.seal_backup(prims, a, "pw", FAST))
     rec = bytearray(record_of(raw, inband.BACKUP_BEGIN, inband.BACKUP_END))
     for cost in (0, inband.MAX_ITERATIONS + 1, 2**32 - 1):
         rec[4:8] = cost.to_bytes(4, "big")
-        forged = inband._armour(inband.BACKUP_BEGIN, inband.BACKUP_END, bytes(rec))
+        forged = armour.armour(inband.BACKUP_BEGIN, inband.BACKUP_END, bytes(rec))
         with pytest.raises(inband.BackupCostOutOfRange, match="outside"):
             run(inband.open_backup(prims, forged, "pw"))
     # a lowered (but allowed) cost does not open: the derived key differs
     rec[4:8] = (FAST - 1).to_bytes(4, "big")
     with pytest.raises(WrongPassphrase):
-        run(inband.open_backup(prims, inband._armour(inband.BACKUP_BEGIN, inband.BACKUP_END, bytes(rec)), "pw"))
+        run(inband.open_backup(prims, armour.armour(inband.BACKUP_BEGIN, inband.BACKUP_END, bytes(rec)), "pw"))
 
 
 @pytest.mark.slow
 def test_backup_default_cost(prims, people):
     a, pa = people["alice"]
     assert inband.DEFAULT_ITERATIONS >= 1_000_000
-    raw = run(inband.make_backup(prims, a, "pw"))
+    raw = run(inband.seal_backup(prims, a, "pw"))
     assert inband.backup_info(raw)["iterations"] == [inband.DEFAULT_ITERATIONS]
     assert run(identity.fingerprint(prims, run(inband.open_backup(prims, raw, "pw")))) == pa.fingerprint
 
 
 @pytest.fixture(scope="module")
 def small_backup(prims, people):
-    return run(inband.make_backup(prims, people["alice"][0], "pw", 2))
+    return run(inband.seal_backup(prims, people["alice"][0], "pw", 2))
 
 
 @settings(HEAVY, max_examples=30)
@@ -351,7 +353,7 @@ def test_backup_parser_on_altered_input(prims, people, small_backup, data):
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=400))
 def test_backup_parser_on_random_records(prims, blob):
-    raw = inband._armour(inband.BACKUP_BEGIN, inband.BACKUP_END, blob)
+    raw = armour.armour(inband.BACKUP_BEGIN, inband.BACKUP_END, blob)
     with pytest.raises(PycoreError):
         run(inband.open_backup(prims, raw, "pw"))
 
@@ -408,7 +410,7 @@ def test_first_post_author_checks(prims, people, convo):
 
 
 def _envelope(raw):
-    return inband.a256_decode(inband._find_unique(raw, inband.MSG_BEGIN, inband.MSG_END, "t")[2])
+    return inband.a256_decode(armour.find_block(raw, inband.MSG_BEGIN, inband.MSG_END, "t")[2])
 
 
 def test_wrapped_keys_bound_to_the_signature(prims, people):
@@ -416,11 +418,11 @@ def test_wrapped_keys_bound_to_the_signature(prims, people):
     but a participant can): the signed hash of the recipient section no longer matches."""
     (a, pa), (b, pb), (d, pd) = people["alice"], people["bob"], people["dave"]
     new = run(inband.start_conversation(prims, a, "alice", [("bob", pb)], "T", "B", NOW))
-    from pycore import topickey
+    from pycore.plugin import topickey
     wrapped_for_dave = b64.decode(run(topickey.wrap(prims, new.key, pd.identity.encrypt_public)))
     env = bytearray(_envelope(new.raw))
     env[3 + 516:3 + 1032] = pd.fingerprint[:4] + wrapped_for_dave
-    forged = inband._armour_message(bytes(env))
+    forged = messages._armour_message(bytes(env))
     r = run(inband.open_conversation(prims, forged, "dave", d, pa))
     assert r.status == inband.STATUS_INVALID_SIGNATURE and r.body is None
     assert run(inband.open_conversation(prims, forged, "alice", a, pa)).status == inband.STATUS_INVALID_SIGNATURE
@@ -448,7 +450,7 @@ def test_reply_statuses(prims, people, convo):
 
 
 def _sealed(prims, conv, obj, kind=inband.KIND_REPLY):
-    return run(inband._seal(prims, conv.key, obj, bytes([1, kind]), inband.MAX_POST_CHARS))
+    return run(messages.seal_envelope(prims, conv.key, obj, bytes([1, kind]), inband.MAX_POST_CHARS))
 
 
 def test_forged_replies(prims, people, convo):
@@ -471,7 +473,7 @@ def test_forged_replies(prims, people, convo):
     assert run(inband.read_post(prims, conv, _sealed(prims, conv, signed), [pa], poster_username="alice")).status == "valid"
     # a reply object inside a key-share envelope kind
     env = _envelope(_sealed(prims, conv, signed))
-    r = run(inband.read_post(prims, conv, inband._armour_message(bytes([1, 3, 1]) + bytes(516) + env[2:]), [pa],
+    r = run(inband.read_post(prims, conv, messages._armour_message(bytes([1, 3, 1]) + bytes(516) + env[2:]), [pa],
                              poster_username="alice"))
     assert r.status == "wrong_conversation"
 
@@ -510,7 +512,7 @@ def test_padding_hides_exact_length(prims, people, convo):
     sizes = {n: len(run(inband.make_reply(prims, conv, b, "bob", "x" * n, NOW))) for n in (0, 1, 50, 1000, 1200, 3500)}
     assert sizes[0] == sizes[1] == sizes[50] == sizes[1000]
     assert sizes[1000] < sizes[1200] < sizes[3500]
-    assert inband._bucket(1) == 2048 and inband._bucket(2049) == 4096 and inband._bucket(16385) == 24576
+    assert messages._bucket(1) == 2048 and messages._bucket(2049) == 4096 and messages._bucket(16385) == 24576
 
 
 def test_size_limits(prims, people, convo):
@@ -598,8 +600,8 @@ def test_open_conversation_on_altered_input(prims, people, convo, data):
 def test_message_parsers_on_random_input(prims, people, convo, blob, text):
     _, conv, _ = convo
     b, pb = people["bob"]
-    for raw in (text, inband._armour_message(blob), inband._armour_message(bytes([1, 2]) + blob),
-                inband._armour_message(bytes([1, 1, 1]) + blob)):
+    for raw in (text, messages._armour_message(blob), messages._armour_message(bytes([1, 2]) + blob),
+                messages._armour_message(bytes([1, 1, 1]) + blob)):
         for call in (lambda: inband.read_post(prims, conv, raw, [pb]),
                      lambda: inband.open_conversation(prims, raw, "bob", b, pb),
                      lambda: inband.read_key_share(prims, raw, b, [pb])):

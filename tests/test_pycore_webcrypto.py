@@ -8,7 +8,7 @@ from pycore.__main__ import zip_package
 from tests.conftest import REPO_DIR
 
 CHECKS = textwrap.dedent("""
-    from pycore import identity, payload, topickey
+    from pycore.plugin import identity, payload, topickey
     from pycore.errors import AuthenticationFailed, KeyUnusable, WrongKey, MalformedInput
     from pycore.primitives import default_primitives
     prims = default_primitives()

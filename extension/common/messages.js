@@ -77,6 +77,7 @@
     "identity.export": { from: ["page:options"], to: "engine", payload: V.obj({ passphrase }) },
     "identity.paperkey": { from: ["page:options"], to: "engine", payload: V.obj({ passphrase }) },
     "identity.reset": { from: ["page:options"], to: "engine", payload: V.obj({ confirm: V.literal("RESET") }) },
+    "identity.replace": { from: ["page:options"], to: "engine", payload: V.obj({ passphrase, confirm: V.literal("REPLACE") }) },
     "identity.public": { from: ["content", ...PAGES], to: "engine", payload: V.obj({}),
       contentResult: ["public", "fingerprint", "version"] },
     "settings.get": { from: PAGES, to: "engine", payload: V.obj({}) },
@@ -104,7 +105,9 @@
   const postId = V.int({ min: 1, max: 2 ** 53 - 1 });
   const bio = V.optional(V.str({ max: 10000 }));
   const userRef = V.obj({ username, bio_raw: bio });
-  const postRef = V.obj({ post_id: postId, raw: V.str({ max: 200000 }), username, bio_raw: bio });
+  // created_at: Discourse's time of the post (the engine reports how far it is from the signed time).
+  const postRef = V.obj({ post_id: postId, raw: V.str({ max: 200000 }), username, bio_raw: bio,
+    created_at: V.optional(V.str({ max: 40 })) });
   const maxChars = V.optional(V.int({ min: 1000, max: 1000000 }));
   // Ciphertext only: what the content script may post for a frame (checked here and again there).
   const MSG_RE = /-----BEGIN EFD MESSAGE-----[\s\S]*-----END EFD MESSAGE-----/;
@@ -166,7 +169,7 @@
     "conv.start": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, me: username,
       recipients: V.array(userRef, { max: 60 }), title: V.str({ min: 1, max: 255 }), body: V.str({ max: 200000 }), max_chars: maxChars }) },
     "conv.open": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId, raw: V.str({ max: 200000 }),
-      me: username, author: userRef }) },
+      me: username, author: userRef, allowed_users: V.optional(V.array(username, { max: 1000 })) }) },
     "conv.accept_share": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId,
       raw: V.str({ max: 200000 }), me: username, poster: userRef }) },
     "conv.read": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId, posts: V.array(postRef, { max: 200 }) }) },

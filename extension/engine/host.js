@@ -13,7 +13,7 @@ const INDEX_URL = new URL("../pyodide/", import.meta.url).href;
 const SNAPSHOT_PY = `
 import sys
 sys.path.insert(0, "${PYCORE_DIR}")
-import pycore.engine
+import pycore.engine.pyodide_adapter
 `;
 
 const BOOT_PY = `
@@ -22,7 +22,7 @@ if "${PYCORE_DIR}" not in sys.path:
     sys.path.insert(0, "${PYCORE_DIR}")
 import random
 random.seed()  # never reuse a PRNG state restored from a snapshot (pycore does not use it anyway)
-from pycore.engine import pyodide_handle_json as _efd_handle_json
+from pycore.engine.pyodide_adapter import handle_json as _efd_handle_json
 `;
 
 export class EngineHost {

@@ -1,15 +1,36 @@
 """JWK checks shared by both backends, so that both refuse the same inputs the same way."""
 
-from .. import b64
+import base64
+import binascii
+import re
+
 from ..errors import MalformedInput
 from .base import JWK_ALG, JWK_OPS, MAX_RSA_BITS, MIN_RSA_BITS, PRIVATE_MEMBERS, RSA_KINDS
+
+_URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def encode_url(data: bytes) -> str:
+    """JWK-style base64url without padding."""
+    return base64.urlsafe_b64encode(bytes(data)).rstrip(b"=").decode("ascii")
+
+
+def decode_url(text: str, *, what: str = "base64url data") -> bytes:
+    if not isinstance(text, str):
+        raise MalformedInput(f"{what}: expected text, got {type(text).__name__}")
+    if not _URL.fullmatch(text) or len(text) % 4 == 1:
+        raise MalformedInput(f"{what}: not base64url without padding")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:  # pragma: no cover
+        raise MalformedInput(f"{what}: {exc}") from None
 
 
 def _int(jwk: dict, name: str) -> int:
     value = jwk.get(name)
     if not isinstance(value, str) or not value:
         raise MalformedInput(f"RSA JWK: member {name!r} is missing or not a string")
-    return int.from_bytes(b64.decode_url(value, what=f"RSA JWK member {name!r}"), "big")
+    return int.from_bytes(decode_url(value, what=f"RSA JWK member {name!r}"), "big")
 
 
 def check_rsa_jwk(jwk, kind: str) -> tuple[dict[str, int], bool]:
@@ -68,7 +89,7 @@ def make_jwk(kind: str, numbers: dict[str, int], private: bool) -> dict:
     def enc(name: str) -> str:
         value = numbers[name]
         length = max(1, (value.bit_length() + 7) // 8)
-        return b64.encode_url(value.to_bytes(length, "big"))
+        return encode_url(value.to_bytes(length, "big"))
 
     jwk = {
         "alg": JWK_ALG[kind],
@@ -76,7 +97,7 @@ def make_jwk(kind: str, numbers: dict[str, int], private: bool) -> dict:
         "ext": True,
         "key_ops": list(JWK_OPS[(kind, private)]),
         "kty": "RSA",
-        "n": b64.encode_url(numbers["n"].to_bytes(size, "big")),
+        "n": encode_url(numbers["n"].to_bytes(size, "big")),
     }
     if private:
         for name in PRIVATE_MEMBERS:

@@ -1,4 +1,4 @@
-"""pycore.engine_conv on CPython through the real Engine (MemoryStore, injected clock): key
+"""pycore.engine's conversation handlers on CPython through the real Engine (MemoryStore, injected clock): key
 publishing and pinning (first use, verified, KEY CHANGED, signed changes), conversations across
 three engines (one per user), replies, key shares, duplicates, the inbox list, encrypted drafts,
 backups, sender checks, and that the store never holds plaintext."""
@@ -7,7 +7,8 @@ import json
 import pytest
 
 from pycore import engine as E
-from pycore import identity, inband
+from pycore import inband
+from pycore.plugin import identity
 from tests.engine_support import Clock, EngineReplies, run
 
 PASS = "a long enough passphrase 1"
@@ -27,7 +28,7 @@ class User(EngineReplies):
         self.bio = f"Hi, I am {name}."
         if private_text is not None:
             self.ok("identity.import", {"text": private_text, "new_passphrase": PASS})
-            self.bio = self.ok("keys.publish", {"bio_raw": self.bio}, sender="content")["bio_raw"]
+            self.bio = self.ok("keys.publish", {"bio_raw": self.bio})["bio_raw"]
 
     def clone(self) -> "User":
         """The same extension state in a fresh engine (tests stay independent without
@@ -39,8 +40,11 @@ class User(EngineReplies):
         twin.engine = E.Engine(self.prims, twin.store, Clock(T0), kdf_iterations=FAST_KDF)
         return twin
 
-    def call(self, type, payload=None, sender="frame:viewer"):
-        return run(self.engine.handle(type, payload or {}, {"sender": sender, "marker": "m1"}))
+    def context(self, sender):
+        return {"sender": sender, "marker": "m1"}
+
+    def clock_advance(self, seconds):
+        self.engine.clock.advance(seconds)
 
     def ref(self):
         return {"username": self.name, "bio_raw": self.bio}
@@ -68,18 +72,18 @@ def users(base_users):
 
 
 def check(u, other, **extra):
-    return u.ok("keys.check", {"origin": ORIGIN, "username": other.name, "bio_raw": other.bio, **extra}, sender="content")
+    return u.ok("keys.check", {"origin": ORIGIN, "username": other.name, "bio_raw": other.bio, **extra})
 
 
 # ------------------------------------------------------------------------------ keys
 def test_publish_keeps_the_users_text(users, prims):
     a = users["alice"]
     assert a.bio.startswith("Hi, I am alice.\n\n```text\n" + inband.KEY_BEGIN)
-    again = a.ok("keys.publish", {"bio_raw": a.bio}, sender="content")
+    again = a.ok("keys.publish", {"bio_raw": a.bio})
     assert again["bio_raw"] == a.bio and again["changed"] is False
     assert again["fingerprint"] == a.ok("identity.public")["fingerprint"]
     assert run(inband.find_bio_block(prims, a.bio)).fingerprint_hex == again["fingerprint"]
-    too_long = a.err("keys.publish", {"bio_raw": "x" * 2500}, sender="content")
+    too_long = a.err("keys.publish", {"bio_raw": "x" * 2500})
     assert too_long["code"] == "bio_too_long" and too_long["excess"] > 0
 
 
@@ -90,7 +94,7 @@ def test_first_use_pinning_and_verification(users):
     assert check(b, a)["status"] == "first_seen"
     # the content script cannot mark keys verified
     assert b.err("keys.mark_verified", {"origin": ORIGIN, "username": "alice", "fingerprint": first["fingerprint"]},
-                 sender="content")["code"] == "forbidden"
+                 sender="content", router_rejects=True)["code"] == "rejected"
     assert b.err("keys.mark_verified", {"origin": ORIGIN, "username": "alice", "fingerprint": "0" * 64})["code"] \
         == "bad_request"
     assert b.ok("keys.mark_verified", {"origin": ORIGIN, "username": "alice",
@@ -128,7 +132,7 @@ def test_unsigned_key_change_blocks_sending_until_acknowledged(users, prims):
     e = b.err("conv.start", {"origin": ORIGIN, "me": "bob", "recipients": [a.ref()], "title": "t", "body": "b"})
     assert e["code"] == "key_change_unacknowledged" and e["username"] == "alice"
     assert b.err("keys.acknowledge", {"origin": ORIGIN, "username": "alice", "fingerprint": r["fingerprint"]},
-                 sender="content")["code"] == "forbidden"
+                 sender="content", router_rejects=True)["code"] == "rejected"
     ack = b.ok("keys.acknowledge", {"origin": ORIGIN, "username": "alice", "fingerprint": r["fingerprint"]})
     assert ack["status"] == "first_seen"  # an unsigned change loses the verified mark
     assert check(b, a)["status"] == "first_seen"
@@ -149,25 +153,42 @@ def test_signed_key_change_keeps_verification(users, prims, vector_identities):
     assert ack["status"] == "verified"
 
 
-def test_key_change_announced_from_the_old_backup(users, texts, prims):
-    """carol's device rotates to a new identity (alice's key pair stands in for it) and announces
-    it, signed with her old key opened from her old backup; bob, who pinned the old key, sees a
-    signed change."""
+def test_replacing_the_key_publishes_a_change_signed_by_the_old_key(users, prims):
+    """carol replaces her identity on her device: the next published block announces the change,
+    signed by her old key, so bob (who pinned the old key) sees a signed change; conversations
+    opened before, and first posts wrapped to the old key, stay readable on carol's device."""
     c, b = users["carol"], users["bob"]
-    old_backup = c.ok("backup.make", {"passphrase": PASS, "backup_passphrase": "carol's old backup pass"})["raw"]
     fp_old = check(b, c)["fingerprint"]
-    new_device = User(prims, "carol", texts[0])
-    prev = {"raw": old_backup, "secret": "carol's old backup pass"}
-    assert new_device.err("keys.publish", {"bio_raw": c.bio, "previous_backup": prev}, sender="content")["code"] \
-        == "forbidden"
-    out = new_device.ok("keys.publish", {"bio_raw": c.bio, "previous_backup": prev}, sender="page:options")
-    assert out["key_change"] == fp_old and out["changed"] is True
-    assert out["bio_raw"].startswith("Hi, I am carol.\n\n```text\n") and out["bio_raw"].count(inband.KEY_BEGIN) == 1
-    c.bio = out["bio_raw"]
+    before = _start(b, c, title="Before the new key", body="old key")
+    assert c.ok("conv.open", {"origin": ORIGIN, "topic_id": 41, "raw": before["raw"], "me": "carol",
+                              "author": b.ref()})["status"] == "valid"
+    unopened = _start(b, c, title="Never opened before", body="still old key")
+    assert c.err("identity.replace", {"passphrase": "wrong wrong wrong", "confirm": "REPLACE"})["code"] == "wrong_passphrase"
+    c.clock_advance(10)
+    assert c.call("identity.replace", {"passphrase": PASS, "confirm": "yes"}, router_rejects=True)["ok"] is False
+    out = c.ok("identity.replace", {"passphrase": PASS, "confirm": "REPLACE"})
+    assert out["previous_fingerprint"] == fp_old and out["fingerprint"] != fp_old and out["unlocked"] is True
+    assert c.ok("identity.public")["fingerprint"] == out["fingerprint"]
+    published = c.ok("keys.publish", {"bio_raw": c.bio})
+    assert published["key_change"] == fp_old and published["fingerprint"] == out["fingerprint"]
+    assert published["bio_raw"].startswith("Hi, I am carol.\n\n```text\n") and published["bio_raw"].count(inband.KEY_BEGIN) == 1
+    c.bio = published["bio_raw"]
     r = check(b, c)
     assert (r["status"], r["change_signed"], r["fingerprint"]) == ("key_changed", True, out["fingerprint"])
-    bad = dict(prev, secret="wrong")
-    assert new_device.err("keys.publish", {"bio_raw": c.bio, "previous_backup": bad})["code"] == "wrong_passphrase"
+    # what carol's device knew stays readable: the stored conversation, and a first post wrapped to her old key
+    reopened = c.ok("conv.open", {"origin": ORIGIN, "topic_id": 41, "raw": before["raw"], "me": "carol",
+                                  "author": b.ref()})
+    assert (reopened["status"], reopened["body"]) == ("valid", "old key")
+    late = c.ok("conv.open", {"origin": ORIGIN, "topic_id": 42, "raw": unopened["raw"], "me": "carol",
+                              "author": b.ref()})
+    assert (late["status"], late["body"]) == ("valid", "still old key")
+    # and carol's new key reaches bob once he accepts the signed change
+    b.ok("keys.acknowledge", {"origin": ORIGIN, "username": "carol", "fingerprint": out["fingerprint"]})
+    after = _start(b, c, title="After", body="new key")
+    assert c.ok("conv.open", {"origin": ORIGIN, "topic_id": 43, "raw": after["raw"], "me": "carol",
+                              "author": b.ref()})["body"] == "new key"
+    # the old identity is kept sealed: nothing of it is readable at rest
+    assert "Before the new key" not in c.stored_text()
 
 
 # ------------------------------------------------------------------------------ conversations
@@ -226,9 +247,7 @@ def test_the_content_script_gets_no_plaintext(users):
         ("drafts.load", {"origin": ORIGIN, "draft_key": "new"}),
         ("backup.make", {"passphrase": PASS, "paper_key": True}),
     ]:
-        assert b.err(type, payload, sender="content")["code"] == "forbidden", type
-    from pycore import engine_conv
-    assert engine_conv.CONTENT_ALLOWED <= set(engine_conv.HANDLERS)
+        assert b.err(type, payload, sender="content", router_rejects=True)["code"] == "rejected", type
 
 
 def test_recipient_without_key_is_named(users):
@@ -263,7 +282,7 @@ def test_invite_with_key_share(users):
     assert c.err("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "carol",
                                "author": a.ref()})["code"] == "not_a_participant"
     acc = c.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 5, "raw": share["raw"], "me": "carol",
-                                     "poster": b.ref()}, sender="content")
+                                     "poster": b.ref()})
     assert acc["status"] == "valid" and acc["conversation_id"] == started["conversation_id"]
     opened = c.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "carol",
                                 "author": a.ref()})
@@ -290,7 +309,7 @@ def test_invite_with_key_share(users):
     assert a.ok("conv.list", {"origin": ORIGIN})["conversations"][0]["invited"] == ["carol"]
     # a key share posted under someone else's name is not accepted
     bad = c.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 6, "raw": share["raw"], "me": "carol",
-                                     "poster": a.ref()}, sender="content")
+                                     "poster": a.ref()})
     assert bad["status"] == "wrong_author" and bad["conversation_id"] is None
 
 
@@ -301,13 +320,13 @@ def test_a_key_share_for_another_topic_does_not_lock_me_out(users):
     share = b.ok("conv.share_key", {"origin": ORIGIN, "topic_id": 40, "me": "bob", "invitee": c.ref()})["raw"]
     # the page makes carol's extension accept conversation "one"'s share for topic 41 ("two")
     acc = c.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 41, "raw": share, "me": "carol",
-                                     "poster": b.ref()}, sender="content")
+                                     "poster": b.ref()})
     assert acc["status"] == "valid"
     opened = c.ok("conv.open", {"origin": ORIGIN, "topic_id": 41, "raw": two["raw"], "me": "carol", "author": a.ref()})
     assert (opened["status"], opened["title"]) == ("valid", "two")
     # once a topic holds a conversation, a share for another one is refused
     again = c.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 41, "raw": share, "me": "carol",
-                                       "poster": b.ref()}, sender="content")
+                                       "poster": b.ref()})
     assert (again["status"], again["conversation_id"]) == ("wrong_conversation", None)
 
 
@@ -337,8 +356,8 @@ def test_encrypted_drafts(users):
     assert a.ok("drafts.delete", {"origin": ORIGIN, "draft_key": "topic_7"})["deleted"] is True
     assert a.ok("drafts.load", {"origin": ORIGIN, "draft_key": "topic_7"})["found"] is False
     assert a.ok("drafts.delete", {"origin": ORIGIN, "draft_key": "topic_7"})["deleted"] is False
-    assert a.err("drafts.save", {"origin": ORIGIN, "draft_key": "../x", "text": "t"})["code"] == "bad_request"
-    assert a.err("drafts.save", {"origin": "javascript:x", "draft_key": "k", "text": "t"})["code"] == "bad_request"
+    assert a.refused("drafts.save", {"origin": ORIGIN, "draft_key": "../x", "text": "t"})["code"] == "bad_request"
+    assert a.refused("drafts.save", {"origin": "javascript:x", "draft_key": "k", "text": "t"})["code"] == "bad_request"
 
 
 def test_conversation_keys_survive_lock_and_unlock(users):
@@ -359,9 +378,9 @@ def test_backup_make_and_restore_on_a_new_device(users, prims):
     assert made["title"] == inband.BACKUP_TITLE and inband.is_backup_raw(made["raw"])
     assert made["info"] == {"slots": ["passphrase", "paper_key"], "iterations": [FAST_KDF, FAST_KDF]}
     assert len(made["paper_key"].split()) == 12
-    assert a.ok("backup.inspect", {"raw": made["raw"]}, sender="content") == made["info"]
+    assert a.ok("backup.inspect", {"raw": made["raw"]}) == made["info"]
     assert a.err("backup.make", {"passphrase": "wrong passphrase!!", "paper_key": True})["code"] == "wrong_passphrase"
-    assert a.err("backup.make", {"passphrase": PASS})["code"] == "bad_request"
+    assert a.refused("backup.make", {"passphrase": PASS})["code"] == "bad_request"
     fp = a.ok("identity.public")["fingerprint"]
     for secret in (made["paper_key"].lower(), "another long passphrase"):
         device = User(prims, "alice")
@@ -381,7 +400,7 @@ def test_backup_with_a_paper_key_only(users, prims):
     white space); the local passphrase is not a key to the backup; the content script can neither
     make nor restore backups."""
     a = users["alice"]
-    assert a.err("backup.make", {"passphrase": PASS, "paper_key": True}, sender="content")["code"] == "forbidden"
+    assert a.err("backup.make", {"passphrase": PASS, "paper_key": True}, sender="content", router_rejects=True)["code"] == "rejected"
     made = a.ok("backup.make", {"passphrase": PASS, "paper_key": True}, sender="page:inbox")
     assert made["info"] == {"slots": ["paper_key"], "iterations": [FAST_KDF]}
     words = made["paper_key"].split(" ")
@@ -392,7 +411,7 @@ def test_backup_with_a_paper_key_only(users, prims):
     messy = "\n  " + "\t".join(w.lower() for w in words[:6]) + "  \n " + "   ".join(words[6:]).title() + " \n"
     device = User(prims, "alice")
     assert device.err("backup.restore", {"raw": made["raw"], "secret": messy, "new_passphrase": PASS},
-                      sender="content")["code"] == "forbidden"
+                      sender="content", router_rejects=True)["code"] == "rejected"
     assert device.err("backup.restore", {"raw": made["raw"], "secret": PASS, "new_passphrase": PASS},
                       sender="page:inbox")["code"] == "wrong_passphrase"
     wrong_word = " ".join(words[:11] + [words[0] if words[11] != words[0] else words[1]])
@@ -410,7 +429,7 @@ def test_backup_with_a_paper_key_only(users, prims):
 def test_engine_public_identity_helpers(users, prims):
     """Engine.open_identity / install_identity: what the backup handlers use instead of private
     helpers. Wrong passphrases are throttled; installing over an existing identity is refused."""
-    from pycore.engine import IdentityExists, Throttled, WrongPassphrase
+    from pycore.errors import IdentityExists, Throttled, WrongPassphrase
     a = users["alice"]
     rec, inner = run(a.engine.open_identity(PASS))
     assert inner.startswith("1$") and rec["fingerprint"] == a.ok("identity.public")["fingerprint"]
@@ -436,7 +455,7 @@ from pycore import engine as E, inband
 from pycore.primitives import default_primitives
 prims = default_primitives()
 assert prims.name == "webcrypto", prims.name
-assert inband._unicodedata is not None
+assert inband.armour._unicodedata is not None
 cases = json.load(open("/vectors/identities.json"))["cases"]
 texts = [next(e["private"] for e in c["exports"] if e["passphrase"] is None) for c in cases[:2]]
 PASS = "a long enough passphrase 1"
@@ -451,13 +470,13 @@ async def call(eng, type, payload, sender="frame:viewer"):
 async def user(text):
     eng = E.Engine(prims, E.MemoryStore(), lambda: 1.8e9, kdf_iterations=1000)
     await call(eng, "identity.import", {"text": text, "new_passphrase": PASS})
-    bio = (await call(eng, "keys.publish", {"bio_raw": "Hi ☃"}, sender="content"))["bio_raw"]
+    bio = (await call(eng, "keys.publish", {"bio_raw": "Hi ☃"}))["bio_raw"]
     return eng, bio
 
 a, a_bio = await user(texts[0])
 b, b_bio = await user(texts[1])
 steps.append("publish")
-chk = await call(b, "keys.check", {"origin": ORIGIN, "username": "alice", "bio_raw": a_bio}, sender="content")
+chk = await call(b, "keys.check", {"origin": ORIGIN, "username": "alice", "bio_raw": a_bio})
 assert chk["status"] == "first_seen", chk
 started = await call(a, "conv.start", {"origin": ORIGIN, "me": "alice", "title": "Título ☃",
                                        "body": "Hello 😀", "recipients": [{"username": "bob", "bio_raw": b_bio}]})
@@ -533,21 +552,21 @@ def _field_values(base):
         "title": _JSONISH, "body": _JSONISH, "text": _JSONISH, "draft_key": st.sampled_from(["k", "../"]) | _JSONISH,
         "max_chars": st.integers(0, 40000) | _JSONISH, "secret": _JSONISH, "passphrase": _JSONISH,
         "new_passphrase": _JSONISH, "backup_passphrase": _JSONISH, "paper_key": _JSONISH,
-        "previous_backup": _JSONISH,
+        "confirm": _JSONISH, "allowed_users": st.lists(st.sampled_from(["alice", "x y"]), max_size=2) | _JSONISH,
     }
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_handlers_answer_any_payload_with_a_result_or_an_error(base_users, data):
-    from pycore.engine_conv import HANDLERS
+    from pycore.engine.handlers import HANDLERS
     values = _field_values(base_users)
     type = data.draw(st.sampled_from(sorted(HANDLERS)))
     names = data.draw(st.lists(st.sampled_from(sorted(values)), max_size=6, unique=True))
     payload = {n: data.draw(values[n]) for n in names}
     sender = data.draw(st.sampled_from(["content", "frame:viewer", "page:options"]))
     user = base_users["bob"].clone()
-    r = user.call(type, payload, sender=sender)  # an exception here fails the test
+    r = user.call_unrouted(type, payload, sender=sender)  # an exception here fails the test
     assert isinstance(r["ok"], bool)
     if not r["ok"]:
         assert isinstance(r["error"]["code"], str) and isinstance(r["error"]["message"], str)

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from pycore import b64, identity, jsjson, pack, paperkey, payload, topickey, versioned
+from pycore.plugin import b64, identity, jsjson, pack, paperkey, payload, topickey, versioned
 from pycore.errors import KeyUnusable, PycoreError, SignatureMissing
 from tests.conftest import missing_tool
 

@@ -2,7 +2,7 @@
 participant with RSA-OAEP-SHA256 (512-byte result, 684 base64 characters, no version prefix)."""
 
 from . import b64
-from .errors import MalformedInput
+from ..errors import MalformedInput
 
 KEY_BYTES = 32
 

@@ -3,7 +3,7 @@ and a footer, cut into 71-character lines."""
 
 import re
 
-from .errors import MalformedInput
+from ..errors import MalformedInput
 
 COLUMNS = 71
 HEADER = "============== BEGIN EXPORTED DISCOURSE ENCRYPT KEY PAIR =============="

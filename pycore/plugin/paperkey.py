@@ -8,7 +8,7 @@ identity export stored under the label "paper_<first word, lower case>".
 
 from importlib import resources
 
-from .errors import MalformedInput
+from ..errors import MalformedInput
 
 WORD_BITS = 11
 PAPER_KEY_BYTES = 16

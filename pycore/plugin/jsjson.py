@@ -14,7 +14,7 @@ import json
 import math
 import re
 
-from .errors import MalformedInput
+from ..errors import MalformedInput
 
 _MAX_SAFE = 2**53
 

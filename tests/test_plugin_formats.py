@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from pycore import b64, identity, jsjson, pack, paperkey, payload, topickey, versioned
+from pycore.plugin import b64, identity, jsjson, pack, paperkey, payload, topickey, versioned
 from pycore.errors import (AuthenticationFailed, KeyUnusable, MalformedInput, PycoreError, SignatureMissing,
                            UnsupportedVersion, WrongKey, WrongPassphrase)
 

@@ -12,8 +12,8 @@ the object without "signature"). Verification re-serialises the decrypted object
 
 import re
 
-from . import b64, jsjson, versioned
-from .errors import KeyUnusable, MalformedInput, SignatureMissing
+from . import b64, jsjson, topickey, versioned
+from ..errors import KeyUnusable, MalformedInput, SignatureMissing
 
 IV_LEN = 12
 _IV_B64 = 16
@@ -132,8 +132,6 @@ async def decrypt_title(prims, key, ciphertext: str) -> str:
 
 async def make_draft_reply(prims, own_public, reply: str) -> str:
     """The plugin's draft "reply" field: a fresh key, wrapped to the author, then the ciphertext."""
-    from . import topickey
-
     draft_key = await topickey.generate(prims)
     wrapped = await topickey.wrap(prims, draft_key, own_public)
     body = await encrypt(prims, draft_key, {"raw": reply}, include_uploads=True) if reply else ""
@@ -142,8 +140,6 @@ async def make_draft_reply(prims, own_public, reply: str) -> str:
 
 async def open_draft_reply(prims, field: str, own_private):
     """The {"raw": …} object of a draft reply field, or None when the draft had no text."""
-    from . import topickey
-
     if not isinstance(field, str) or "\n" not in field:
         raise MalformedInput("draft reply: expected '<wrapped key>\\n<ciphertext>'")
     wrapped, body = field.split("\n", 1)

@@ -15,10 +15,10 @@ import base64
 import binascii
 import re
 
-from .errors import MalformedInput
+from ..errors import MalformedInput
+from ..primitives import jwk as _jwk_b64
 
 _STD = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def encode(data: bytes) -> str:
@@ -39,17 +39,6 @@ def decode(text: str, *, what: str = "base64 data") -> bytes:
         raise MalformedInput(f"{what}: {exc}") from None
 
 
-def encode_url(data: bytes) -> str:
-    """JWK-style base64url without padding."""
-    return base64.urlsafe_b64encode(bytes(data)).rstrip(b"=").decode("ascii")
-
-
-def decode_url(text: str, *, what: str = "base64url data") -> bytes:
-    if not isinstance(text, str):
-        raise MalformedInput(f"{what}: expected text, got {type(text).__name__}")
-    if not _URL.fullmatch(text) or len(text) % 4 == 1:
-        raise MalformedInput(f"{what}: not base64url without padding")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:  # pragma: no cover
-        raise MalformedInput(f"{what}: {exc}") from None
+# JWK members use base64url; the primitives layer defines it, the formats reuse it.
+encode_url = _jwk_b64.encode_url
+decode_url = _jwk_b64.decode_url

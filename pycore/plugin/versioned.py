@@ -1,6 +1,6 @@
 """The "<version>$<body>" envelope shared by identities and ciphertexts."""
 
-from .errors import MalformedInput, UnsupportedVersion
+from ..errors import MalformedInput, UnsupportedVersion
 from .jsjson import parse_int_prefix
 
 KNOWN_VERSIONS = (0, 1)

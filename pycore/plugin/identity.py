@@ -2,15 +2,16 @@
 
 v1 (current): RSA-OAEP-4096 "encrypt" pair + RSA-PSS-4096 "sign" pair, JSON of JWKs in UTF-8.
 v0 (legacy, read and re-export only): one RSA-OAEP pair, JSON of JWKs in UTF-16LE.
-Byte layouts: docs/../shared spec "discourse-encrypt-formats" section 2; summary per function.
+Byte layouts: the plugin format spec (discourse-encrypt-formats.md) section 2; a summary per function.
 """
 
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import b64, jsjson, versioned
-from .errors import KeyUnusable, MalformedInput, PycoreError, WrongPassphrase
-from .primitives.base import JWK_ALG
+from ..errors import KeyUnusable, MalformedInput, PycoreError, WrongPassphrase
+from ..primitives.base import JWK_ALG
+from ..primitives.kdf import passphrase_key
 
 PLUGIN_KDF_ITERATIONS = 128_000
 SALT_LEN = 16
@@ -119,7 +120,7 @@ async def export_private(prims, ident: Identity, passphrase: str | None = None, 
         private_jwk = await _jwk(prims, ident, "encryptPrivate")
         if passphrase is None:
             return "0$" + public + "$" + _v0_blob(private_jwk)
-        key = await _kdf_key(prims, jsjson.encode_utf16le(passphrase), salt, iterations)
+        key = await passphrase_key(prims, jsjson.encode_utf16le(passphrase), salt, iterations)
         # WebCrypto wrapKey("jwk") serialises the JWK as UTF-8 JSON (unlike the rest of v0).
         wrapped = await prims.aes_gcm_encrypt(key, iv, jsjson.to_utf8(jsjson.stringify(private_jwk)))
         return "0$" + public + "$" + b64.encode(iv) + b64.encode(wrapped) + "$" + b64.encode(salt)
@@ -128,18 +129,13 @@ async def export_private(prims, ident: Identity, passphrase: str | None = None, 
     inner = jsjson.to_utf8(jsjson.stringify(obj))
     if passphrase is None:
         return "1$" + b64.encode(inner)
-    key = await _kdf_key(prims, passphrase.encode("utf-8", "surrogatepass"), salt, iterations)
+    key = await passphrase_key(prims, passphrase.encode("utf-8", "surrogatepass"), salt, iterations)
     ct = await prims.aes_gcm_encrypt(key, iv, inner)
     return "1$" + b64.encode(salt) + b64.encode(iv) + b64.encode(ct)
 
 
-async def _kdf_key(prims, password: bytes, salt: bytes, iterations: int):
-    raw = await prims.pbkdf2_sha256(password, salt, iterations, 32)
-    return await prims.aes_import(raw, extractable=False)
-
-
 async def _open(prims, password: bytes, salt: bytes, iv: bytes, ct: bytes, iterations: int, what: str) -> bytes:
-    key = await _kdf_key(prims, password, salt, iterations)
+    key = await passphrase_key(prims, password, salt, iterations)
     try:
         return await prims.aes_gcm_decrypt(key, iv, ct)
     except PycoreError:

@@ -1,0 +1,13 @@
+"""The engine's request handlers, one module per area; each module's HANDLERS maps a message
+type (declared in extension/common/messages.js) to `async fn(engine, payload, context) -> dict`.
+
+A handler uses `engine.prims`, `engine.store`, `engine.clock()`, `await engine.require_unlocked()`
+and raises pycore errors (pycore.errors) for anything it refuses.
+"""
+
+from . import backup, conversations, drafts, identity, keys, plugin_posts
+
+HANDLERS = {}
+for _area in (identity, plugin_posts, keys, backup, conversations, drafts):
+    assert not set(_area.HANDLERS) & set(HANDLERS), f"{_area.__name__} redeclares a handler"
+    HANDLERS.update(_area.HANDLERS)

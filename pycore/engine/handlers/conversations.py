@@ -1,0 +1,273 @@
+"""Conversations: starting one, opening a topic's first post, accepting a key share, reading
+later posts, writing replies and key shares, and the list of conversations on this device.
+
+| type | payload | result |
+|---|---|---|
+| conv.start | {origin, me, recipients: [{username, bio_raw}], title, body, max_chars?} | {raw, title (placeholder), target_recipients, conversation_id, participants} |
+| conv.open | {origin, topic_id, raw (first post), me, author: {username, bio_raw?}, allowed_users?: [username] (Discourse's details.allowed_users)} | {topic_id, conversation_id, status, detail, title, body, author, participants, created_at, author_key, invited, without_key? (allowed users who got no key: added by the server or invited without a key share), copied_from_topic?} |
+| conv.accept_share | {origin, topic_id, raw (key-share post), me, poster: {username, bio_raw?}} | {topic_id, conversation_id, status, detail} (no plaintext) |
+| conv.read | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}]} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint, invitee_digits}]} |
+| conv.reply | {origin, topic_id, me, body, max_chars?} | {raw} |
+| conv.share_key | {origin, topic_id, me, invitee: {username, bio_raw}, max_chars?} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
+| conv.list | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at}]} |
+
+Statuses of posts: pycore.inband's (valid, invalid_signature, wrong_conversation, wrong_author,
+unsigned, unverified, cannot_decrypt) plus "duplicate" (a message id already seen in another
+post) and "malformed" (not an encrypted message). Only "valid" posts carry a body.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from ... import inband
+from ...errors import AuthenticationFailed, BadRequest, ConversationUnknown, NotAParticipant, PycoreError
+from ...plugin import topickey
+from .. import args, at_rest
+from .. import store as names
+from ..pins import known_keys, sendable_key
+
+
+async def _load_conv(engine, ident, origin, topic_id):
+    rec = await engine.store.get(names.conversation(origin, topic_id))
+    if not rec:
+        raise ConversationUnknown("this conversation has not been opened on this device yet")
+    key = await topickey.from_raw(engine.prims, await at_rest.open_vault(engine, ident, rec["key"]), extractable=True)
+    return rec, inband.Conversation(id=rec["conversation_id"], key=key, status=rec.get("status", ""))
+
+
+async def _save_conv(engine, ident, origin, topic_id, conversation_id, key, meta: dict | None):
+    rec = await engine.store.get(names.conversation(origin, topic_id)) or {}
+    rec.update(conversation_id=conversation_id,
+               key=await at_rest.seal_vault(engine, ident, await topickey.to_raw(engine.prims, key)))
+    if meta is not None:
+        rec["meta"] = await at_rest.seal_vault(engine, ident, json.dumps(meta).encode("utf-8"))
+        rec["status"] = meta.get("status")
+    await engine.store.set(names.conversation(origin, topic_id), rec)
+    index = await engine.store.get(names.conversation_index(origin)) or []
+    if topic_id not in index:
+        await engine.store.set(names.conversation_index(origin), index + [topic_id])
+    cid_key = names.conversation_first_topic(origin, conversation_id)
+    first = await engine.store.get(cid_key)
+    if first is None:
+        await engine.store.set(cid_key, topic_id)
+        return None
+    return first if first != topic_id else None
+
+
+async def _add_invited(engine, origin, topic_id, usernames) -> None:
+    rec = await engine.store.get(names.conversation(origin, topic_id))
+    if not rec:
+        return
+    invited = rec.get("invited") or []
+    new = [n for n in usernames if n.lower() not in {i.lower() for i in invited}]
+    if new:
+        rec["invited"] = invited + new
+        await engine.store.set(names.conversation(origin, topic_id), rec)
+
+
+def _iso_seconds(text):
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+async def start(engine, payload, context):
+    origin = args.origin(payload, context)
+    me = args.username(payload.get("me"), "me")
+    title, body = args.text(payload, "title"), args.text(payload, "body", empty=True)
+    recipients = payload.get("recipients")
+    if not isinstance(recipients, list) or not all(isinstance(r, dict) for r in recipients):
+        raise BadRequest("recipients must be a list of {username, bio_raw}")
+    ident = await engine.require_unlocked()
+    keys = []
+    for r in recipients:
+        name, bio = args.user_ref({"r": r}, "r")
+        if name.lower() == me.lower():
+            continue
+        keys.append((name, await sendable_key(engine, origin, name, bio)))
+    new = await inband.start_conversation(engine.prims, ident, me, keys, title, body,
+                                          inband.iso_time(engine.clock()), max_chars=args.max_chars(payload))
+    return {"raw": new.raw, "title": new.placeholder_title, "target_recipients": new.target_recipients,
+            "conversation_id": new.conversation_id, "participants": new.participants}
+
+
+async def _open_with_my_keys(engine, ident, raw, me, author_keys, author):
+    """Opens a first post with the key wrapped for me: my current identity first, then the
+    identities this device replaced (posts sent before the replacement are wrapped to those)."""
+    try:
+        return await inband.open_conversation(engine.prims, raw, me, ident, author_keys, poster_username=author)
+    except NotAParticipant:
+        for old in await at_rest.retired_identities(engine, ident):
+            try:
+                return await inband.open_conversation(engine.prims, raw, me, old, author_keys, poster_username=author)
+            except NotAParticipant:
+                continue
+        raise
+
+
+async def open_first_post(engine, payload, context):
+    origin, topic_id = args.origin(payload, context), args.topic_id(payload)
+    raw, me = args.text(payload, "raw"), args.username(payload.get("me"), "me")
+    author, author_bio = args.user_ref(payload, "author")
+    ident = await engine.require_unlocked()
+    stored = await engine.store.get(names.conversation(origin, topic_id))
+    key = None
+    if stored:
+        key = await topickey.from_raw(engine.prims, await at_rest.open_vault(engine, ident, stored["key"]), extractable=True)
+    author_keys = await known_keys(engine, origin, author, author_bio)
+    allowed = args.usernames(payload, "allowed_users")
+    if key is not None:
+        try:
+            conv = await inband.open_conversation(engine.prims, raw, me, ident, author_keys, key=key,
+                                                  poster_username=author)
+        except AuthenticationFailed:
+            # the stored key is not this post's (e.g. a key share for another conversation was
+            # accepted for this topic): fall back to my own wrapped key, if the first post has one
+            try:
+                conv = await _open_with_my_keys(engine, ident, raw, me, author_keys, author)
+            except NotAParticipant:
+                raise AuthenticationFailed("this first post does not belong to the conversation stored for this "
+                                           "topic, and holds no key for me") from None
+    else:
+        conv = await _open_with_my_keys(engine, ident, raw, me, author_keys, author)
+    meta = {"title": conv.title, "author": conv.author, "participants": conv.participants,
+            "created_at": conv.created_at, "status": conv.status}
+    copied = await _save_conv(engine, ident, origin, topic_id, conv.id, conv.key, meta)
+    invited = (await engine.store.get(names.conversation(origin, topic_id))).get("invited") or []
+    out = {"topic_id": topic_id, "conversation_id": conv.id, "status": conv.status, "detail": conv.detail,
+           "title": conv.title, "body": conv.body, "author": conv.author, "participants": conv.participants,
+           "created_at": conv.created_at, "author_key": {"known": bool(author_keys)}, "invited": invited}
+    if allowed is not None:
+        keyed = {p[0].lower() for p in conv.participants} | {n.lower() for n in invited}
+        out["without_key"] = sorted({u for u in allowed if u.lower() not in keyed}, key=str.lower)
+    if copied is not None:
+        out["copied_from_topic"] = copied
+        out["detail"] = (out["detail"] + "; " if out["detail"] else "") + \
+            f"the same conversation was first seen in topic {copied}: this may be a copy"
+    return out
+
+
+async def accept_share(engine, payload, context):
+    origin, topic_id = args.origin(payload, context), args.topic_id(payload)
+    raw, me = args.text(payload, "raw"), args.username(payload.get("me"), "me")
+    poster, poster_bio = args.user_ref(payload, "poster")
+    ident = await engine.require_unlocked()
+    keys = await known_keys(engine, origin, poster, poster_bio)
+    share = await inband.read_key_share(engine.prims, raw, ident, keys, poster_username=poster, me_username=me)
+    if share.status == inband.STATUS_VALID:
+        existing = await engine.store.get(names.conversation(origin, topic_id))
+        if existing and existing.get("conversation_id") != share.conversation_id:
+            return {"topic_id": topic_id, "conversation_id": None, "status": inband.STATUS_WRONG_CONVERSATION,
+                    "detail": "this topic already holds another conversation"}
+        if not existing:
+            await _save_conv(engine, ident, origin, topic_id, share.conversation_id, share.key, None)
+            await _add_invited(engine, origin, topic_id, [me])
+    return {"topic_id": topic_id, "conversation_id": share.conversation_id, "status": share.status,
+            "detail": share.detail}
+
+
+async def read_posts(engine, payload, context):
+    origin, topic_id = args.origin(payload, context), args.topic_id(payload)
+    posts = payload.get("posts")
+    if not isinstance(posts, list) or not all(isinstance(p, dict) for p in posts):
+        raise BadRequest("posts must be a list of {post_id, raw, username, bio_raw?}")
+    ident = await engine.require_unlocked()
+    _rec, conv = await _load_conv(engine, ident, origin, topic_id)
+    seen_key = names.message_ids(origin, topic_id)
+    seen = await engine.store.get(seen_key) or {}
+    keys_cache: dict = {}
+    invitees: list = []
+    out = []
+    for p in posts:
+        post_id = p.get("post_id")
+        if isinstance(post_id, bool) or not isinstance(post_id, int):
+            raise BadRequest("post_id must be an integer")
+        username = args.username(p.get("username"), "posts[].username")
+        raw, bio, server_time = p.get("raw"), p.get("bio_raw"), p.get("created_at")
+        if not isinstance(raw, str) or (bio is not None and not isinstance(bio, str)):
+            raise BadRequest("posts[].raw must be a string")
+        if username.lower() not in keys_cache:
+            keys_cache[username.lower()] = await known_keys(engine, origin, username, bio)
+        item = {"post_id": post_id, "kind": None, "status": "malformed", "detail": "", "body": None, "author": None,
+                "created_at": None, "invitee": None, "invitee_fingerprint": None, "invitee_digits": None,
+                "time_skew_seconds": None}
+        try:
+            r = await inband.read_post(engine.prims, conv, raw, keys_cache[username.lower()], poster_username=username)
+        except PycoreError as e:
+            item["detail"] = str(e)
+            out.append(item)
+            continue
+        item.update(kind=r.kind, status=r.status, detail=r.detail, body=r.body, author=r.author_name,
+                    created_at=r.created_at, invitee=r.invitee_name, invitee_fingerprint=r.invitee_fingerprint,
+                    invitee_digits=inband.fingerprint_digits(r.invitee_fingerprint) if r.invitee_fingerprint else None)
+        if r.status == inband.STATUS_VALID:
+            signed_t, server_t = _iso_seconds(r.created_at), _iso_seconds(server_time)
+            if signed_t is not None and server_t is not None:
+                item["time_skew_seconds"] = int(round(server_t - signed_t))
+            if r.kind == "key_share":
+                invitees.append(r.invitee_name)
+            first = seen.get(r.message_id)
+            if first is not None and first != post_id:
+                item.update(status=inband.STATUS_DUPLICATE, body=None,
+                            detail=f"the same message was already posted as post {first}")
+            else:
+                seen[r.message_id] = post_id
+        out.append(item)
+    await engine.store.set(seen_key, seen)
+    await _add_invited(engine, origin, topic_id, invitees)
+    return {"posts": out}
+
+
+async def reply(engine, payload, context):
+    origin, topic_id = args.origin(payload, context), args.topic_id(payload)
+    me, body = args.username(payload.get("me"), "me"), args.text(payload, "body")
+    ident = await engine.require_unlocked()
+    _rec, conv = await _load_conv(engine, ident, origin, topic_id)
+    raw = await inband.make_reply(engine.prims, conv, ident, me, body, inband.iso_time(engine.clock()),
+                                  max_chars=args.max_chars(payload))
+    return {"raw": raw}
+
+
+async def share_key(engine, payload, context):
+    origin, topic_id = args.origin(payload, context), args.topic_id(payload)
+    me = args.username(payload.get("me"), "me")
+    invitee, bio = args.user_ref(payload, "invitee")
+    ident = await engine.require_unlocked()
+    _rec, conv = await _load_conv(engine, ident, origin, topic_id)
+    key = await sendable_key(engine, origin, invitee, bio)
+    raw = await inband.make_key_share(engine.prims, conv, ident, me, invitee, key, inband.iso_time(engine.clock()),
+                                      max_chars=args.max_chars(payload))
+    return {"raw": raw, "invite": {"user": invitee}}
+
+
+async def list_conversations(engine, payload, context):
+    origin = args.origin(payload, context)
+    ident = await engine.require_unlocked()
+    out = []
+    for topic_id in await engine.store.get(names.conversation_index(origin)) or []:
+        rec = await engine.store.get(names.conversation(origin, topic_id))
+        if not rec:
+            continue
+        item = {"topic_id": topic_id, "conversation_id": rec["conversation_id"], "title": None, "author": None,
+                "participants": [], "status": rec.get("status"), "created_at": None,
+                "invited": rec.get("invited") or []}
+        if rec.get("meta"):
+            meta = json.loads((await at_rest.open_vault(engine, ident, rec["meta"])).decode("utf-8"))
+            item.update(title=meta.get("title"), author=meta.get("author"),
+                        participants=meta.get("participants") or [], created_at=meta.get("created_at"))
+        out.append(item)
+    return {"conversations": out}
+
+
+HANDLERS = {
+    "conv.start": start,
+    "conv.open": open_first_post,
+    "conv.accept_share": accept_share,
+    "conv.read": read_posts,
+    "conv.reply": reply,
+    "conv.share_key": share_key,
+    "conv.list": list_conversations,
+}

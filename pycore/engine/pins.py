@@ -1,0 +1,104 @@
+"""Pinned keys: the key of each forum user as this device first saw it (trust on first use),
+which later published keys are compared with, and the keys posts are verified against.
+
+A pin (record "inband.pin.<origin>.<username>", public data): {username, fingerprint, public,
+verified, history: [{fingerprint, public}], pending: {fingerprint, public, change_signed, seen} or
+None, first_seen}.
+"""
+
+from __future__ import annotations
+
+from .. import inband
+from ..errors import BadRequest, KeyChangeUnacknowledged, MalformedInput, NoPublishedKey, RecipientWithoutKey
+from ..plugin import identity as _identity
+from . import store as names
+
+
+async def published_key(prims, public: str) -> inband.PublishedKey:
+    """The PublishedKey of a stored public identity string."""
+    ident = await _identity.import_identity(prims, public)
+    return inband.PublishedKey(ident, await _identity.fingerprint(prims, ident), public)
+
+
+async def check_key(engine, origin, username, bio_raw):
+    """(result dict, PublishedKey from the bio or None). Creates the pin on first use and records
+    a pending change when the bio key differs from the pin."""
+    prims = engine.prims
+    pin = await engine.store.get(names.pin(origin, username))
+    out = {"username": username}
+    try:
+        pinned = await published_key(prims, pin["public"]) if pin else None
+        published = await inband.find_bio_block(prims, bio_raw, pinned=pinned)
+    except NoPublishedKey:
+        return {**out, "status": "no_key", "can_send": False, "verified": False,
+                "message": f"{username} has not published an encryption key"}, None
+    except MalformedInput as e:
+        return {**out, "status": "bad_key", "can_send": False, "verified": False,
+                "message": f"{username}'s published key is damaged: {e}"}, None
+    out.update(fingerprint=published.fingerprint_hex, digits=published.digits)
+    if pin is None:
+        pin = {"username": username, "fingerprint": published.fingerprint_hex, "public": published.public,
+               "verified": False, "history": [], "pending": None, "first_seen": engine.clock()}
+        await engine.store.set(names.pin(origin, username), pin)
+        return {**out, "status": "first_seen", "can_send": True, "verified": False}, published
+    if pin["fingerprint"] == published.fingerprint_hex:
+        if pin.get("pending"):
+            pin["pending"] = None
+            await engine.store.set(names.pin(origin, username), pin)
+        status = "verified" if pin.get("verified") else "first_seen"
+        return {**out, "status": status, "can_send": True, "verified": bool(pin.get("verified"))}, published
+    signed = bool(published.key_change and published.key_change.verified)
+    pin["pending"] = {"fingerprint": published.fingerprint_hex, "public": published.public, "change_signed": signed,
+                      "seen": engine.clock()}
+    await engine.store.set(names.pin(origin, username), pin)
+    return {**out, "status": "key_changed", "can_send": False, "verified": False, "change_signed": signed,
+            "pinned_fingerprint": pin["fingerprint"]}, published
+
+
+async def sendable_key(engine, origin, username, bio_raw) -> inband.PublishedKey:
+    """The key to encrypt for `username`: refuses users without a key and unaccepted key changes."""
+    result, published = await check_key(engine, origin, username, bio_raw)
+    if result["status"] in ("no_key", "bad_key"):
+        raise RecipientWithoutKey(result["message"] + ": cannot encrypt for them", username=username)
+    if result["status"] == "key_changed":
+        raise KeyChangeUnacknowledged(f"{username}'s key has changed: review and acknowledge the change first",
+                                      username=username)
+    return published
+
+
+async def known_keys(engine, origin, username, bio_raw) -> list:
+    """Every key we accept as `username`'s for verifying posts: the pin, its history, and a
+    pending (unacknowledged) new key. With no pin and a bio, pins on first use. This device's own
+    keys (current and replaced) are always accepted: only I hold them, and a signature also
+    binds the signer's name to the poster's."""
+    pin = await engine.store.get(names.pin(origin, username))
+    if pin is None and bio_raw is not None:
+        await check_key(engine, origin, username, bio_raw)
+        pin = await engine.store.get(names.pin(origin, username))
+    publics = []
+    if pin is not None:
+        publics = [pin["public"]] + [h["public"] for h in pin.get("history") or []]
+        if pin.get("pending"):
+            publics.append(pin["pending"]["public"])
+    if publics or pin is not None:
+        publics += await own_publics(engine)
+    out, seen = [], set()
+    for p in publics:
+        if p not in seen:
+            seen.add(p)
+            out.append(await published_key(engine.prims, p))
+    return out
+
+
+async def own_publics(engine) -> list[str]:
+    """The public identity strings of this device: current, then the ones it replaced."""
+    rec = await engine.store.get(names.IDENTITY) or {}
+    out = [rec["public"]] if rec.get("public") else []
+    return out + [r["public"] for r in rec.get("retired") or [] if isinstance(r, dict) and r.get("public")]
+
+
+async def my_fingerprint(engine) -> str:
+    rec = await engine.store.get(names.IDENTITY)
+    if not rec:
+        raise BadRequest("no identity yet: create or import one")
+    return rec["fingerprint"]
