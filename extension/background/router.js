@@ -3,6 +3,7 @@
 // browser-session marker. It never holds keys. Shared by the Chromium service worker
 // (router_sw.js) and the Firefox background page (firefox.js).
 import "../common/config.js";
+import "../common/constants.js";
 import "../common/messages.js";
 
 const M = globalThis.EFD_MESSAGES;
@@ -10,7 +11,7 @@ const CFG = globalThis.EFD_CONFIG || {};
 const TICK_ALARM = "efd-autolock-tick";
 
 // Content scripts registered on enabled forums. Issue 5 appends its files here.
-export const CONTENT_SCRIPTS = ["common/config.js", "common/messages.js", "content/detect.js", "content/efd.js"];
+export const CONTENT_SCRIPTS = ["common/config.js", "common/constants.js", "common/messages.js", "content/detect.js", "content/efd.js"];
 
 export function originPattern(origin) {
   const u = new URL(origin);

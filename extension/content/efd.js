@@ -13,12 +13,8 @@
   const gen = document.querySelector('meta[name="generator"]');
   if (!gen || !/^Discourse\b/.test(String(gen.content || ""))) return;
 
-  const MSG_BEGIN = "-----BEGIN EFD MESSAGE-----";
-  const MSG_END = "-----END EFD MESSAGE-----";
-  const MSG_RE = /-----BEGIN EFD MESSAGE-----[\s\S]*-----END EFD MESSAGE-----/;
-  const BACKUP_RE = /-----BEGIN EFD KEY BACKUP-----[\s\S]*-----END EFD KEY BACKUP-----/;
-  const PLACEHOLDER_TITLE = "Encrypted message";
-  const BACKUP_TITLE = "Encrypted key backup";
+  const C = globalThis.EFD_CONSTANTS;
+  const P = globalThis.EFD_MESSAGES.patterns;
   const baseMeta = document.querySelector('meta[name="discourse-base-uri"]');
   const BASE = baseMeta ? String(baseMeta.content || "").replace(/\/+$/, "") : "";
   const frames = new Map();   // token -> iframe element (viewer or composer)
@@ -157,11 +153,11 @@
     },
     async topic({ topic_id }) { return topicPosts(topic_id); },
     async create_pm({ title, raw, target_recipients }) {
-      if (title !== PLACEHOLDER_TITLE || !MSG_RE.test(raw)) throw new ForumError("refused", "only ciphertext can be posted");
+      if (title !== C.PLACEHOLDER_TITLE || !P.message.test(raw)) throw new ForumError("refused", "only ciphertext can be posted");
       return postPm({ archetype: "private_message", title, raw, target_recipients });
     },
     async reply({ topic_id, raw }) {
-      if (!MSG_RE.test(raw)) throw new ForumError("refused", "only ciphertext can be posted");
+      if (!P.message.test(raw)) throw new ForumError("refused", "only ciphertext can be posted");
       return postPm({ topic_id, raw });
     },
     async invite({ topic_id, user }) {
@@ -177,7 +173,7 @@
       return { username: u };
     },
     async create_backup({ title, raw }) {
-      if (title !== BACKUP_TITLE || !BACKUP_RE.test(raw)) throw new ForumError("refused", "only a key backup can be posted");
+      if (title !== C.BACKUP_TITLE || !P.backup.test(raw)) throw new ForumError("refused", "only a key backup can be posted");
       const u = await currentUser();
       if (!u) throw new ForumError("not_logged_in", "log in to the forum first");
       return postPm({ archetype: "private_message", title, raw, target_recipients: u });
@@ -186,12 +182,12 @@
       const u = await currentUser();
       if (!u) throw new ForumError("not_logged_in", "log in to the forum first");
       const j = await ajax("GET", `/topics/private-messages-sent/${encodeURIComponent(u)}.json`);
-      const topics = ((j && j.topic_list && j.topic_list.topics) || []).filter((t) => t.title === BACKUP_TITLE)
+      const topics = ((j && j.topic_list && j.topic_list.topics) || []).filter((t) => t.title === C.BACKUP_TITLE)
         .sort((a, b) => b.id - a.id);
       for (const t of topics) {
         const tp = await topicPosts(t.id);
         const first = tp.posts.find((p) => p.post_number === 1);
-        if (first && first.username.toLowerCase() === u.toLowerCase() && BACKUP_RE.test(first.raw)) {
+        if (first && first.username.toLowerCase() === u.toLowerCase() && P.backup.test(first.raw)) {
           return { found: true, topic_id: t.id, raw: first.raw };
         }
       }
@@ -256,7 +252,7 @@
 
   // An encrypted message or a key backup (PM to oneself): both get a viewer frame; the frame
   // reads the post's raw from the forum and decides what it is (the key backup is never opened there).
-  const ARMOURS = [[MSG_BEGIN, MSG_END], ["-----BEGIN EFD KEY BACKUP-----", "-----END EFD KEY BACKUP-----"]];
+  const ARMOURS = [[C.MSG_BEGIN, C.MSG_END], [C.BACKUP_BEGIN, C.BACKUP_END]];
   function isEncryptedCooked(cooked) {
     for (const code of cooked.querySelectorAll("pre code, pre")) {
       const t = code.textContent || "";
@@ -351,6 +347,7 @@
     }
   }
 
+  const PROFILE_PATH = new RegExp(`^/u/(${C.USERNAME_PATTERN})/?(?:summary|activity)?/?$`);
   function addPageButtons() {
     const path = location.pathname.slice(BASE.length);
     // The user's messages page: a "New encrypted message" entry point.
@@ -366,11 +363,11 @@
         if (anchor.id === "main-outlet") anchor.prepend(wrap); else anchor.after(wrap);
       }
     }
-    // Someone's profile: "Encrypted message" to them.
-    const m = path.match(/^\/u\/([\w.\-]+)\/?(?:summary|activity)?\/?$/);
+    // Someone's profile: an encrypted message to them.
+    const m = path.match(PROFILE_PATH);
     const controls = document.querySelector(".user-profile-controls, .user-main .controls");
     if (m && controls && !controls.querySelector(".efd-message-user") && me && m[1].toLowerCase() !== me.toLowerCase()) {
-      controls.append(button("Encrypted message", "btn-primary efd-message-user", () => openComposer({ mode: "new", to: m[1] })));
+      controls.append(button("Send encrypted message", "btn-primary efd-message-user", () => openComposer({ mode: "new", to: m[1] })));
     }
   }
 

@@ -1,6 +1,6 @@
 // The viewer frame: decrypts one encrypted post (asked for by the content script with a token)
 // and shows it, with the sender and the verification state. Plaintext exists only here.
-import { $, api, el, send, forum, followHeight, TOKEN, digits } from "./frame.js";
+import { $, api, C, el, send, forum, followHeight, TOKEN, digits, patterns } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
 
 const STATUS_TEXT = {
@@ -15,7 +15,7 @@ const STATUS_TEXT = {
   malformed: ["bad", "Not a valid encrypted message"],
   locked: ["info", "Locked: unlock Encrypt for Discourse (toolbar button) to read"],
   no_identity: ["info", "Set up Encrypt for Discourse to read encrypted messages"],
-  backup: ["info", "Encrypted key backup"],
+  backup: ["info", C.BACKUP_TITLE],   // the title the forum shows for it
   error: ["bad", "Error"],
 };
 const KEY_TEXT = {
@@ -82,7 +82,7 @@ async function openConversation(topic) {
     if (e.code !== "not_a_participant") throw e;
   }
   for (const p of topic.posts) {
-    if (p.post_number === 1 || !p.raw.includes("-----BEGIN EFD MESSAGE-----")) continue;
+    if (p.post_number === 1 || !p.raw.includes(C.MSG_BEGIN)) continue;
     try {
       const r = await send("conv.accept_share", { origin: bundle.origin, topic_id: bundle.topic_id, raw: p.raw,
         me: bundle.me, poster: { username: p.username, bio_raw: await bio(p.username) } });
@@ -124,14 +124,12 @@ async function showBody(title, text) {
   report();
 }
 
-const BACKUP_RE = /-----BEGIN EFD KEY BACKUP-----[\s\S]*-----END EFD KEY BACKUP-----/;
-
 // The key backup (a PM to oneself): recognised from the post's raw; never opened here (no
 // passphrase or paper key is asked for in the forum page), whatever the lock state.
 async function showBackup(post) {
   wipe();
   header({ author: post.username, created_at: post.created_at });
-  notice("Encrypted key backup \u2014 restore it from the extension's inbox " +
+  notice(`${C.BACKUP_TITLE} \u2014 restore it from the extension's inbox ` +
     "(\u201cActivate this device from your forum backup\u201d). Keep this message; do not edit it.");
   setState("backup");
 }
@@ -145,7 +143,7 @@ async function run() {
       bundle.checked_backup = true;
       const t = await forum("topic", { topic_id: bundle.topic_id });
       const p = t.posts.find((x) => x.post_id === bundle.post_id);
-      if (p && BACKUP_RE.test(p.raw || "")) return await showBackup(p);
+      if (p && patterns.backup.test(p.raw || "")) return await showBackup(p);
     }
     const st = await send("engine.status");
     if (!st.has_identity) { wipe(); return setState("no_identity"); }

@@ -2,7 +2,7 @@
 // never decrypted into the forum page), contacts with safety codes and QR codes, publishing the
 // key into the bio, the backup PM, and activating a device from the backup.
 // Forum HTTP goes through the content script of an open tab of the forum ("forum.request").
-import { $, api, send, show, setMessage, errorText } from "./common.js";
+import { $, api, C, patterns, send, show, setMessage, errorText } from "./common.js";
 import qrcode from "../vendor/qrcode.mjs";
 
 let origin = null;
@@ -137,7 +137,7 @@ async function showSafety(username) {
 
 $("#lookup-btn").addEventListener("click", async () => {
   const username = $("#lookup-user").value.trim().replace(/^@/, "");
-  if (!/^[\w.\-]{1,60}$/.test(username)) return msg("Enter a username.", "error");
+  if (!patterns.username.test(username)) return msg("Enter a username.", "error");
   try {
     const u = await forum("user", { username });
     const k = await send("keys.check", { origin, username, bio_raw: u.bio_raw });
@@ -231,7 +231,7 @@ $("#sync-btn").addEventListener("click", async () => {
       if (known.has(t.topic_id)) continue;
       const tp = await forum("topic", { topic_id: t.topic_id });
       const first = tp.posts.find((p) => p.post_number === 1);
-      if (!first || !/-----BEGIN EFD MESSAGE-----/.test(first.raw)) continue;
+      if (!first || !first.raw.includes(C.MSG_BEGIN)) continue;
       const bio = async (u) => (await forum("user", { username: u })).bio_raw;
       const open = async () => send("conv.open", { origin, topic_id: t.topic_id, raw: first.raw, me,
         author: { username: first.username, bio_raw: await bio(first.username) } });
@@ -241,7 +241,7 @@ $("#sync-btn").addEventListener("click", async () => {
       } catch (e) {
         if (e.code !== "not_a_participant") continue;
         for (const p of tp.posts) {
-          if (p.post_number === 1 || !/-----BEGIN EFD MESSAGE-----/.test(p.raw)) continue;
+          if (p.post_number === 1 || !p.raw.includes(C.MSG_BEGIN)) continue;
           try {
             const r = await send("conv.accept_share", { origin, topic_id: t.topic_id, raw: p.raw, me,
               poster: { username: p.username, bio_raw: await bio(p.username) } });

@@ -2,12 +2,8 @@
 // classification, content-result filtering. Run by tests/e2e/test_messages.py via `node --test`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { M } from "./load_messages.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-await import(path.join(here, "../../extension/common/messages.js"));
-const M = globalThis.EFD_MESSAGES;
 const ID = "abcdefghijklmnopabcdefghijklmnop";
 const api = { runtime: { id: ID, getURL: (p) => `chrome-extension://${ID}/${p}` } };
 const ext = (p) => `chrome-extension://${ID}/${p}`;
