@@ -99,7 +99,7 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 
 def web_accessible_resources(target: str) -> list:
-    """Only the frame pages (issue 5 adds extension/frames/*.html) are web-accessible."""
+    """Only the frame pages (extension/frames/*.html) are web-accessible."""
     frames = sorted(p.relative_to(EXT).as_posix() for p in (EXT / "frames").glob("*.html")) if (EXT / "frames").is_dir() else []
     if not frames:
         return []

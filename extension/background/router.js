@@ -10,7 +10,7 @@ const M = globalThis.EFD_MESSAGES;
 const CFG = globalThis.EFD_CONFIG || {};
 const TICK_ALARM = "efd-autolock-tick";
 
-// Content scripts registered on enabled forums. Issue 5 appends its files here.
+// Content scripts registered on enabled forums, in load order.
 export const CONTENT_SCRIPTS = ["common/config.js", "common/constants.js", "common/messages.js", "content/detect.js", "content/efd.js"];
 
 export function originPattern(origin) {
@@ -21,7 +21,7 @@ function scriptId(origin) {
   return "efd-" + new URL(origin).hostname.replace(/[^A-Za-z0-9]/g, "_") + "-" + new URL(origin).protocol.slice(0, -1);
 }
 
-export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
+export function createRouter({ api, engineCall, dropEngine }) {
   // ---- browser-session marker (storage.session: gone after a browser restart) -------------
   let markerPromise = null;
   function marker() {
@@ -95,10 +95,10 @@ export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
   };
 
   async function dispatch(msg, sender) {
-    const ctx = M.classifySender(api, sender, routerPaths);
+    const ctx = M.classifySender(api, sender);
     let decl;
     try {
-      decl = M.check(msg, ctx, { testHooks: !!CFG.testHooks });
+      decl = M.check(msg, ctx, { testHooks: !!CFG.testHooks, to: ["router", "engine"] });
     } catch (e) {
       if (e instanceof M.Rejected) {
         console.warn("rejected message", ctx, msg && msg.type, e.message);
@@ -130,7 +130,7 @@ export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
 
   function listen() {
     api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
-      if (msg && msg.target === "engine") return false;   // router -> engine traffic, not ours
+      if (M.isEngineRequest(msg)) return false;   // router -> engine traffic, not ours
       dispatch(msg, sender).then(sendResponse, (e) => sendResponse(M.fail("router_error", e.message || String(e))));
       return true;
     });
@@ -151,7 +151,7 @@ export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
   return { dispatch, listen, marker, ROUTER_HANDLERS };
 }
 
-// ---- issue 5: frames placed by the content script, forum requests relayed to it -------------
+// ---- frames placed by the content script, forum requests relayed to it ----------------------
 // Token records live in storage.session (not readable by content scripts): {tab, origin, kind,
 // me, topic_id, post_id, mode, to, used}. The bundle holds public data only.
 function frameHandlers(api) {
@@ -165,8 +165,9 @@ function frameHandlers(api) {
     if (!rec || !sender.tab || rec.tab !== sender.tab.id) throw new M.Rejected("unknown frame token", "bad_token");
     return rec;
   }
-  async function toContent(tabId, msg) {
-    const reply = await api.tabs.sendMessage(tabId, msg, { frameId: 0 });
+  // A declared content.* message to the content script of the tab's top document.
+  async function toContent(tabId, type, payload) {
+    const reply = await api.tabs.sendMessage(tabId, { type, payload }, { frameId: 0 });
     if (!reply) throw new M.Rejected("the forum page did not answer (reload it)", "no_content");
     if (!reply.ok) { const e = new Error(reply.error.message); e.code = reply.error.code; e.info = reply.error; throw e; }
     return reply.result;
@@ -194,27 +195,27 @@ function frameHandlers(api) {
     },
     async "frame.resize"({ token, height }, sender) {
       const rec = await ownRecord(token, sender);
-      await toContent(rec.tab, { efd: "resize", token, height });
+      await toContent(rec.tab, "content.resize_frame", { token, height });
       return {};
     },
     async "frame.close"({ token, topic_id }, sender) {
       const rec = await ownRecord(token, sender);
-      await toContent(rec.tab, { efd: "close", token, topic_id: topic_id ?? null });
+      await toContent(rec.tab, "content.close_frame", { token, topic_id: topic_id ?? null });
       await api.storage.session.remove(key(token));
       return {};
     },
     async "forum.request"({ op, args, token, origin }, sender) {
-      const msg = { efd: "forum", op, args: args || {} };
+      const request = { op, args: args || {} };
       if (token) {
         const rec = await ownRecord(token, sender);
-        return toContent(rec.tab, msg);
+        return toContent(rec.tab, "content.forum", request);
       }
       if (!origin) throw new M.Rejected("forum.request needs a token or an origin");
       const tabs = await tabsOf(origin);
       if (!tabs.length) throw new M.Rejected(`open ${origin} in a tab (logged in) first`, "no_forum_tab");
       let last = null;
       for (const t of tabs) {
-        try { return await toContent(t.id, msg); } catch (e) { last = e; if (e.code && e.code !== "no_content") throw e; }
+        try { return await toContent(t.id, "content.forum", request); } catch (e) { last = e; if (e.code && e.code !== "no_content") throw e; }
       }
       throw last;
     },

@@ -1,6 +1,6 @@
 // Minimal content script, registered only on forums the user enabled (scripting.registerContentScripts).
-// It sees ciphertext and public data only. It announces itself to the router; issue 5's
-// content scripts do the real work. It never listens to window.postMessage.
+// It sees ciphertext and public data only. It announces itself to the router; content/efd.js does
+// the real work. It never listens to window.postMessage.
 (() => {
   "use strict";
   if (globalThis.__efdDetectLoaded) return;

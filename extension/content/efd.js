@@ -1,4 +1,4 @@
-// Encrypt for Discourse content script (issue 5): finds encrypted posts and replaces their body
+// Encrypt for Discourse content script: finds encrypted posts and replaces their body
 // with an extension-origin viewer frame, places the entry points of the encrypted composer, and
 // performs the forum's HTTP requests for the extension's frames and pages.
 //
@@ -13,8 +13,10 @@
   const gen = document.querySelector('meta[name="generator"]');
   if (!gen || !/^Discourse\b/.test(String(gen.content || ""))) return;
 
+  const M = globalThis.EFD_MESSAGES;
   const C = globalThis.EFD_CONSTANTS;
-  const P = globalThis.EFD_MESSAGES.patterns;
+  const CFG = globalThis.EFD_CONFIG || {};
+  const P = M.patterns;
   const baseMeta = document.querySelector('meta[name="discourse-base-uri"]');
   const BASE = baseMeta ? String(baseMeta.content || "").replace(/\/+$/, "") : "";
   const frames = new Map();   // token -> iframe element (viewer or composer)
@@ -207,33 +209,39 @@
     },
   };
 
-  // Requests from the router (tabs.sendMessage): never from the page.
-  api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
-    if (!sender || sender.id !== api.runtime.id || sender.tab) return false;
-    if (!msg || typeof msg.efd !== "string") return false;
-    if (msg.efd === "resize") {
-      const f = frames.get(msg.token);
-      if (f && Number.isInteger(msg.height)) {
+  // Requests from the router (tabs.sendMessage), declared in common/messages.js with to "content".
+  const ROUTER_REQUESTS = {
+    "content.resize_frame"({ token, height }) {
+      const f = frames.get(token);
+      if (f) {
         const cap = f.classList.contains("efd-composer") ? Math.floor(window.innerHeight * 0.85) : 20000;
-        f.style.height = Math.max(40, Math.min(msg.height, cap)) + "px";
+        f.style.height = Math.max(40, Math.min(height, cap)) + "px";
       }
-      sendResponse({ ok: true, result: {} });
+      return {};
+    },
+    "content.close_frame"({ token, topic_id }) {
+      closeFrame(token);
+      if (Number.isInteger(topic_id)) location.assign(`${BASE}/t/${topic_id}`);
+      return {};
+    },
+    "content.forum"({ op, args }) {
+      if (!Object.prototype.hasOwnProperty.call(OPS, op)) throw new ForumError("rejected", "unknown operation");
+      return OPS[op](args || {});
+    },
+  };
+
+  api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
+    try {
+      M.check(msg, M.classifySender(api, sender), { testHooks: !!CFG.testHooks, to: "content" });
+    } catch (e) {
+      if (!(e instanceof M.Rejected)) throw e;
+      sendResponse(M.fail(e.code, e.message));
       return false;
     }
-    if (msg.efd === "close") {
-      closeFrame(msg.token);
-      if (Number.isInteger(msg.topic_id)) location.assign(`${BASE}/t/${msg.topic_id}`);
-      sendResponse({ ok: true, result: {} });
-      return false;
-    }
-    if (msg.efd === "forum") {
-      const op = Object.prototype.hasOwnProperty.call(OPS, msg.op) ? OPS[msg.op] : null;
-      if (!op) { sendResponse({ ok: false, error: { code: "rejected", message: "unknown operation" } }); return false; }
-      op(msg.args || {}).then((result) => sendResponse({ ok: true, result }),
-        (e) => sendResponse({ ok: false, error: { code: e.code || "content_error", message: String(e.message || e) } }));
-      return true;
-    }
-    return false;
+    Promise.resolve().then(() => ROUTER_REQUESTS[msg.type](msg.payload ?? {})).then(
+      (result) => sendResponse(M.ok(result)),
+      (e) => sendResponse(M.fail(e.code || "content_error", String(e.message || e))));
+    return true;
   });
 
   function closeFrame(token) {

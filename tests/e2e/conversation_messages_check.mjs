@@ -1,6 +1,6 @@
-// Checks the issue-5 declarations of extension/common/messages.js in Node (no browser): what the
-// content script may send and receive, and that forum requests can only carry ciphertext.
-// Run by tests/e2e/test_conversation_messages.py via `node --test`.
+// Checks the conversation declarations of extension/common/messages.js in Node (no browser): what
+// the content script may send and receive, and that forum requests can only carry ciphertext.
+// Run by tests/e2e/test_messages.py via `node --test`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { M, C } from "./load_messages.mjs";

@@ -1,6 +1,7 @@
 """extension/common/messages.js checked in Node (`node --test`), no browser needed:
-- messages_check.mjs: declarations, validators and sender classification;
-- conversation_messages_check.mjs: the issue-5 declarations — the content script can neither
+- messages_check.mjs: declarations, validators, sender classification, the router -> content and
+  router -> engine hops, describe();
+- conversation_messages_check.mjs: the conversation declarations — the content script can neither
   ask for plaintext nor post it; user decisions come from extension frames.
 Both load common/constants.js first (load_messages.mjs); this test writes it from pycore."""
 import os
@@ -20,7 +21,7 @@ def constants_js(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("script,passes", [("messages_check.mjs", 4), ("conversation_messages_check.mjs", 3)])
+@pytest.mark.parametrize("script,passes", [("messages_check.mjs", 9), ("conversation_messages_check.mjs", 3)])
 def test_message_declarations_in_node(script, passes, constants_js):
     node = shutil.which("node")
     if not node:
