@@ -10,8 +10,11 @@ const M = globalThis.EFD_MESSAGES;
 const CFG = globalThis.EFD_CONFIG || {};
 const TICK_ALARM = "efd-autolock-tick";
 
-// Content scripts registered on enabled forums, in load order.
-export const CONTENT_SCRIPTS = ["common/config.js", "common/constants.js", "common/messages.js", "content/detect.js", "content/efd.js"];
+// Content scripts registered on enabled forums, in load order: the shared facts and the message
+// contract, then the forum HTTP client (content/forum.js), then the page integration that uses it
+// (content/page.js).
+export const CONTENT_SCRIPTS = ["common/config.js", "common/constants.js", "common/messages.js",
+  "content/forum.js", "content/page.js"];
 
 export function originPattern(origin) {
   const u = new URL(origin);
@@ -55,7 +58,14 @@ export function createRouter({ api, engineCall, dropEngine }) {
   async function registerSite(origin) {
     const id = scriptId(origin);
     const existing = await api.scripting.getRegisteredContentScripts({ ids: [id] });
-    if (existing.length) return;
+    if (existing.length) {
+      // Registrations outlive the version that made them: bring an older file list up to date.
+      const js = (existing[0].js || []).map((f) => f.replace(/^\//, ""));
+      if (JSON.stringify(js) !== JSON.stringify(CONTENT_SCRIPTS)) {
+        await api.scripting.updateContentScripts([{ id, js: CONTENT_SCRIPTS }]);
+      }
+      return;
+    }
     await api.scripting.registerContentScripts([{
       id, matches: [originPattern(origin)], js: CONTENT_SCRIPTS, runAt: "document_idle", allFrames: false,
     }]);

@@ -105,7 +105,7 @@
   const postRef = V.obj({ post_id: postId, raw: V.str({ max: 200000 }), username, bio_raw: bio });
   const maxChars = V.optional(V.int({ min: 1000, max: 1000000 }));
   const draftKey = V.str({ min: 1, max: 100, re: /^[A-Za-z0-9_.:-]+$/ });
-  // Ciphertext only: what the content script may post (checked here and again in content/efd.js).
+  // Ciphertext only: what the content script may post (checked here and again in content/forum.js).
   const armoured = (re) => V.str({ min: 40, max: 200000, re });
   const frameHeight = V.int({ min: 0, max: 100000 });
 
@@ -115,7 +115,8 @@
     me: V.obj({}),
     user: V.obj({ username }),
     search_users: V.obj({ term: V.str({ min: 1, max: 60 }) }),
-    topic: V.obj({ topic_id: topicId }),
+    // post_id: the post the asker needs; a topic cached for this page view without it is refetched.
+    topic: V.obj({ topic_id: topicId, post_id: V.optional(postId) }),
     create_pm: V.obj({ title: V.literal(C.PLACEHOLDER_TITLE), raw: armoured(patterns.message),
       target_recipients: V.str({ min: 1, max: 2000, re: patterns.usernameList }) }),
     reply: V.obj({ topic_id: topicId, raw: armoured(patterns.message) }),

@@ -141,7 +141,7 @@ async function run() {
   try {
     if (!bundle.checked_backup) {
       bundle.checked_backup = true;
-      const t = await forum("topic", { topic_id: bundle.topic_id });
+      const t = await forum("topic", { topic_id: bundle.topic_id, post_id: bundle.post_id });
       const p = t.posts.find((x) => x.post_id === bundle.post_id);
       if (p && patterns.backup.test(p.raw || "")) return await showBackup(p);
     }
@@ -150,7 +150,7 @@ async function run() {
     if (!st.unlocked) { wipe(); return setState("locked"); }
     setState("loading");
     $("#status-badge").textContent = "Decrypting…";
-    const topic = await forum("topic", { topic_id: bundle.topic_id });
+    const topic = await forum("topic", { topic_id: bundle.topic_id, post_id: bundle.post_id });
     const post = topic.posts.find((p) => p.post_id === bundle.post_id);
     if (!post) { wipe(); notice("This post is not in the topic any more.", "bad"); return setState("error"); }
     if (post.post_number === 1) {

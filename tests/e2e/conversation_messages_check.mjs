@@ -61,3 +61,10 @@ test("forum requests carry ciphertext and public data only", () => {
   rejected("forum.request", fr("topic", { topic_id: 4 }), "content");
 });
 
+test("a topic request may name the post the viewer needs; the content script's frames carry public data only", () => {
+  ok("forum.request", { op: "topic", args: { topic_id: 4, post_id: 12 }, token: TOKEN }, "frame:viewer");
+  rejected("forum.request", { op: "topic", args: { topic_id: 4, post_id: "12" }, token: TOKEN }, "frame:viewer", /integer/);
+  ok("frame.register", { token: TOKEN, kind: "composer", me: "alice", mode: "new", to: "bob" }, "content");
+  ok("frame.register", { token: TOKEN, kind: "composer", me: "alice", mode: "new", to: "" }, "content");
+  rejected("frame.register", { token: TOKEN, kind: "composer", me: "alice", mode: "new", to: "bob carol" }, "content", /invalid format/);
+});

@@ -88,7 +88,7 @@ test("the router's messages to the content script are declared, and only the rou
   const atContent = (msg, ctx) => M.check(msg, ctx, { to: "content" });
   assert.equal(atContent({ type: "content.resize_frame", payload: { token: TOKEN, height: 300 } }, "router").to, "content");
   assert.equal(atContent({ type: "content.close_frame", payload: { token: TOKEN, topic_id: null } }, "router").to, "content");
-  assert.equal(atContent({ type: "content.forum", payload: { op: "topic", args: { topic_id: 3 } } }, "router").to, "content");
+  assert.equal(atContent({ type: "content.forum", payload: { op: "topic", args: { topic_id: 3, post_id: 9 } } }, "router").to, "content");
   rej(() => atContent({ type: "content.resize_frame", payload: { token: TOKEN, height: 300 } }, "frame:viewer"), /may not be sent from frame:viewer/);
   rej(() => atContent({ type: "content.forum", payload: { op: "topic", args: { topic_id: 3 } } }, null), /unknown sender/);
   rej(() => atContent({ type: "content.resize_frame", payload: { token: TOKEN, height: "300px" } }, "router"), /integer/);
