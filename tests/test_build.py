@@ -113,7 +113,7 @@ def test_zip_contents(two_builds):
         assert {n.split("/", 1)[1] for n in names if n.startswith("pyodide/") and not n.endswith(".txt")} == PYODIDE_FILES
         assert not any(n.endswith(".map") or "node_modules" in n or "__pycache__" in n for n in names)
         assert {"manifest.json", "pycore.zip", "common/messages.js", "common/config.js", "common/constants.js",
-                "content/forum.js", "content/page.js", "ui/options.html",
+                "content/forum.js", "content/page.js", "common/conversation.js", "ui/options.html",
                 "ui/popup.html", "engine/host.js", "vendor/markdown-it.mjs", "vendor/purify.mjs",
                 "vendor/qrcode.mjs"} <= names
     with zipfile.ZipFile(out / "chromium" / "pycore.zip") as z:

@@ -2,6 +2,7 @@
 // and shows it, with the sender and the verification state. Plaintext exists only here.
 import { $, api, C, el, send, forum, followHeight, TOKEN, digits, patterns } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
+import { openConversation } from "../common/conversation.js";
 
 const STATUS_TEXT = {
   valid: ["ok", "Signature valid"],
@@ -68,29 +69,8 @@ async function keyState(username) {
   } catch (e) { return { status: "no_key", username }; }
 }
 
-// Opens the conversation of the topic (its first post), accepting a key share addressed to me
-// when I am not among the first post's recipients.
-async function openConversation(topic) {
-  const first = topic.posts.find((p) => p.post_number === 1);
-  if (!first) throw Object.assign(new Error("the first post is missing"), { code: "malformed" });
-  const args = () => ({ origin: bundle.origin, topic_id: bundle.topic_id, raw: first.raw, me: bundle.me,
-    author: { username: first.username, bio_raw: null } });
-  const withBio = async () => { const a = args(); a.author.bio_raw = await bio(first.username); return a; };
-  try {
-    return await send("conv.open", await withBio());
-  } catch (e) {
-    if (e.code !== "not_a_participant") throw e;
-  }
-  for (const p of topic.posts) {
-    if (p.post_number === 1 || !p.raw.includes(C.MSG_BEGIN)) continue;
-    try {
-      const r = await send("conv.accept_share", { origin: bundle.origin, topic_id: bundle.topic_id, raw: p.raw,
-        me: bundle.me, poster: { username: p.username, bio_raw: await bio(p.username) } });
-      if (r.status === "valid") return await send("conv.open", await withBio());
-    } catch (_) { /* not a share for me */ }
-  }
-  throw Object.assign(new Error("you are not a participant of this conversation (no key was shared with you)"),
-    { code: "not_a_participant" });
+function open(topic) {
+  return openConversation({ send, bio, origin: bundle.origin, me: bundle.me, topic });
 }
 
 function header({ author, created_at, keyInfo, extra }) {
@@ -154,7 +134,7 @@ async function run() {
     const post = topic.posts.find((p) => p.post_id === bundle.post_id);
     if (!post) { wipe(); notice("This post is not in the topic any more.", "bad"); return setState("error"); }
     if (post.post_number === 1) {
-      const c = await openConversation(topic);
+      const c = await open(topic);
       const keyInfo = await keyState(post.username);
       if (c.status !== "valid") { wipe(); header({ author: post.username, keyInfo }); notice(c.detail || c.status, "bad"); return setState(c.status, c.detail); }
       const names = (c.participants || []).map((p) => Array.isArray(p) ? p[0] : p).join(", ");
@@ -171,7 +151,7 @@ async function run() {
       r = await send("conv.read", await readArgs());
     } catch (e) {
       if (e.code !== "conversation_unknown") throw e;
-      await openConversation(topic);
+      await open(topic);
       r = await send("conv.read", await readArgs());
     }
     const item = r.posts[0];
