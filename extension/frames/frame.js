@@ -40,14 +40,3 @@ export function followHeight(extra = 0) {
   report();
   return report;
 }
-
-export function digits(hex) {
-  // Six groups of five digits from the fingerprint (PROTOCOL §2), for display.
-  if (!hex || hex.length < 60) return "";
-  const out = [];
-  for (let i = 0; i < 6; i++) {
-    const n = BigInt("0x" + hex.slice(10 * i, 10 * i + 10)) % 100000n;
-    out.push(n.toString().padStart(5, "0"));
-  }
-  return out.join(" ");
-}

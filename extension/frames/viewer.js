@@ -1,6 +1,6 @@
 // The viewer frame: decrypts one encrypted post (asked for by the content script with a token)
 // and shows it, with the sender and the verification state. Plaintext exists only here.
-import { $, api, C, el, send, forum, followHeight, TOKEN, digits, patterns } from "./frame.js";
+import { $, api, C, el, send, forum, followHeight, TOKEN, patterns } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
 import { openConversation } from "../common/conversation.js";
 
@@ -81,7 +81,7 @@ function header({ author, created_at, keyInfo, extra }) {
     const [kind, text] = KEY_TEXT[keyInfo.status] || ["info", keyInfo.status];
     document.body.dataset.key = keyInfo.status;
     head.append(el("span", { class: "badge key " + kind, text: "key " + text,
-      title: keyInfo.fingerprint ? "fingerprint " + digits(keyInfo.fingerprint) : "" }));
+      title: keyInfo.digits ? "fingerprint " + keyInfo.digits : "" }));
   }
   if (created_at) head.append(el("span", { class: "time", text: new Date(created_at).toLocaleString() }));
   if (extra) head.append(extra);
@@ -159,7 +159,7 @@ async function run() {
     header({ author: item.author || post.username, created_at: item.created_at, keyInfo });
     if (item.status !== "valid") { $("#content").replaceChildren(); notice(item.detail || item.status, "bad"); return setState(item.status, item.detail); }
     if (item.kind === "key_share") {
-      notice(`${item.author} added ${item.invitee} to this conversation (key ${digits(item.invitee_fingerprint)})`);
+      notice(`${item.author} added ${item.invitee} to this conversation (key ${item.invitee_digits})`);
     } else {
       await showBody(null, item.body);
     }

@@ -21,10 +21,6 @@ export function errorText(e) {
   return (e && e.message) || String(e);
 }
 
-export function formatFingerprint(hex) {
-  return (hex || "").slice(0, 32).replace(/(.{4})/g, "$1 ").trim();
-}
-
 // Rough strength estimate for feedback: entropy from length and character variety, with a
 // penalty for repeats. Words separated by spaces count as about 11 bits each when long enough.
 export function passphraseStrength(p) {

@@ -1,5 +1,5 @@
 // Setup / options page: create, unlock, lock, import, paper key, export, reset, auto-lock.
-import { $, C, send, show, setMessage, errorText, formatFingerprint, passphraseStrength } from "./common.js";
+import { $, C, send, show, setMessage, errorText, passphraseStrength } from "./common.js";
 
 let state = null;
 
@@ -19,7 +19,7 @@ async function refresh() {
     unlocked: "Your identity is unlocked.",
   }[s], s === "unlocked" ? "ok" : "info");
   show($("#fp-line"), state.has_identity);
-  $("#fingerprint").textContent = formatFingerprint(state.fingerprint);
+  $("#fingerprint").textContent = state.digits || "";
   show($("#sec-create"), s === "none");
   show($("#sec-import"), s === "none");
   show($("#sec-unlock"), s === "locked");
