@@ -35,3 +35,21 @@ export async function openConversation({ send, bio, origin, me, topic }) {
   }
   throw notAParticipant();
 }
+
+// The allowed users of an opened conversation who hold no key to it: conv.open's without_key,
+// less those a valid key share in the topic was addressed to (this device may not have read that
+// share yet). These were added by the server, or invited without a key share.
+export async function membersWithoutKey({ send, bio, origin, topic, opened }) {
+  const missing = opened.without_key || [];
+  if (!missing.length) return [];
+  const later = topic.posts.filter((p) => p.post_number !== 1 && p.raw.includes(C.MSG_BEGIN));
+  if (!later.length) return missing;
+  const posts = [];
+  for (const p of later.slice(-200)) {
+    posts.push({ post_id: p.post_id, raw: p.raw, username: p.username, bio_raw: await bio(p.username) });
+  }
+  const { posts: read } = await send("conv.read", { origin, topic_id: topic.topic_id, posts });
+  const shared = new Set(read.filter((r) => r.kind === "key_share" && r.status === "valid" && r.invitee)
+    .map((r) => r.invitee.toLowerCase()));
+  return missing.filter((u) => !shared.has(u.toLowerCase()));
+}

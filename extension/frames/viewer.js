@@ -2,7 +2,7 @@
 // and shows it, with the sender and the verification state. Plaintext exists only here.
 import { $, api, C, el, send, forum, followHeight, TOKEN, patterns } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
-import { openConversation } from "../common/conversation.js";
+import { membersWithoutKey, openConversation } from "../common/conversation.js";
 
 const STATUS_TEXT = {
   valid: ["ok", "Signature valid"],
@@ -41,6 +41,7 @@ function setState(state, detail = "") {
 
 function wipe() {
   $("#content").replaceChildren();
+  $("#warnings").replaceChildren();
   for (const n of [...$("#head").children]) if (n.id !== "status-badge") n.remove();
   shown = false;
   delete document.body.dataset.key;
@@ -85,6 +86,16 @@ function header({ author, created_at, keyInfo, extra }) {
   }
   if (created_at) head.append(el("span", { class: "time", text: new Date(created_at).toLocaleString() }));
   if (extra) head.append(extra);
+}
+
+// Participants of the topic who cannot read it: the forum added them without giving them the key.
+function showWithoutKey(names) {
+  const box = $("#warnings");
+  box.replaceChildren();
+  if (!names.length) return;
+  box.append(el("div", { class: "notice warn", id: "without-key", "data-users": names.join(","),
+    text: "Added by the server without a key (cannot read this conversation): " + names.join(", ") }));
+  report();
 }
 
 async function showBody(title, text) {
@@ -141,6 +152,9 @@ async function run() {
       header({ author: c.author || post.username, created_at: c.created_at, keyInfo,
         extra: el("span", { class: "participants", text: "to " + names }) });
       await showBody(c.title, c.body);
+      // When the topic's key shares cannot be read, name everyone the engine named.
+      showWithoutKey(await membersWithoutKey({ send, bio, origin: bundle.origin, topic, opened: c })
+        .catch(() => c.without_key || []));
       shown = true;
       return setState("valid");
     }
