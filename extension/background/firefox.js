@@ -11,5 +11,4 @@ createRouter({
   api,
   engineCall: (type, payload, context) => host.handle(type, payload, context),
   dropEngine: async () => host.drop(),
-  routerPaths: [],
 }).listen();

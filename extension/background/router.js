@@ -3,14 +3,18 @@
 // browser-session marker. It never holds keys. Shared by the Chromium service worker
 // (router_sw.js) and the Firefox background page (firefox.js).
 import "../common/config.js";
+import "../common/constants.js";
 import "../common/messages.js";
 
 const M = globalThis.EFD_MESSAGES;
 const CFG = globalThis.EFD_CONFIG || {};
 const TICK_ALARM = "efd-autolock-tick";
 
-// Content scripts registered on enabled forums. Issue 5 appends its files here.
-export const CONTENT_SCRIPTS = ["common/config.js", "common/messages.js", "content/detect.js", "content/efd.js"];
+// Content scripts registered on enabled forums, in load order: the shared facts and the message
+// contract, then the forum HTTP client (content/forum.js), then the page integration that uses it
+// (content/page.js).
+export const CONTENT_SCRIPTS = ["common/config.js", "common/constants.js", "common/messages.js",
+  "content/forum.js", "content/page.js"];
 
 export function originPattern(origin) {
   const u = new URL(origin);
@@ -20,7 +24,7 @@ function scriptId(origin) {
   return "efd-" + new URL(origin).hostname.replace(/[^A-Za-z0-9]/g, "_") + "-" + new URL(origin).protocol.slice(0, -1);
 }
 
-export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
+export function createRouter({ api, engineCall, dropEngine }) {
   // ---- browser-session marker (storage.session: gone after a browser restart) -------------
   let markerPromise = null;
   function marker() {
@@ -54,7 +58,14 @@ export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
   async function registerSite(origin) {
     const id = scriptId(origin);
     const existing = await api.scripting.getRegisteredContentScripts({ ids: [id] });
-    if (existing.length) return;
+    if (existing.length) {
+      // Registrations outlive the version that made them: bring an older file list up to date.
+      const js = (existing[0].js || []).map((f) => f.replace(/^\//, ""));
+      if (JSON.stringify(js) !== JSON.stringify(CONTENT_SCRIPTS)) {
+        await api.scripting.updateContentScripts([{ id, js: CONTENT_SCRIPTS }]);
+      }
+      return;
+    }
     await api.scripting.registerContentScripts([{
       id, matches: [originPattern(origin)], js: CONTENT_SCRIPTS, runAt: "document_idle", allFrames: false,
     }]);
@@ -94,10 +105,10 @@ export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
   };
 
   async function dispatch(msg, sender) {
-    const ctx = M.classifySender(api, sender, routerPaths);
+    const ctx = M.classifySender(api, sender);
     let decl;
     try {
-      decl = M.check(msg, ctx, { testHooks: !!CFG.testHooks });
+      decl = M.check(msg, ctx, { testHooks: !!CFG.testHooks, to: ["router", "engine"] });
     } catch (e) {
       if (e instanceof M.Rejected) {
         console.warn("rejected message", ctx, msg && msg.type, e.message);
@@ -129,7 +140,7 @@ export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
 
   function listen() {
     api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
-      if (msg && msg.target === "engine") return false;   // router -> engine traffic, not ours
+      if (M.isEngineRequest(msg)) return false;   // router -> engine traffic, not ours
       dispatch(msg, sender).then(sendResponse, (e) => sendResponse(M.fail("router_error", e.message || String(e))));
       return true;
     });
@@ -150,7 +161,7 @@ export function createRouter({ api, engineCall, routerPaths, dropEngine }) {
   return { dispatch, listen, marker, ROUTER_HANDLERS };
 }
 
-// ---- issue 5: frames placed by the content script, forum requests relayed to it -------------
+// ---- frames placed by the content script, forum requests relayed to it ----------------------
 // Token records live in storage.session (not readable by content scripts): {tab, origin, kind,
 // me, topic_id, post_id, mode, to, used}. The bundle holds public data only.
 function frameHandlers(api) {
@@ -164,8 +175,9 @@ function frameHandlers(api) {
     if (!rec || !sender.tab || rec.tab !== sender.tab.id) throw new M.Rejected("unknown frame token", "bad_token");
     return rec;
   }
-  async function toContent(tabId, msg) {
-    const reply = await api.tabs.sendMessage(tabId, msg, { frameId: 0 });
+  // A declared content.* message to the content script of the tab's top document.
+  async function toContent(tabId, type, payload) {
+    const reply = await api.tabs.sendMessage(tabId, { type, payload }, { frameId: 0 });
     if (!reply) throw new M.Rejected("the forum page did not answer (reload it)", "no_content");
     if (!reply.ok) { const e = new Error(reply.error.message); e.code = reply.error.code; e.info = reply.error; throw e; }
     return reply.result;
@@ -193,27 +205,27 @@ function frameHandlers(api) {
     },
     async "frame.resize"({ token, height }, sender) {
       const rec = await ownRecord(token, sender);
-      await toContent(rec.tab, { efd: "resize", token, height });
+      await toContent(rec.tab, "content.resize_frame", { token, height });
       return {};
     },
     async "frame.close"({ token, topic_id }, sender) {
       const rec = await ownRecord(token, sender);
-      await toContent(rec.tab, { efd: "close", token, topic_id: topic_id ?? null });
+      await toContent(rec.tab, "content.close_frame", { token, topic_id: topic_id ?? null });
       await api.storage.session.remove(key(token));
       return {};
     },
     async "forum.request"({ op, args, token, origin }, sender) {
-      const msg = { efd: "forum", op, args: args || {} };
+      const request = { op, args: args || {} };
       if (token) {
         const rec = await ownRecord(token, sender);
-        return toContent(rec.tab, msg);
+        return toContent(rec.tab, "content.forum", request);
       }
       if (!origin) throw new M.Rejected("forum.request needs a token or an origin");
       const tabs = await tabsOf(origin);
       if (!tabs.length) throw new M.Rejected(`open ${origin} in a tab (logged in) first`, "no_forum_tab");
       let last = null;
       for (const t of tabs) {
-        try { return await toContent(t.id, msg); } catch (e) { last = e; if (e.code && e.code !== "no_content") throw e; }
+        try { return await toContent(t.id, "content.forum", request); } catch (e) { last = e; if (e.code && e.code !== "no_content") throw e; }
       }
       throw last;
     },

@@ -3,6 +3,7 @@
 import { createRouter } from "./router.js";
 
 const api = globalThis.chrome;
+const M = globalThis.EFD_MESSAGES;
 const OFFSCREEN_URL = "engine/offscreen.html";
 let creating = null;
 
@@ -23,7 +24,7 @@ async function engineCall(type, payload, context) {
   // The document may still be registering its listener right after creation: retry briefly.
   for (let attempt = 0; ; attempt++) {
     try {
-      const reply = await api.runtime.sendMessage({ target: "engine", type, payload, context });
+      const reply = await api.runtime.sendMessage(M.engineRequest(type, payload, context));
       if (reply !== undefined) return reply;
       throw new Error("engine did not answer");
     } catch (e) {
@@ -40,4 +41,4 @@ async function dropEngine() {
   if (ctxs.length) await api.offscreen.closeDocument();
 }
 
-createRouter({ api, engineCall, dropEngine, routerPaths: ["background/router_sw.js"] }).listen();
+createRouter({ api, engineCall, dropEngine }).listen();

@@ -2,6 +2,7 @@
 // (common/messages.js) through the router and unwraps the {ok, result | error} reply.
 // Extension origin only; content scripts talk to the router with their own small sender.
 import "./config.js";
+import "./constants.js";
 import "./messages.js";
 
 export const api = globalThis.browser ?? globalThis.chrome;
@@ -19,3 +20,12 @@ export async function send(type, payload = {}) {
 }
 
 export const $ = (sel, root = document) => root.querySelector(sel);
+
+// Fills elements marked data-constant="NAME" with pycore's fact of that name (common/constants.js),
+// so that page texts (limits, titles) are not retyped in the HTML.
+export function showConstants(root = document) {
+  for (const el of root.querySelectorAll("[data-constant]")) {
+    const value = globalThis.EFD_CONSTANTS[el.dataset.constant];
+    if (value !== undefined) el.textContent = String(value);
+  }
+}

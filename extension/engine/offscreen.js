@@ -1,20 +1,28 @@
-// Chromium offscreen document: hosts the engine. Accepts requests only from the router
-// (the extension's service worker), marked with target "engine".
+// Chromium offscreen document: hosts the engine. Accepts only the router's engine requests
+// (common/messages.js checkEngineRequest: sent by the service worker, engine-bound declared types,
+// payloads valid for the sender the router names).
+import "../common/config.js";
+import "../common/constants.js";
+import "../common/messages.js";
 import { EngineHost } from "./host.js";
 
 const api = globalThis.chrome;
+const M = globalThis.EFD_MESSAGES;
 const cfg = globalThis.EFD_CONFIG || {};
 const host = new EngineHost({ testHooks: !!cfg.testHooks, buildId: cfg.buildId });
-const ROUTER_URL = api.runtime.getURL("background/router_sw.js");
 
 api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
-  if (!msg || msg.target !== "engine") return false;          // not for us (pages talk to the router)
-  if (sender.id !== api.runtime.id || sender.url !== ROUTER_URL) {
-    sendResponse({ ok: false, error: { code: "rejected", message: "engine accepts requests from the router only" } });
+  if (!M.isEngineRequest(msg)) return false;          // not for us (pages talk to the router)
+  try {
+    M.checkEngineRequest(api, msg, sender, { testHooks: !!cfg.testHooks });
+  } catch (e) {
+    if (!(e instanceof M.Rejected)) throw e;
+    console.warn("engine request rejected", msg.type, e.message);
+    sendResponse(M.fail(e.code, e.message));
     return false;
   }
   host.handle(msg.type, msg.payload, msg.context).then(sendResponse, (e) =>
-    sendResponse({ ok: false, error: { code: "engine_error", message: String(e) } }));
+    sendResponse(M.fail("engine_error", String(e))));
   return true;
 });
 // Boot right away: the router only creates this document when a request is waiting.

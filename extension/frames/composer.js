@@ -1,9 +1,8 @@
 // The composer frame: new encrypted PM, encrypted reply, or invite (key share) in an encrypted
 // conversation. Plaintext stays here and in the engine; the content script only posts ciphertext.
-import { $, api, el, send, forum, followHeight, TOKEN } from "./frame.js";
+import { $, api, C, el, send, forum, followHeight, TOKEN, patterns } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
 
-const PLACEHOLDER_TITLE = "Encrypted message";
 const MAX_ATTEMPTS = 6;
 let bundle = null;
 let recipients = [];
@@ -30,7 +29,7 @@ function renderChips() {
 
 function addRecipient(name) {
   name = String(name || "").trim().replace(/^@/, "").replace(/,$/, "");
-  if (!/^[\w.\-]{1,60}$/.test(name)) return;
+  if (!patterns.username.test(name)) return;
   if (name.toLowerCase() === bundle.me.toLowerCase()) return;
   if (!recipients.some((r) => r.toLowerCase() === name.toLowerCase())) recipients.push(name);
   $("#to").value = "";
@@ -164,7 +163,7 @@ async function sendNew() {
   const out = await send("conv.start", { origin: bundle.origin, me: bundle.me, recipients: refs, title, body,
     max_chars: bundle.max_chars || undefined });
   status("sending", "Sending…");
-  const res = await withRetry("Sending", () => forum("create_pm", { title: PLACEHOLDER_TITLE, raw: out.raw,
+  const res = await withRetry("Sending", () => forum("create_pm", { title: C.PLACEHOLDER_TITLE, raw: out.raw,
     target_recipients: Array.isArray(out.target_recipients) ? out.target_recipients.join(",") : out.target_recipients }));
   return res;
 }
@@ -187,7 +186,7 @@ async function sendReply() {
 
 async function sendInvite() {
   const invitee = $("#invitee").value.trim().replace(/^@/, "");
-  if (!/^[\w.\-]{1,60}$/.test(invitee)) return status("error", "Enter a username.");
+  if (!patterns.username.test(invitee)) return status("error", "Enter a username.");
   status("checking", `Checking ${invitee}'s key…`);
   if (!(await checkKeys([invitee]))) return status("blocked", "Not added: see the warnings above.");
   const u = await forum("user", { username: invitee });

@@ -1,7 +1,11 @@
 // Shared helpers of the extension frames (viewer, composer). Extension origin only.
-import { $, api, RequestError, send } from "../common/client.js";
+import { $, api, RequestError, send, showConstants } from "../common/client.js";
 
 export { $, api, RequestError, send };
+
+export const C = globalThis.EFD_CONSTANTS;
+export const patterns = globalThis.EFD_MESSAGES.patterns;
+showConstants();
 
 // The token the content script put in the fragment (then removed from the visible URL).
 export const TOKEN = (location.hash || "").slice(1);
@@ -35,15 +39,4 @@ export function followHeight(extra = 0) {
   new ResizeObserver(report).observe(document.body);
   report();
   return report;
-}
-
-export function digits(hex) {
-  // Six groups of five digits from the fingerprint (PROTOCOL §2), for display.
-  if (!hex || hex.length < 60) return "";
-  const out = [];
-  for (let i = 0; i < 6; i++) {
-    const n = BigInt("0x" + hex.slice(10 * i, 10 * i + 10)) % 100000n;
-    out.push(n.toString().padStart(5, "0"));
-  }
-  return out.join(" ");
 }

@@ -1,7 +1,8 @@
 // The viewer frame: decrypts one encrypted post (asked for by the content script with a token)
 // and shows it, with the sender and the verification state. Plaintext exists only here.
-import { $, api, el, send, forum, followHeight, TOKEN, digits } from "./frame.js";
+import { $, api, C, el, send, forum, followHeight, TOKEN, patterns } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
+import { membersWithoutKey, openConversation } from "../common/conversation.js";
 
 const STATUS_TEXT = {
   valid: ["ok", "Signature valid"],
@@ -15,7 +16,7 @@ const STATUS_TEXT = {
   malformed: ["bad", "Not a valid encrypted message"],
   locked: ["info", "Locked: unlock Encrypt for Discourse (toolbar button) to read"],
   no_identity: ["info", "Set up Encrypt for Discourse to read encrypted messages"],
-  backup: ["info", "Encrypted key backup"],
+  backup: ["info", C.BACKUP_TITLE],   // the title the forum shows for it
   error: ["bad", "Error"],
 };
 const KEY_TEXT = {
@@ -40,6 +41,7 @@ function setState(state, detail = "") {
 
 function wipe() {
   $("#content").replaceChildren();
+  $("#warnings").replaceChildren();
   for (const n of [...$("#head").children]) if (n.id !== "status-badge") n.remove();
   shown = false;
   delete document.body.dataset.key;
@@ -68,29 +70,8 @@ async function keyState(username) {
   } catch (e) { return { status: "no_key", username }; }
 }
 
-// Opens the conversation of the topic (its first post), accepting a key share addressed to me
-// when I am not among the first post's recipients.
-async function openConversation(topic) {
-  const first = topic.posts.find((p) => p.post_number === 1);
-  if (!first) throw Object.assign(new Error("the first post is missing"), { code: "malformed" });
-  const args = () => ({ origin: bundle.origin, topic_id: bundle.topic_id, raw: first.raw, me: bundle.me,
-    author: { username: first.username, bio_raw: null } });
-  const withBio = async () => { const a = args(); a.author.bio_raw = await bio(first.username); return a; };
-  try {
-    return await send("conv.open", await withBio());
-  } catch (e) {
-    if (e.code !== "not_a_participant") throw e;
-  }
-  for (const p of topic.posts) {
-    if (p.post_number === 1 || !p.raw.includes("-----BEGIN EFD MESSAGE-----")) continue;
-    try {
-      const r = await send("conv.accept_share", { origin: bundle.origin, topic_id: bundle.topic_id, raw: p.raw,
-        me: bundle.me, poster: { username: p.username, bio_raw: await bio(p.username) } });
-      if (r.status === "valid") return await send("conv.open", await withBio());
-    } catch (_) { /* not a share for me */ }
-  }
-  throw Object.assign(new Error("you are not a participant of this conversation (no key was shared with you)"),
-    { code: "not_a_participant" });
+function open(topic) {
+  return openConversation({ send, bio, origin: bundle.origin, me: bundle.me, topic });
 }
 
 function header({ author, created_at, keyInfo, extra }) {
@@ -101,10 +82,20 @@ function header({ author, created_at, keyInfo, extra }) {
     const [kind, text] = KEY_TEXT[keyInfo.status] || ["info", keyInfo.status];
     document.body.dataset.key = keyInfo.status;
     head.append(el("span", { class: "badge key " + kind, text: "key " + text,
-      title: keyInfo.fingerprint ? "fingerprint " + digits(keyInfo.fingerprint) : "" }));
+      title: keyInfo.digits ? "fingerprint " + keyInfo.digits : "" }));
   }
   if (created_at) head.append(el("span", { class: "time", text: new Date(created_at).toLocaleString() }));
   if (extra) head.append(extra);
+}
+
+// Participants of the topic who cannot read it: the forum added them without giving them the key.
+function showWithoutKey(names) {
+  const box = $("#warnings");
+  box.replaceChildren();
+  if (!names.length) return;
+  box.append(el("div", { class: "notice warn", id: "without-key", "data-users": names.join(","),
+    text: "Added by the server without a key (cannot read this conversation): " + names.join(", ") }));
+  report();
 }
 
 async function showBody(title, text) {
@@ -124,14 +115,12 @@ async function showBody(title, text) {
   report();
 }
 
-const BACKUP_RE = /-----BEGIN EFD KEY BACKUP-----[\s\S]*-----END EFD KEY BACKUP-----/;
-
 // The key backup (a PM to oneself): recognised from the post's raw; never opened here (no
 // passphrase or paper key is asked for in the forum page), whatever the lock state.
 async function showBackup(post) {
   wipe();
   header({ author: post.username, created_at: post.created_at });
-  notice("Encrypted key backup \u2014 restore it from the extension's inbox " +
+  notice(`${C.BACKUP_TITLE} \u2014 restore it from the extension's inbox ` +
     "(\u201cActivate this device from your forum backup\u201d). Keep this message; do not edit it.");
   setState("backup");
 }
@@ -143,26 +132,29 @@ async function run() {
   try {
     if (!bundle.checked_backup) {
       bundle.checked_backup = true;
-      const t = await forum("topic", { topic_id: bundle.topic_id });
+      const t = await forum("topic", { topic_id: bundle.topic_id, post_id: bundle.post_id });
       const p = t.posts.find((x) => x.post_id === bundle.post_id);
-      if (p && BACKUP_RE.test(p.raw || "")) return await showBackup(p);
+      if (p && patterns.backup.test(p.raw || "")) return await showBackup(p);
     }
     const st = await send("engine.status");
     if (!st.has_identity) { wipe(); return setState("no_identity"); }
     if (!st.unlocked) { wipe(); return setState("locked"); }
     setState("loading");
     $("#status-badge").textContent = "Decrypting…";
-    const topic = await forum("topic", { topic_id: bundle.topic_id });
+    const topic = await forum("topic", { topic_id: bundle.topic_id, post_id: bundle.post_id });
     const post = topic.posts.find((p) => p.post_id === bundle.post_id);
     if (!post) { wipe(); notice("This post is not in the topic any more.", "bad"); return setState("error"); }
     if (post.post_number === 1) {
-      const c = await openConversation(topic);
+      const c = await open(topic);
       const keyInfo = await keyState(post.username);
       if (c.status !== "valid") { wipe(); header({ author: post.username, keyInfo }); notice(c.detail || c.status, "bad"); return setState(c.status, c.detail); }
       const names = (c.participants || []).map((p) => Array.isArray(p) ? p[0] : p).join(", ");
       header({ author: c.author || post.username, created_at: c.created_at, keyInfo,
         extra: el("span", { class: "participants", text: "to " + names }) });
       await showBody(c.title, c.body);
+      // When the topic's key shares cannot be read, name everyone the engine named.
+      showWithoutKey(await membersWithoutKey({ send, bio, origin: bundle.origin, topic, opened: c })
+        .catch(() => c.without_key || []));
       shown = true;
       return setState("valid");
     }
@@ -173,7 +165,7 @@ async function run() {
       r = await send("conv.read", await readArgs());
     } catch (e) {
       if (e.code !== "conversation_unknown") throw e;
-      await openConversation(topic);
+      await open(topic);
       r = await send("conv.read", await readArgs());
     }
     const item = r.posts[0];
@@ -181,7 +173,7 @@ async function run() {
     header({ author: item.author || post.username, created_at: item.created_at, keyInfo });
     if (item.status !== "valid") { $("#content").replaceChildren(); notice(item.detail || item.status, "bad"); return setState(item.status, item.detail); }
     if (item.kind === "key_share") {
-      notice(`${item.author} added ${item.invitee} to this conversation (key ${digits(item.invitee_fingerprint)})`);
+      notice(`${item.author} added ${item.invitee} to this conversation (key ${item.invitee_digits})`);
     } else {
       await showBody(null, item.body);
     }

@@ -1,7 +1,11 @@
 // Shared helpers for the extension's own pages (popup, options). Extension pages only.
-import { $, api, RequestError, send } from "../common/client.js";
+import { $, api, RequestError, send, showConstants } from "../common/client.js";
 
 export { $, api, RequestError, send };
+
+export const C = globalThis.EFD_CONSTANTS;
+export const patterns = globalThis.EFD_MESSAGES.patterns;
+showConstants();
 
 export function show(el, on = true) { el.hidden = !on; }
 
@@ -17,10 +21,6 @@ export function errorText(e) {
   return (e && e.message) || String(e);
 }
 
-export function formatFingerprint(hex) {
-  return (hex || "").slice(0, 32).replace(/(.{4})/g, "$1 ").trim();
-}
-
 // Rough strength estimate for feedback: entropy from length and character variety, with a
 // penalty for repeats. Words separated by spaces count as about 11 bits each when long enough.
 export function passphraseStrength(p) {
@@ -34,7 +34,7 @@ export function passphraseStrength(p) {
   let bits = Math.log2(Math.max(pool, 2)) * Math.min(p.length, unique * 2);
   const words = p.trim().split(/\s+/).filter((w) => w.length >= 3);
   if (words.length >= 4) bits = Math.max(bits, words.length * 11);
-  const score = p.length < 15 ? 0 : bits < 50 ? 1 : bits < 70 ? 2 : bits < 90 ? 3 : 4;
+  const score = p.length < C.MIN_PASSPHRASE_LENGTH ? 0 : bits < 50 ? 1 : bits < 70 ? 2 : bits < 90 ? 3 : 4;
   const label = ["too short", "weak", "fair", "good", "strong"][score];
   return { score, label, bits: Math.round(bits) };
 }

@@ -2,7 +2,8 @@
 // never decrypted into the forum page), contacts with safety codes and QR codes, publishing the
 // key into the bio, the backup PM, and activating a device from the backup.
 // Forum HTTP goes through the content script of an open tab of the forum ("forum.request").
-import { $, api, send, show, setMessage, errorText } from "./common.js";
+import { $, api, C, patterns, send, show, setMessage, errorText } from "./common.js";
+import { openConversation } from "../common/conversation.js";
 import qrcode from "../vendor/qrcode.mjs";
 
 let origin = null;
@@ -137,7 +138,7 @@ async function showSafety(username) {
 
 $("#lookup-btn").addEventListener("click", async () => {
   const username = $("#lookup-user").value.trim().replace(/^@/, "");
-  if (!/^[\w.\-]{1,60}$/.test(username)) return msg("Enter a username.", "error");
+  if (!patterns.username.test(username)) return msg("Enter a username.", "error");
   try {
     const u = await forum("user", { username });
     const k = await send("keys.check", { origin, username, bio_raw: u.bio_raw });
@@ -227,28 +228,16 @@ $("#sync-btn").addEventListener("click", async () => {
     const known = new Set(conversations.filter((c) => c.title).map((c) => c.topic_id));
     const { topics } = await forum("my_pms");
     let found = 0;
+    const bio = async (u) => (await forum("user", { username: u })).bio_raw;
     for (const t of topics) {
       if (known.has(t.topic_id)) continue;
-      const tp = await forum("topic", { topic_id: t.topic_id });
-      const first = tp.posts.find((p) => p.post_number === 1);
-      if (!first || !/-----BEGIN EFD MESSAGE-----/.test(first.raw)) continue;
-      const bio = async (u) => (await forum("user", { username: u })).bio_raw;
-      const open = async () => send("conv.open", { origin, topic_id: t.topic_id, raw: first.raw, me,
-        author: { username: first.username, bio_raw: await bio(first.username) } });
+      const topic = await forum("topic", { topic_id: t.topic_id });
+      const first = topic.posts.find((p) => p.post_number === 1);
+      if (!first || !first.raw.includes(C.MSG_BEGIN)) continue;
       try {
-        await open();
+        await openConversation({ send, bio, origin, me, topic });
         found++;
-      } catch (e) {
-        if (e.code !== "not_a_participant") continue;
-        for (const p of tp.posts) {
-          if (p.post_number === 1 || !/-----BEGIN EFD MESSAGE-----/.test(p.raw)) continue;
-          try {
-            const r = await send("conv.accept_share", { origin, topic_id: t.topic_id, raw: p.raw, me,
-              poster: { username: p.username, bio_raw: await bio(p.username) } });
-            if (r.status === "valid") { await open(); found++; break; }
-          } catch (_) { /* not for me */ }
-        }
-      }
+      } catch (_) { /* not a conversation of mine, or damaged: nothing to list */ }
     }
     msg(found ? `Found ${found} new encrypted conversation(s).` : "No new encrypted conversations.", "ok");
     await listConversations();

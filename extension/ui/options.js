@@ -1,5 +1,5 @@
 // Setup / options page: create, unlock, lock, import, paper key, export, reset, auto-lock.
-import { $, send, show, setMessage, errorText, formatFingerprint, passphraseStrength } from "./common.js";
+import { $, C, send, show, setMessage, errorText, passphraseStrength } from "./common.js";
 
 let state = null;
 
@@ -19,7 +19,7 @@ async function refresh() {
     unlocked: "Your identity is unlocked.",
   }[s], s === "unlocked" ? "ok" : "info");
   show($("#fp-line"), state.has_identity);
-  $("#fingerprint").textContent = formatFingerprint(state.fingerprint);
+  $("#fingerprint").textContent = state.digits || "";
   show($("#sec-create"), s === "none");
   show($("#sec-import"), s === "none");
   show($("#sec-unlock"), s === "locked");
@@ -47,7 +47,7 @@ function wireCreate() {
   const p = $("#create-pass"), c = $("#create-confirm"), btn = $("#create-btn");
   const update = () => {
     const st = strengthUI(p, $("#create-strength"), $("#create-meter"));
-    btn.disabled = !(p.value.length >= 15 && p.value === c.value && st.score >= 1);
+    btn.disabled = !(p.value.length >= C.MIN_PASSPHRASE_LENGTH && p.value === c.value && st.score >= 1);
     if (c.value && p.value !== c.value) setMessage($("#create-msg"), "The passphrases do not match.", "error");
     else setMessage($("#create-msg"), "");
   };
@@ -81,7 +81,9 @@ function wireImport() {
   $("#import-btn").addEventListener("click", async () => {
     const msg = $("#import-msg");
     if ($("#import-new").value !== $("#import-confirm").value) return setMessage(msg, "The new passphrases do not match.", "error");
-    if ($("#import-new").value.length < 15) return setMessage(msg, "The new passphrase needs at least 15 characters.", "error");
+    if ($("#import-new").value.length < C.MIN_PASSPHRASE_LENGTH) {
+      return setMessage(msg, `The new passphrase needs at least ${C.MIN_PASSPHRASE_LENGTH} characters.`, "error");
+    }
     const payload = { text: $("#import-text").value, new_passphrase: $("#import-new").value };
     if ($("#import-pass").value) payload.passphrase = $("#import-pass").value;
     $("#import-btn").disabled = true;

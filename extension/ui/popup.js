@@ -69,7 +69,7 @@ $("#enable-btn").addEventListener("click", () => {
 });
 $("#setup-btn").addEventListener("click", () => api.runtime.openOptionsPage());
 $("#options-link").addEventListener("click", (ev) => { ev.preventDefault(); api.runtime.openOptionsPage(); });
-// Encrypted inbox (issue 5): conversations with decrypted titles, keys, publishing, backup.
+// Encrypted inbox: conversations with decrypted titles, keys, publishing, backup.
 $("#inbox-link").addEventListener("click", async (ev) => {
   ev.preventDefault();
   const tab = await activeTab().catch(() => null);

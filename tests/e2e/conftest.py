@@ -1,6 +1,6 @@
 """Fixtures for end-to-end tests of the built extension (Selenium + headless Chromium / Firefox ESR).
 
-For other e2e tests (issue 5 and later):
+For the e2e test modules:
 - `ext_dir` / `ext_dir_firefox`: the unpacked *test* builds (dist/chromium-test, dist/firefox-test),
   built by `python build.py` (built here once if missing). Test builds = store build + manifest
   `host_permissions` for http://127.0.0.1/* and http://localhost/* (so no permission prompt is

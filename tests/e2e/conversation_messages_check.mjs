@@ -1,17 +1,12 @@
-// Checks the issue-5 declarations of extension/common/messages.js in Node (no browser): what the
-// content script may send and receive, and that forum requests can only carry ciphertext.
-// Run by tests/e2e/test_conversation_messages.py via `node --test`.
+// Checks the conversation declarations of extension/common/messages.js in Node (no browser): what
+// the content script may send and receive, and that forum requests can only carry ciphertext.
+// Run by tests/e2e/test_messages.py via `node --test`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { M, C } from "./load_messages.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-await import(path.join(here, "../../extension/common/messages.js"));
-const M = globalThis.EFD_MESSAGES;
-const ARMOUR = "End-to-end encrypted message.\n\n```text\n-----BEGIN EFD MESSAGE-----\n" + "ÀÁÂ".repeat(30) +
-  "\n-----END EFD MESSAGE-----\n```\n";
-const BACKUP = "```text\n-----BEGIN EFD KEY BACKUP-----\n" + "xyz".repeat(30) + "\n-----END EFD KEY BACKUP-----\n```";
+const ARMOUR = `End-to-end encrypted message.\n\n\`\`\`text\n${C.MSG_BEGIN}\n${"ÀÁÂ".repeat(30)}\n${C.MSG_END}\n\`\`\`\n`;
+const BACKUP = `\`\`\`text\n${C.BACKUP_BEGIN}\n${"xyz".repeat(30)}\n${C.BACKUP_END}\n\`\`\``;
 const TOKEN = "abcdefghijklmnopqrstuvwx";
 const ORIGIN = "http://127.0.0.1:8080";
 const ok = (type, payload, ctx) => M.check({ type, payload }, ctx);
@@ -51,17 +46,25 @@ test("only the composer encrypts and sends; user decisions come from extension f
 
 test("forum requests carry ciphertext and public data only", () => {
   const fr = (op, args, extra = { token: TOKEN }) => ({ op, args, ...extra });
-  ok("forum.request", fr("create_pm", { title: "Encrypted message", raw: ARMOUR, target_recipients: "bob,carol" }), "frame:composer");
+  ok("forum.request", fr("create_pm", { title: C.PLACEHOLDER_TITLE, raw: ARMOUR, target_recipients: "bob,carol" }), "frame:composer");
   ok("forum.request", fr("reply", { topic_id: 4, raw: ARMOUR }), "frame:composer");
-  ok("forum.request", fr("create_backup", { title: "Encrypted key backup", raw: BACKUP }, { origin: ORIGIN }), "page:inbox");
+  ok("forum.request", fr("create_backup", { title: C.BACKUP_TITLE, raw: BACKUP }, { origin: ORIGIN }), "page:inbox");
   ok("forum.request", fr("topic", { topic_id: 4 }), "frame:viewer");
   // Plaintext bodies, real titles and unknown operations are refused before reaching the page.
   rejected("forum.request", fr("create_pm", { title: "Our real title", raw: ARMOUR, target_recipients: "bob" }), "frame:composer");
-  rejected("forum.request", fr("create_pm", { title: "Encrypted message", raw: "hello bob, plaintext", target_recipients: "bob" }), "frame:composer");
+  rejected("forum.request", fr("create_pm", { title: C.PLACEHOLDER_TITLE, raw: "hello bob, plaintext", target_recipients: "bob" }), "frame:composer");
   rejected("forum.request", fr("reply", { topic_id: 4, raw: "plaintext reply" }), "frame:composer");
-  rejected("forum.request", fr("create_backup", { title: "Encrypted key backup", raw: ARMOUR }, { origin: ORIGIN }), "page:inbox");
-  rejected("forum.request", fr("create_pm", { title: "Encrypted message", raw: ARMOUR, target_recipients: "bob", title2: "x" }), "frame:composer");
+  rejected("forum.request", fr("create_backup", { title: C.BACKUP_TITLE, raw: ARMOUR }, { origin: ORIGIN }), "page:inbox");
+  rejected("forum.request", fr("create_pm", { title: C.PLACEHOLDER_TITLE, raw: ARMOUR, target_recipients: "bob", title2: "x" }), "frame:composer");
   rejected("forum.request", fr("eval", {}), "frame:composer", /op must be one of/);
   rejected("forum.request", fr("put_bio", { bio_raw: "x".repeat(3001) }, { origin: ORIGIN }), "page:inbox");
   rejected("forum.request", fr("topic", { topic_id: 4 }), "content");
+});
+
+test("a topic request may name the post the viewer needs; the content script's frames carry public data only", () => {
+  ok("forum.request", { op: "topic", args: { topic_id: 4, post_id: 12 }, token: TOKEN }, "frame:viewer");
+  rejected("forum.request", { op: "topic", args: { topic_id: 4, post_id: "12" }, token: TOKEN }, "frame:viewer", /integer/);
+  ok("frame.register", { token: TOKEN, kind: "composer", me: "alice", mode: "new", to: "bob" }, "content");
+  ok("frame.register", { token: TOKEN, kind: "composer", me: "alice", mode: "new", to: "" }, "content");
+  rejected("frame.register", { token: TOKEN, kind: "composer", me: "alice", mode: "new", to: "bob carol" }, "content", /invalid format/);
 });

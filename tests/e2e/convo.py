@@ -90,7 +90,7 @@ class ForumUser:
 
     def read_viewer(self, post_id: int, want=("valid",), timeout=POST_WAIT) -> dict:
         """Waits until the viewer of `post_id` reaches a state in `want`; returns what it shows:
-        {state, key, title, body, head}. Leaves the driver on the forum page's top document."""
+        {state, key, title, body, head, content, warnings}. Leaves the driver on the forum page's top document."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -103,7 +103,8 @@ class ForumUser:
                 if state in want:
                     out = {"state": state, "key": self.d.execute_script("return document.body.dataset.key || null"),
                            "head": self.d.find_element("css selector", "#head").text,
-                           "content": self.d.find_element("css selector", "#content").text}
+                           "content": self.d.find_element("css selector", "#content").text,
+                           "warnings": self.d.find_element("css selector", "#warnings").text}
                     titles = self.d.find_elements("css selector", "#title")
                     out["title"] = titles[0].text if titles else None
                     bodies = self.d.find_elements("css selector", "iframe.body")

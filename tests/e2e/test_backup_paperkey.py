@@ -1,4 +1,4 @@
-"""Issue 5 gaps, in real browsers: the key backup protected with a paper key, the backup PM as
+"""In real browsers: the key backup protected with a paper key, the backup PM as
 shown in the forum page, and failed sends (503, dropped connection) retried by the composer.
 
 One user, bob, with two Chromium profiles (device 1 and device 2) on the Discourse stand-in

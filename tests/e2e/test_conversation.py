@@ -149,6 +149,10 @@ def test_05_alice_invites_carol_who_reads_the_whole_history(users, srv, story):
     assert "tangerine-walrus" in carol.read_viewer(story.reply_post_id)["body"]
     share = carol.read_viewer(share_id)
     assert "added carol" in share["content"]
+    # Carol got her key in a key share: nobody is named as added without a key, on either side.
+    assert first["warnings"] == ""
+    alice.to_forum(f"/t/{story.topic_id}")
+    assert alice.read_viewer(story.first_post_id)["warnings"] == ""
     # Carol's encrypted inbox lists the conversation with its decrypted title.
     carol.inbox()
     wait_until(lambda: any(e.text == TITLE for e in carol.d.find_elements("css selector", "#conversations .conv-title")),

@@ -1,5 +1,7 @@
 """Identity lifecycle in a real headless Chromium loading the built extension."""
 
+import re
+
 import pytest
 
 from .browser import wait_until
@@ -36,7 +38,8 @@ def test_create_identity_in_the_ui_then_lock_and_unlock(chromium):
     st = b.status()
     assert st["has_identity"] and st["unlocked"] and st["version"] == 1 and st["kdf_iterations"] >= 1_000_000
     fp = st["fingerprint"]
-    assert b.q("#fingerprint").text.replace(" ", "") == fp[:32]
+    # The fingerprint's digits, as the engine formats them (six groups of five).
+    assert re.fullmatch(r"\d{5}( \d{5}){5}", st["digits"]) and b.q("#fingerprint").text == st["digits"]
     # Lock now, then unlock with the passphrase through the UI.
     b.click("#lock-btn")
     b.wait_state("locked")

@@ -242,6 +242,15 @@ class StandinServer:
         else:
             self.forum.bio_overrides[key] = bio_raw
 
+    def add_allowed_user(self, topic_id: int, username: str) -> None:
+        """Silently give `username` access to the PM `topic_id`, as a server could: no invite, no
+        small-action post, nothing posted by a participant (the user then shows in
+        details.allowed_users)."""
+        target = self.forum.user_by_name(username)
+        if not target or not self.forum.topic(topic_id):
+            raise ValueError(f"add_allowed_user: no user {username!r} or no topic {topic_id}")
+        self.forum.db.run("INSERT OR IGNORE INTO topic_allowed_users VALUES (?, ?)", int(topic_id), target["id"])
+
     def rewrite_post(self, post_id: int, raw: str) -> None:
         """Silently replace a stored post's raw (no revision, no version bump)."""
         self.forum.db.run("UPDATE posts SET raw = ?, cooked = ? WHERE id = ?", raw, cook(raw), post_id)

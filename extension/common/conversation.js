@@ -1,0 +1,55 @@
+// Opening an encrypted conversation from its topic, for the viewer frame and the inbox page.
+// Extension origin only (the results hold plaintext).
+import "./constants.js";
+
+const C = globalThis.EFD_CONSTANTS;
+
+function notAParticipant() {
+  return Object.assign(new Error("you are not a participant of this conversation (no key was shared with you)"),
+    { code: "not_a_participant" });
+}
+
+// Opens the conversation of `topic` (the forum's topic operation result: {topic_id, posts,
+// participants}) with conv.open. When the first post holds no key for me, accepts a key share
+// addressed to me from a later post, then opens it again. Resolves to conv.open's result; throws
+// the engine's error, or one with code "not_a_participant" when no key reaches me.
+//   send(type, payload): the messaging client; bio(username): that user's published bio (or null).
+export async function openConversation({ send, bio, origin, me, topic }) {
+  const first = topic.posts.find((p) => p.post_number === 1);
+  if (!first) throw Object.assign(new Error("the first post is missing"), { code: "malformed" });
+  const open = async () => send("conv.open", { origin, topic_id: topic.topic_id, raw: first.raw, me,
+    author: { username: first.username, bio_raw: await bio(first.username) },
+    allowed_users: topic.participants || [] });
+  try {
+    return await open();
+  } catch (e) {
+    if (e.code !== "not_a_participant") throw e;
+  }
+  for (const p of topic.posts) {
+    if (p.post_number === 1 || !p.raw.includes(C.MSG_BEGIN)) continue;
+    try {
+      const r = await send("conv.accept_share", { origin, topic_id: topic.topic_id, raw: p.raw, me,
+        poster: { username: p.username, bio_raw: await bio(p.username) } });
+      if (r.status === "valid") return await open();
+    } catch (_) { /* not a share for me */ }
+  }
+  throw notAParticipant();
+}
+
+// The allowed users of an opened conversation who hold no key to it: conv.open's without_key,
+// less those a valid key share in the topic was addressed to (this device may not have read that
+// share yet). These were added by the server, or invited without a key share.
+export async function membersWithoutKey({ send, bio, origin, topic, opened }) {
+  const missing = opened.without_key || [];
+  if (!missing.length) return [];
+  const later = topic.posts.filter((p) => p.post_number !== 1 && p.raw.includes(C.MSG_BEGIN));
+  if (!later.length) return missing;
+  const posts = [];
+  for (const p of later.slice(-200)) {
+    posts.push({ post_id: p.post_id, raw: p.raw, username: p.username, bio_raw: await bio(p.username) });
+  }
+  const { posts: read } = await send("conv.read", { origin, topic_id: topic.topic_id, posts });
+  const shared = new Set(read.filter((r) => r.kind === "key_share" && r.status === "valid" && r.invitee)
+    .map((r) => r.invitee.toLowerCase()));
+  return missing.filter((u) => !shared.has(u.toLowerCase()));
+}

@@ -1,0 +1,230 @@
+// Encrypt for Discourse content script, part 1: the forum's HTTP client and the forum operations
+// the extension's frames and pages ask for (through the router, message content.forum).
+//
+// Runs in the content script's isolated world, on forums the user enabled. Requests go to the
+// forum with the user's session cookie and CSRF token; what goes out and comes back is public
+// data and ciphertext only (post raws, bios, usernames, ids). Exposes one object to
+// content/page.js, `globalThis.EFD_FORUM` (the page world cannot see it).
+(() => {
+  "use strict";
+  if (globalThis.EFD_FORUM) return;
+  const C = globalThis.EFD_CONSTANTS;
+  const P = globalThis.EFD_MESSAGES.patterns;
+  const baseMeta = document.querySelector('meta[name="discourse-base-uri"]');
+  const BASE = baseMeta ? String(baseMeta.content || "").replace(/\/+$/, "") : "";
+
+  class ForumError extends Error {
+    constructor(code, message) { super(message); this.code = code; }
+  }
+
+  // ------------------------------------------------------------------ HTTP
+  let csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  async function ajax(method, path, data, retried = false) {
+    const headers = { "X-Requested-With": "XMLHttpRequest", Accept: "application/json" };
+    const opts = { method, credentials: "same-origin", headers, cache: "no-store" };
+    if (method !== "GET") {
+      if (!csrf) await refreshCsrf();
+      headers["X-CSRF-Token"] = csrf;
+    }
+    if (data) {
+      const body = new URLSearchParams();
+      for (const [k, v] of Object.entries(data)) {
+        if (Array.isArray(v)) for (const x of v) body.append(k, String(x));
+        else if (v !== undefined && v !== null) body.append(k, String(v));
+      }
+      opts.body = body;
+      headers["Content-Type"] = "application/x-www-form-urlencoded; charset=UTF-8";
+    }
+    let r;
+    try {
+      r = await fetch(BASE + path, opts);
+    } catch (e) {
+      throw new ForumError("offline", "the forum could not be reached (offline?)");
+    }
+    const text = await r.text();
+    if (r.status === 403 && text === '["BAD CSRF"]' && !retried) {
+      await refreshCsrf();
+      return ajax(method, path, data, true);
+    }
+    let json = null;
+    try { json = text ? JSON.parse(text) : null; } catch (_) { json = null; }
+    if (r.status === 429) {
+      const ra = parseInt(r.headers.get("Retry-After") || (json && json.extras && json.extras.wait_seconds) || "5", 10);
+      throw new ForumError("rate_limited", `the forum asks to slow down (retry after ${Number.isFinite(ra) ? ra : 5} s)`);
+    }
+    if (r.status >= 500) throw new ForumError("server_error", `the forum answered ${r.status} (retry later)`);
+    if (!r.ok) {
+      const msg = json && Array.isArray(json.errors) ? json.errors.join(" ") : (json && json.error) || `HTTP ${r.status}`;
+      throw new ForumError(r.status === 404 ? "not_found" : r.status === 403 ? "forbidden" : "forum_refused", String(msg).slice(0, 500));
+    }
+    return json;
+  }
+
+  async function refreshCsrf() {
+    const r = await fetch(BASE + "/session/csrf.json", { credentials: "same-origin",
+      headers: { "X-Requested-With": "XMLHttpRequest", Accept: "application/json" } });
+    csrf = (await r.json()).csrf || "";
+  }
+
+  // ------------------------------------------------------------------ current user
+  let me = null;   // from /session/current.json, once known
+  async function currentUser() {
+    if (me) return me;
+    try {
+      const j = await ajax("GET", "/session/current.json");
+      me = j && j.current_user ? j.current_user.username : null;
+    } catch (_) { me = null; }
+    return me;
+  }
+  async function requireUser() {
+    const u = await currentUser();
+    if (!u) throw new ForumError("not_logged_in", "log in to the forum first");
+    return u;
+  }
+
+  // ------------------------------------------------------------------ topics, for this page view
+  // Every viewer of a topic needs the raws of its posts: they are fetched once per page view and
+  // shared. A cached topic is dropped on navigation (newPageView) and after our own post or
+  // invite in it, and refetched when someone asks for a post it does not hold yet.
+  const topics = new Map();   // topic_id -> Promise<topic>
+
+  async function fetchTopic(topicId) {
+    const t = await ajax("GET", `/t/${topicId}.json`);
+    const ids = (t.post_stream && t.post_stream.stream) || [];
+    const posts = [];
+    for (let i = 0; i < ids.length; i += 50) {
+      const chunk = ids.slice(i, i + 50);
+      const q = chunk.map((id) => "post_ids[]=" + encodeURIComponent(id)).join("&");
+      const j = await ajax("GET", `/t/${topicId}/posts.json?${q}&include_raw=true`);
+      for (const p of (j.post_stream && j.post_stream.posts) || []) {
+        posts.push({ post_id: p.id, post_number: p.post_number, username: p.username,
+          raw: typeof p.raw === "string" ? p.raw : "", post_type: p.post_type, created_at: p.created_at });
+      }
+    }
+    posts.sort((a, b) => a.post_number - b.post_number);
+    const participants = ((t.details && t.details.allowed_users) || []).map((u) => u.username);
+    return { topic_id: topicId, archetype: t.archetype, posts, participants };
+  }
+
+  function loadTopic(topicId) {
+    const promise = fetchTopic(topicId);
+    topics.set(topicId, promise);
+    promise.catch(() => { if (topics.get(topicId) === promise) topics.delete(topicId); });
+    return promise;
+  }
+
+  async function topic(topicId, postId = null) {
+    const cached = topics.get(topicId);
+    if (!cached) return loadTopic(topicId);
+    const t = await cached;
+    if (postId === null || postId === undefined || t.posts.some((p) => p.post_id === postId)) return t;
+    // A post newer than the cached topic: one refetch serves everyone who asks meanwhile.
+    const current = topics.get(topicId);
+    if (current && current !== cached) return current;
+    return loadTopic(topicId);
+  }
+
+  function forgetTopic(topicId) { topics.delete(topicId); }
+
+  async function postPm(fields) {
+    const j = await ajax("POST", "/posts.json", { ...fields, typing_duration_msecs: 6000, composer_open_duration_msecs: 12000 });
+    if (j && j.action === "enqueued") throw new ForumError("enqueued", "the forum queued the post for approval by a moderator");
+    const post = j && j.post ? j.post : j;
+    if (!post || !post.id) throw new ForumError("forum_refused", "the forum did not return a post");
+    forgetTopic(post.topic_id);
+    return { post_id: post.id, topic_id: post.topic_id, post_number: post.post_number };
+  }
+
+  // ------------------------------------------------------------------ users (public bios)
+  const users = new Map();    // lower-cased username -> {at, promise}
+
+  // ------------------------------------------------------------------ operations
+  // Each operation: public data and ciphertext in, public data and ciphertext out. The router
+  // validated the arguments (common/messages.js FORUM_OPS); what is posted is checked again here.
+  const OPS = {
+    async me() { return { username: await currentUser() }; },
+    async user({ username }) {
+      // Several viewers ask for the same bios at once: share one request for a few seconds.
+      const k = username.toLowerCase();
+      const hit = users.get(k);
+      if (hit && Date.now() - hit.at < 5000) return hit.promise;
+      const promise = ajax("GET", `/u/${encodeURIComponent(username)}.json`).then((j) => {
+        const u = (j && j.user) || {};
+        return { username: u.username || username, bio_raw: typeof u.bio_raw === "string" ? u.bio_raw : null };
+      });
+      users.set(k, { at: Date.now(), promise });
+      promise.catch(() => users.delete(k));
+      return promise;
+    },
+    async search_users({ term }) {
+      const j = await ajax("GET", `/u/search/users.json?term=${encodeURIComponent(term)}&include_groups=false`);
+      return { users: ((j && j.users) || []).slice(0, 20).map((u) => ({ username: u.username, name: u.name || "" })) };
+    },
+    async topic({ topic_id, post_id }) { return topic(topic_id, post_id ?? null); },
+    async create_pm({ title, raw, target_recipients }) {
+      if (title !== C.PLACEHOLDER_TITLE || !P.message.test(raw)) throw new ForumError("refused", "only ciphertext can be posted");
+      return postPm({ archetype: "private_message", title, raw, target_recipients });
+    },
+    async reply({ topic_id, raw }) {
+      if (!P.message.test(raw)) throw new ForumError("refused", "only ciphertext can be posted");
+      return postPm({ topic_id, raw });
+    },
+    async invite({ topic_id, user }) {
+      const j = await ajax("POST", `/t/${topic_id}/invite.json`, { user });
+      forgetTopic(topic_id);
+      return { user: (j && j.user && j.user.username) || user };
+    },
+    async put_bio({ bio_raw }) {
+      const u = await requireUser();
+      await ajax("PUT", `/u/${encodeURIComponent(u)}.json`, { bio_raw });
+      users.delete(u.toLowerCase());
+      return { username: u };
+    },
+    async create_backup({ title, raw }) {
+      if (title !== C.BACKUP_TITLE || !P.backup.test(raw)) throw new ForumError("refused", "only a key backup can be posted");
+      const u = await requireUser();
+      return postPm({ archetype: "private_message", title, raw, target_recipients: u });
+    },
+    async find_backup() {
+      const u = await requireUser();
+      const j = await ajax("GET", `/topics/private-messages-sent/${encodeURIComponent(u)}.json`);
+      const found = ((j && j.topic_list && j.topic_list.topics) || []).filter((t) => t.title === C.BACKUP_TITLE)
+        .sort((a, b) => b.id - a.id);
+      for (const t of found) {
+        const tp = await topic(t.id);
+        const first = tp.posts.find((p) => p.post_number === 1);
+        if (first && first.username.toLowerCase() === u.toLowerCase() && P.backup.test(first.raw)) {
+          return { found: true, topic_id: t.id, raw: first.raw };
+        }
+      }
+      return { found: false, topic_id: null, raw: null };
+    },
+    async my_pms() {
+      const u = await requireUser();
+      const j = await ajax("GET", `/topics/private-messages/${encodeURIComponent(u)}.json`);
+      return { username: u, topics: ((j && j.topic_list && j.topic_list.topics) || []).map((t) => ({
+        topic_id: t.id, server_title: String(t.title || ""), posts_count: t.posts_count || 0,
+        last_poster: t.last_poster_username || null })) };
+    },
+    async navigate({ topic_id }) {
+      location.assign(`${BASE}/t/${topic_id}`);
+      return { navigating: true };
+    },
+  };
+
+  // Runs a forum operation; rejects with {code, message} errors.
+  function run(op, args = {}) {
+    if (!Object.prototype.hasOwnProperty.call(OPS, op)) return Promise.reject(new ForumError("rejected", "unknown operation"));
+    return OPS[op](args);
+  }
+
+  globalThis.EFD_FORUM = Object.freeze({
+    base: BASE,
+    currentUser,
+    run,
+    // A new page view (SPA navigation): topics are fetched afresh.
+    newPageView() { topics.clear(); },
+    topicUrl: (topicId) => `${BASE}/t/${topicId}`,
+  });
+})();

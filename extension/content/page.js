@@ -1,0 +1,251 @@
+// Encrypt for Discourse content script, part 2: the forum page. Recognises Discourse, announces
+// itself to the router (content.hello), replaces the body of encrypted posts with an
+// extension-origin viewer frame, places the entry points of the encrypted composer, and answers
+// the router's content.* messages (frame sizes, closing the composer, forum operations run by
+// content/forum.js).
+//
+// It only ever holds ciphertext and public data. It never listens to window.postMessage and
+// never trusts the page: the only messages it acts on come from the router (checked with
+// common/messages.js), and user decisions are taken inside the frames. Frames get their (public)
+// bundle from the router with a random single-use token.
+(() => {
+  "use strict";
+  if (globalThis.__efdPageLoaded) return;
+  globalThis.__efdPageLoaded = true;
+  const api = globalThis.browser ?? globalThis.chrome;
+  const M = globalThis.EFD_MESSAGES;
+  const C = globalThis.EFD_CONSTANTS;
+  const CFG = globalThis.EFD_CONFIG || {};
+  const F = globalThis.EFD_FORUM;
+  const meta = document.querySelector('meta[name="generator"]');
+  const generator = meta ? String(meta.content || "").slice(0, 200) : null;
+  if (!generator || !/^Discourse\b/.test(generator)) return;
+
+  const frames = new Map();   // token -> iframe element (viewer or composer)
+  let enabled = false;
+  let me = null;              // current username
+
+  // ------------------------------------------------------------------ messaging
+  async function send(type, payload = {}) {
+    const reply = await api.runtime.sendMessage({ type, payload });
+    if (!reply || !reply.ok) throw new Error((reply && reply.error && reply.error.message) || "no reply");
+    return reply.result;
+  }
+
+  function newToken() {
+    const b = crypto.getRandomValues(new Uint8Array(24));
+    return btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  // Requests from the router (tabs.sendMessage), declared in common/messages.js with to "content".
+  const ROUTER_REQUESTS = {
+    "content.resize_frame"({ token, height }) {
+      const f = frames.get(token);
+      if (f) {
+        const cap = f.classList.contains("efd-composer") ? Math.floor(window.innerHeight * 0.85) : 20000;
+        f.style.height = Math.max(40, Math.min(height, cap)) + "px";
+      }
+      return {};
+    },
+    "content.close_frame"({ token, topic_id }) {
+      closeFrame(token);
+      if (Number.isInteger(topic_id)) location.assign(F.topicUrl(topic_id));
+      return {};
+    },
+    "content.forum"({ op, args }) { return F.run(op, args || {}); },
+  };
+
+  api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
+    try {
+      M.check(msg, M.classifySender(api, sender), { testHooks: !!CFG.testHooks, to: "content" });
+    } catch (e) {
+      if (!(e instanceof M.Rejected)) throw e;
+      sendResponse(M.fail(e.code, e.message));
+      return false;
+    }
+    Promise.resolve().then(() => ROUTER_REQUESTS[msg.type](msg.payload ?? {})).then(
+      (result) => sendResponse(M.ok(result)),
+      (e) => sendResponse(M.fail(e.code || "content_error", String(e.message || e))));
+    return true;
+  });
+
+  function closeFrame(token) {
+    const f = frames.get(token);
+    if (f) { (f.closest(".efd-composer-dock") || f).remove(); frames.delete(token); }
+  }
+
+  // ------------------------------------------------------------------ frames
+  async function placeFrame(kind, bundle, iframe) {
+    const token = newToken();
+    await send("frame.register", { token, kind, me: await F.currentUser(), ...bundle });
+    frames.set(token, iframe);
+    iframe.src = api.runtime.getURL(`frames/${kind}.html`) + "#" + token;
+    return token;
+  }
+
+  // An encrypted message or a key backup (PM to oneself): both get a viewer frame; the frame
+  // reads the post's raw from the forum and decides what it is (the key backup is never opened there).
+  const ARMOURS = [[C.MSG_BEGIN, C.MSG_END], [C.BACKUP_BEGIN, C.BACKUP_END]];
+  function isEncryptedCooked(cooked) {
+    for (const code of cooked.querySelectorAll("pre code, pre")) {
+      const t = code.textContent || "";
+      for (const [begin, end] of ARMOURS) {
+        const i = t.indexOf(begin);
+        if (i >= 0 && t.indexOf(end, i) > i) return true;
+      }
+    }
+    return false;
+  }
+
+  async function decoratePost(article) {
+    const postId = parseInt(article.getAttribute("data-post-id"), 10);
+    const topicId = parseInt(article.getAttribute("data-topic-id") || topicIdFromUrl() || "", 10);
+    if (!Number.isInteger(postId) || !Number.isInteger(topicId)) return;
+    const cooked = article.querySelector(".cooked");
+    if (!cooked || cooked.dataset.efdState || !isEncryptedCooked(cooked)) return;
+    if (!(await F.currentUser())) return;
+    if (cooked.dataset.efdState) return;
+    cooked.dataset.efdState = "framed";
+    // The cooked element was re-rendered next to a viewer that is still there: keep that viewer.
+    const existing = article.querySelector(`iframe.efd-viewer[data-efd-post-id="${postId}"]`);
+    if (existing) {
+      cooked.style.display = "none";
+      return;
+    }
+    const iframe = document.createElement("iframe");
+    iframe.className = "efd-viewer";
+    iframe.dataset.efdPostId = String(postId);
+    iframe.setAttribute("title", "Encrypted message (Encrypt for Discourse)");
+    iframe.setAttribute("referrerpolicy", "no-referrer");
+    iframe.style.cssText = "display:block;width:100%;height:90px;border:0;margin:0;padding:0;background:transparent;";
+    cooked.style.display = "none";
+    cooked.after(iframe);
+    try {
+      await placeFrame("viewer", { topic_id: topicId, post_id: postId }, iframe);
+    } catch (e) {
+      console.warn("Encrypt for Discourse: cannot place viewer", e);
+      iframe.remove();
+      cooked.style.display = "";
+      delete cooked.dataset.efdState;
+    }
+    addTopicButtons(topicId);
+  }
+
+  function topicIdFromUrl() {
+    const m = location.pathname.slice(F.base.length).match(/^\/t\/(?:[^/]+\/)?(\d+)/);
+    return m ? m[1] : null;
+  }
+
+  function button(label, cls, onclick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "btn efd-button " + cls;
+    b.textContent = label;
+    b.addEventListener("click", (e) => { e.preventDefault(); e.stopPropagation(); onclick(); });
+    return b;
+  }
+
+  function addTopicButtons(topicId) {
+    const footer = document.querySelector("#topic-footer-buttons");
+    if (!footer || footer.querySelector(".efd-reply")) return;
+    const create = footer.querySelector(".create");
+    const reply = button("Encrypted reply", "btn-primary efd-reply", () => openComposer({ mode: "reply", topic_id: topicId }));
+    const invite = button("Add participant (encrypted)", "efd-invite", () => openComposer({ mode: "invite", topic_id: topicId }));
+    if (create) create.before(reply, invite); else footer.prepend(reply, invite);
+    const note = document.createElement("div");
+    note.className = "efd-notice";
+    note.style.cssText = "font-size:12px;color:#57606a;margin:4px 0;";
+    note.textContent = "This conversation is end-to-end encrypted: answer with \u201cEncrypted reply\u201d. " +
+      "The forum's own Reply button would send plain text.";
+    footer.append(note);
+  }
+
+  async function openComposer(bundle) {
+    for (const [t, f] of frames) if (f.classList.contains("efd-composer")) closeFrame(t);
+    const dock = document.createElement("div");
+    dock.className = "efd-composer-dock";
+    dock.style.cssText = "position:fixed;right:16px;bottom:0;width:min(640px,96vw);z-index:2147483000;" +
+      "box-shadow:0 0 12px rgba(0,0,0,.35);border-radius:8px 8px 0 0;background:#fff;";
+    const iframe = document.createElement("iframe");
+    iframe.className = "efd-composer";
+    iframe.setAttribute("title", "Encrypted composer (Encrypt for Discourse)");
+    iframe.style.cssText = "display:block;width:100%;height:520px;border:0;border-radius:8px 8px 0 0;";
+    dock.append(iframe);
+    document.body.append(dock);
+    try {
+      await placeFrame("composer", bundle, iframe);
+    } catch (e) {
+      dock.remove();
+      console.warn("Encrypt for Discourse: cannot open the composer", e);
+    }
+  }
+
+  const PROFILE_PATH = new RegExp(`^/u/(${C.USERNAME_PATTERN})/?(?:summary|activity)?/?$`);
+  function addPageButtons() {
+    const path = location.pathname.slice(F.base.length);
+    // The user's messages page: a "New encrypted message" entry point.
+    if (/^\/u\/[^/]+\/messages/.test(path) && !document.querySelector(".efd-new-message")) {
+      const anchor = document.querySelector(".messages-nav, .user-nav-messages, .user-navigation-secondary")
+        || document.querySelector("#main-outlet");
+      if (anchor) {
+        const b = button("New encrypted message", "btn-primary efd-new-message", () => openComposer({ mode: "new" }));
+        const inbox = button("Encrypted inbox", "efd-open-inbox", () => send("ui.open_inbox").catch(() => {}));
+        const wrap = document.createElement("div");
+        wrap.className = "efd-actions";
+        wrap.append(b, inbox);
+        if (anchor.id === "main-outlet") anchor.prepend(wrap); else anchor.after(wrap);
+      }
+    }
+    // Someone's profile: an encrypted message to them.
+    const m = path.match(PROFILE_PATH);
+    const controls = document.querySelector(".user-profile-controls, .user-main .controls");
+    if (m && controls && !controls.querySelector(".efd-message-user") && me && m[1].toLowerCase() !== me.toLowerCase()) {
+      controls.append(button("Send encrypted message", "btn-primary efd-message-user", () => openComposer({ mode: "new", to: m[1] })));
+    }
+  }
+
+  // ------------------------------------------------------------------ scanning (idempotent)
+  let scheduled = false;
+  function scan() {
+    scheduled = false;
+    if (!enabled) return;
+    for (const [t, f] of frames) if (!f.isConnected) frames.delete(t);
+    for (const article of document.querySelectorAll("article[data-post-id]")) decoratePost(article);
+    addPageButtons();
+  }
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    setTimeout(scan, 50);
+  }
+
+  // Test builds only: a DOM event lets the e2e suite measure content script -> engine -> back.
+  // The reply carries the same public fields any content script gets (has_identity, unlocked).
+  if (CFG.testHooks) {
+    document.addEventListener("efd-test-roundtrip", async () => {
+      const t0 = performance.now();
+      const reply = await api.runtime.sendMessage({ type: "engine.status", payload: {} });
+      const ms = performance.now() - t0;
+      document.documentElement.setAttribute("data-efd-roundtrip",
+        JSON.stringify({ ms, ok: !!(reply && reply.ok), result: reply && reply.result }));
+    });
+  }
+
+  let lastHref = location.href;
+  async function start() {
+    try {
+      enabled = !!(await send("content.hello", { generator })).enabled;
+    } catch (_) { enabled = false; }
+    document.documentElement.dataset.efdContent = enabled ? "enabled" : "disabled";
+    if (!enabled) return;
+    me = await F.currentUser();
+    document.documentElement.dataset.efdReady = "1";
+    new MutationObserver(() => {
+      if (location.href !== lastHref) { lastHref = location.href; F.newPageView(); }
+      schedule();
+    }).observe(document.body, { childList: true, subtree: true });
+    window.addEventListener("popstate", schedule);
+    scan();
+  }
+  start();
+})();
