@@ -265,6 +265,19 @@ def test_message_too_large(users):
     e = a.err("conv.start", {"origin": ORIGIN, "me": "alice", "recipients": [b.ref()], "title": "t",
                              "body": "x" * 4000, "max_chars": 3000})
     assert e["code"] == "message_too_large"
+    # replies and key shares obey the forum's limit too (a key share takes about 1900 characters)
+    started = _start(a, b)
+    a.ok("conv.open", {"origin": ORIGIN, "topic_id": 8, "raw": started["raw"], "me": "alice", "author": a.ref()})
+    e = a.err("conv.reply", {"origin": ORIGIN, "topic_id": 8, "me": "alice", "body": "x" * 2500, "max_chars": 2000})
+    assert e["code"] == "message_too_large" and e["excess"] > 500
+    fits = a.ok("conv.reply", {"origin": ORIGIN, "topic_id": 8, "me": "alice", "body": "x" * 500, "max_chars": 2000})
+    assert len(fits["raw"]) <= 2000
+    c = users["carol"]
+    check(a, c)
+    e = a.err("conv.share_key", {"origin": ORIGIN, "topic_id": 8, "me": "alice", "invitee": c.ref(), "max_chars": 1000})
+    assert e["code"] == "message_too_large"
+    assert len(a.ok("conv.share_key", {"origin": ORIGIN, "topic_id": 8, "me": "alice", "invitee": c.ref(),
+                                       "max_chars": 4000})["raw"]) <= 4000
 
 
 def test_reply_before_open_is_refused(users):
