@@ -1,7 +1,7 @@
 """pycore.engine's conversation handlers on CPython through the real Engine (MemoryStore, injected clock): key
 publishing and pinning (first use, verified, KEY CHANGED, signed changes), conversations across
 three engines (one per user), replies, key shares, duplicates, the inbox list, encrypted drafts,
-backups, sender checks, and that the store never holds plaintext."""
+backups, what the router refuses the content script, and that the store never holds plaintext."""
 import json
 
 import pytest
@@ -408,7 +408,7 @@ def test_backup_make_and_restore_on_a_new_device(users, prims):
 
 
 def test_backup_with_a_paper_key_only(users, prims):
-    """Issue 5: "protect with a new paper key" without a backup passphrase. The paper key comes
+    """"Protect with a new paper key" without a backup passphrase. The paper key comes
     from the engine once; a second device restores with it however it is typed (any case, any
     white space); the local passphrase is not a key to the backup; the content script can neither
     make nor restore backups."""

@@ -169,7 +169,8 @@ $("#publish-btn").addEventListener("click", async () => {
     const u = await forum("user", { username: me });
     const p = await send("keys.publish", { bio_raw: u.bio_raw || "" });
     if (p.changed) await forum("put_bio", { bio_raw: p.bio_raw });
-    $("#publish-state").textContent = `Published. Fingerprint: ${p.digits}`;
+    $("#publish-state").textContent = `Published. Fingerprint: ${p.digits}` + (p.key_change
+      ? ". It tells your contacts that it replaces your previous key, signed by that key." : "");
     $("#publish-state").dataset.state = "published";
   } catch (e) { msg(errorText(e), "error"); }
   b.disabled = false;

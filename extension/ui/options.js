@@ -27,6 +27,7 @@ async function refresh() {
   show($("#sec-settings"), s !== "none");
   show($("#sec-paper"), s === "unlocked");
   show($("#sec-export"), s === "unlocked");
+  show($("#sec-replace"), s === "unlocked");
   show($("#sec-reset"), s !== "none");
   if (document.activeElement !== $("#autolock-min")) {
     $("#autolock-min").value = String(Math.max(1, Math.round(state.auto_lock_seconds / 60)));
@@ -157,6 +158,28 @@ function wirePaperExport() {
   });
 }
 
+function wireReplace() {
+  const confirm = $("#replace-confirm"), btn = $("#replace-btn"), msg = $("#replace-msg");
+  confirm.addEventListener("input", () => { btn.disabled = confirm.value !== "REPLACE"; });
+  btn.addEventListener("click", async () => {
+    btn.disabled = true;
+    show($("#replace-progress"));
+    try {
+      const r = await send("identity.replace", { passphrase: $("#replace-pass").value, confirm: confirm.value });
+      $("#replace-pass").value = confirm.value = "";
+      setMessage(msg, `Your new key: ${r.digits} (it replaces ${r.previous_digits}). Now publish it from the ` +
+        "encrypted inbox of each forum you use, and make a new key backup there.", "ok");
+      msg.dataset.state = "replaced";
+    } catch (e) {
+      setMessage(msg, errorText(e), "error");
+      btn.disabled = confirm.value !== "REPLACE";
+    } finally {
+      show($("#replace-progress"), false);
+      await refresh();
+    }
+  });
+}
+
 function wireReset() {
   $("#reset-confirm").addEventListener("input", () => { $("#reset-btn").disabled = $("#reset-confirm").value !== "RESET"; });
   $("#reset-btn").addEventListener("click", async () => {
@@ -177,6 +200,7 @@ wireCreate();
 wireImport();
 wireUnlockLock();
 wirePaperExport();
+wireReplace();
 wireReset();
 refresh();
 setInterval(refresh, 5000);
