@@ -127,6 +127,11 @@ class KeyChangeUnacknowledged(EngineError):
     code = "key_change_unacknowledged"
 
 
+class ConversationChanged(EngineError):
+    """The topic holds another conversation than the one the user was shown."""
+    code = "conversation_changed"
+
+
 class ConversationUnknown(EngineError):
     """The conversation of this topic has not been opened on this device."""
     code = "conversation_unknown"

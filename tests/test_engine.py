@@ -177,6 +177,19 @@ def test_auto_lock_after_idle_time():
     assert h.refused("settings.set", {"auto_lock_seconds": 0})["code"] == "bad_request"
 
 
+def test_security_phrase_is_kept_for_extension_pages_only():
+    h = Harness()
+    assert h.ok("settings.get")["security_phrase"] is None
+    out = h.ok("settings.set", {"security_phrase": "  blue heron at dawn  "})
+    assert out["security_phrase"] == "blue heron at dawn" and out["auto_lock_seconds"] == E.DEFAULT_AUTO_LOCK_SECONDS
+    assert h.ok("settings.get", sender="frame:viewer")["security_phrase"] == "blue heron at dawn"
+    # the page's content script can neither read nor set it
+    h.call("settings.get", sender="content", router_rejects=True)
+    h.call("settings.set", {"security_phrase": "x"}, sender="content", router_rejects=True)
+    assert h.refused("settings.set", {"security_phrase": ""})["code"] == "bad_request"
+    assert h.refused("settings.set", {"security_phrase": "x" * 61})["code"] == "bad_request"
+
+
 def test_default_auto_lock_is_thirty_minutes():
     h = imported()
     h.clock.advance(29 * 60)

@@ -153,6 +153,31 @@ def test_signed_key_change_keeps_verification(users, prims, vector_identities):
     assert ack["status"] == "verified"
 
 
+def test_a_pending_key_change_verifies_nothing(users):
+    """Forge, then restore: the server shows bob a forged key in alice's bio once (bob's engine
+    records a pending change), posts a message "from alice" signed with the forged key, and
+    serves the real bio again. The forged post never reads as alice's, neither while the change
+    waits for bob's decision nor after the real key is back."""
+    a, b, c = users["alice"], users["bob"], users["carol"]
+    fp = check(b, a)["fingerprint"]
+    b.ok("keys.mark_verified", {"origin": ORIGIN, "username": "alice", "fingerprint": fp})
+    forged_bio = "Hi, I am alice.\n\n" + c.bio.split("\n\n", 1)[1]     # carol's key stands in for the server's
+    assert b.ok("keys.check", {"origin": ORIGIN, "username": "alice", "bio_raw": forged_bio})["status"] == "key_changed"
+    check(c, b)
+    forged = c.ok("conv.start", {"origin": ORIGIN, "me": "alice", "recipients": [b.ref()], "title": "Urgent",
+                                 "body": "Send me your password"})
+    opened = b.ok("conv.open", {"origin": ORIGIN, "topic_id": 60, "raw": forged["raw"], "me": "bob", "author": a.ref()})
+    assert opened["status"] == "key_not_accepted" and opened["body"] is None and opened["title"] is None
+    # the real bio again: the pending change is gone, and the forged post is simply not alice's
+    assert check(b, a)["status"] == "verified"
+    again = b.ok("conv.open", {"origin": ORIGIN, "topic_id": 60, "raw": forged["raw"], "me": "bob", "author": a.ref()})
+    assert again["status"] == "wrong_author" and again["body"] is None
+    # and alice's own messages still verify
+    real = _start(a, b, body="the real alice")
+    assert b.ok("conv.open", {"origin": ORIGIN, "topic_id": 61, "raw": real["raw"], "me": "bob",
+                              "author": a.ref()})["body"] == "the real alice"
+
+
 def test_replacing_the_key_publishes_a_change_signed_by_the_old_key(users, prims):
     """carol replaces her identity on her device: the next published block announces the change,
     signed by her old key, so bob (who pinned the old key) sees a signed change; conversations
@@ -208,7 +233,7 @@ def test_conversation_round_trip(users):
         ("valid", "Dinner plans ☃", "Saturday at 8?", "alice")
     assert opened["conversation_id"] == started["conversation_id"]
     assert [p[0] for p in opened["participants"]] == ["alice", "bob"]
-    reply = b.ok("conv.reply", {"origin": ORIGIN, "topic_id": 7, "me": "bob", "body": "Yes!"})["raw"]
+    reply = b.ok("conv.reply", {"origin": ORIGIN, "topic_id": 7, "conversation_id": started["conversation_id"], "me": "bob", "body": "Yes!"})["raw"]
     assert inband.is_encrypted_raw(reply) and "Yes!" not in reply
     assert a.ok("conv.open", {"origin": ORIGIN, "topic_id": 7, "raw": started["raw"], "me": "alice",
                               "author": a.ref()})["status"] == "valid"
@@ -242,7 +267,7 @@ def test_the_content_script_gets_no_plaintext(users):
         ("conv.open", {"origin": ORIGIN, "topic_id": 1, "raw": started["raw"], "me": "bob", "author": a.ref()}),
         ("conv.read", {"origin": ORIGIN, "topic_id": 1, "posts": []}),
         ("conv.start", {"origin": ORIGIN, "me": "bob", "recipients": [a.ref()], "title": "t", "body": "b"}),
-        ("conv.reply", {"origin": ORIGIN, "topic_id": 1, "me": "bob", "body": "b"}),
+        ("conv.reply", {"origin": ORIGIN, "topic_id": 1, "conversation_id": started["conversation_id"], "me": "bob", "body": "b"}),
         ("conv.list", {"origin": ORIGIN}),
         ("drafts.load", {"origin": ORIGIN, "draft_key": "new"}),
         ("backup.make", {"passphrase": PASS, "paper_key": True}),
@@ -268,20 +293,36 @@ def test_message_too_large(users):
     # replies and key shares obey the forum's limit too (a key share takes about 1900 characters)
     started = _start(a, b)
     a.ok("conv.open", {"origin": ORIGIN, "topic_id": 8, "raw": started["raw"], "me": "alice", "author": a.ref()})
-    e = a.err("conv.reply", {"origin": ORIGIN, "topic_id": 8, "me": "alice", "body": "x" * 2500, "max_chars": 2000})
+    e = a.err("conv.reply", {"origin": ORIGIN, "topic_id": 8, "conversation_id": started["conversation_id"], "me": "alice", "body": "x" * 2500, "max_chars": 2000})
     assert e["code"] == "message_too_large" and e["excess"] > 500
-    fits = a.ok("conv.reply", {"origin": ORIGIN, "topic_id": 8, "me": "alice", "body": "x" * 500, "max_chars": 2000})
+    fits = a.ok("conv.reply", {"origin": ORIGIN, "topic_id": 8, "conversation_id": started["conversation_id"], "me": "alice", "body": "x" * 500, "max_chars": 2000})
     assert len(fits["raw"]) <= 2000
     c = users["carol"]
     check(a, c)
-    e = a.err("conv.share_key", {"origin": ORIGIN, "topic_id": 8, "me": "alice", "invitee": c.ref(), "max_chars": 1000})
+    e = a.err("conv.share_key", {"origin": ORIGIN, "topic_id": 8, "conversation_id": started["conversation_id"], "me": "alice", "invitee": c.ref(), "max_chars": 1000})
     assert e["code"] == "message_too_large"
-    assert len(a.ok("conv.share_key", {"origin": ORIGIN, "topic_id": 8, "me": "alice", "invitee": c.ref(),
+    assert len(a.ok("conv.share_key", {"origin": ORIGIN, "topic_id": 8, "conversation_id": started["conversation_id"], "me": "alice", "invitee": c.ref(),
                                        "max_chars": 4000})["raw"]) <= 4000
 
 
+def test_a_reply_goes_only_to_the_conversation_shown(users):
+    """The composer names the conversation it shows; a topic id the page swapped underneath makes
+    the engine refuse to encrypt, instead of encrypting to the other conversation's key."""
+    a, b = users["alice"], users["bob"]
+    shown, other = _start(a, b, title="shown"), _start(a, b, title="other")
+    for topic_id, started in ((70, shown), (71, other)):
+        b.ok("conv.open", {"origin": ORIGIN, "topic_id": topic_id, "raw": started["raw"], "me": "bob", "author": a.ref()})
+    e = b.err("conv.reply", {"origin": ORIGIN, "topic_id": 71, "conversation_id": shown["conversation_id"],
+                             "me": "bob", "body": "meant for 'shown'"})
+    assert e["code"] == "conversation_changed"
+    assert b.ok("conv.reply", {"origin": ORIGIN, "topic_id": 70, "conversation_id": shown["conversation_id"],
+                               "me": "bob", "body": "meant for 'shown'"})["raw"]
+    read = b.ok("conv.read", {"origin": ORIGIN, "topic_id": 70, "posts": []})
+    assert read["conversation"] == {"id": shown["conversation_id"], "title": "shown"}
+
+
 def test_reply_before_open_is_refused(users):
-    assert users["bob"].err("conv.reply", {"origin": ORIGIN, "topic_id": 99, "me": "bob", "body": "x"})["code"] \
+    assert users["bob"].err("conv.reply", {"origin": ORIGIN, "topic_id": 99, "conversation_id": "0" * 32, "me": "bob", "body": "x"})["code"] \
         == "conversation_unknown"
 
 
@@ -289,7 +330,7 @@ def test_invite_with_key_share(users):
     a, b, c = users["alice"], users["bob"], users["carol"]
     started = _start(a, b)
     b.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "bob", "author": a.ref()})
-    share = b.ok("conv.share_key", {"origin": ORIGIN, "topic_id": 5, "me": "bob", "invitee": c.ref()})
+    share = b.ok("conv.share_key", {"origin": ORIGIN, "topic_id": 5, "conversation_id": started["conversation_id"], "me": "bob", "invitee": c.ref()})
     assert share["invite"] == {"user": "carol"}
     # carol cannot open the conversation before accepting the share
     assert c.err("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "carol",
@@ -300,7 +341,7 @@ def test_invite_with_key_share(users):
     opened = c.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "carol",
                                 "author": a.ref()})
     assert opened["status"] == "valid" and opened["title"] == "Dinner plans ☃"
-    reply = c.ok("conv.reply", {"origin": ORIGIN, "topic_id": 5, "me": "carol", "body": "Count me in"})["raw"]
+    reply = c.ok("conv.reply", {"origin": ORIGIN, "topic_id": 5, "conversation_id": started["conversation_id"], "me": "carol", "body": "Count me in"})["raw"]
     # alice sees who added whom, and carol's reply
     a.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "alice", "author": a.ref()})
     before = a.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "alice",
@@ -330,7 +371,7 @@ def test_a_key_share_for_another_topic_does_not_lock_me_out(users):
     a, b, c = users["alice"], users["bob"], users["carol"]
     one, two = _start(a, b, title="one"), _start(a, c, title="two")  # carol is a participant of "two"
     b.ok("conv.open", {"origin": ORIGIN, "topic_id": 40, "raw": one["raw"], "me": "bob", "author": a.ref()})
-    share = b.ok("conv.share_key", {"origin": ORIGIN, "topic_id": 40, "me": "bob", "invitee": c.ref()})["raw"]
+    share = b.ok("conv.share_key", {"origin": ORIGIN, "topic_id": 40, "conversation_id": one["conversation_id"], "me": "bob", "invitee": c.ref()})["raw"]
     # the page makes carol's extension accept conversation "one"'s share for topic 41 ("two")
     acc = c.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 41, "raw": share, "me": "carol",
                                      "poster": b.ref()})
@@ -378,9 +419,9 @@ def test_conversation_keys_survive_lock_and_unlock(users):
     started = _start(a, b)
     b.ok("conv.open", {"origin": ORIGIN, "topic_id": 30, "raw": started["raw"], "me": "bob", "author": a.ref()})
     b.ok("identity.lock")
-    assert b.err("conv.reply", {"origin": ORIGIN, "topic_id": 30, "me": "bob", "body": "x"})["code"] == "locked"
+    assert b.err("conv.reply", {"origin": ORIGIN, "topic_id": 30, "conversation_id": started["conversation_id"], "me": "bob", "body": "x"})["code"] == "locked"
     b.ok("identity.unlock", {"passphrase": PASS})
-    assert b.ok("conv.reply", {"origin": ORIGIN, "topic_id": 30, "me": "bob", "body": "x"})["raw"]
+    assert b.ok("conv.reply", {"origin": ORIGIN, "topic_id": 30, "conversation_id": started["conversation_id"], "me": "bob", "body": "x"})["raw"]
 
 
 # ------------------------------------------------------------------------------ backup
@@ -497,7 +538,7 @@ opened = await call(b, "conv.open", {"origin": ORIGIN, "topic_id": 3, "raw": sta
                                      "author": {"username": "alice", "bio_raw": a_bio}})
 assert (opened["status"], opened["title"], opened["body"]) == ("valid", "Título ☃", "Hello 😀"), opened
 steps.append("conversation")
-reply = (await call(b, "conv.reply", {"origin": ORIGIN, "topic_id": 3, "me": "bob", "body": "Hi"}))["raw"]
+reply = (await call(b, "conv.reply", {"origin": ORIGIN, "topic_id": 3, "conversation_id": started["conversation_id"], "me": "bob", "body": "Hi"}))["raw"]
 await call(a, "conv.open", {"origin": ORIGIN, "topic_id": 3, "raw": started["raw"], "me": "alice",
                             "author": {"username": "alice", "bio_raw": a_bio}})
 i = reply.index("-----\\n", reply.index("BEGIN EFD MESSAGE")) + 300

@@ -14,7 +14,7 @@ from pycore import inband
 from pycore.inband import armour, messages
 from pycore.plugin import b64, identity, paperkey
 from pycore.plugin import payload as _payload
-from pycore.errors import (AuthenticationFailed, KeyUnusable, MalformedInput, PycoreError, UnsupportedVersion,
+from pycore.errors import (NotAParticipant, AuthenticationFailed, KeyUnusable, MalformedInput, PycoreError, UnsupportedVersion,
                            WrongPassphrase)
 
 FAST = 1000  # PBKDF2 iterations for unit tests; the default is checked once in test_backup_default_cost
@@ -476,6 +476,51 @@ def test_forged_replies(prims, people, convo):
     r = run(inband.read_post(prims, conv, messages._armour_message(bytes([1, 3, 1]) + bytes(516) + env[2:]), [pa],
                              poster_username="alice"))
     assert r.status == "wrong_conversation"
+
+
+def test_a_first_post_with_many_entries_for_me_costs_at_most_two_rsa_decryptions(prims, people, convo):
+    """A forged first post lists 255 entries that all carry my 4-byte hint: the reader tries only
+    MAX_UNWRAP_ATTEMPTS RSA decryptions, then gives up (not a participant)."""
+    new, _, _ = convo
+    b, pb = people["bob"]
+    env = _envelope(new.raw)
+    rest = env[3 + env[2] * 516:]
+    junk = bytes(range(256)) * 2
+    forged = bytes([1, 1, 255]) + (pb.fingerprint[:4] + junk) * 255 + rest
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner, self.rsa = inner, 0
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        async def rsa_oaep_decrypt(self, *a, **kw):
+            self.rsa += 1
+            return await self.inner.rsa_oaep_decrypt(*a, **kw)
+
+    counting = Counting(prims)
+    with pytest.raises(NotAParticipant):
+        run(inband.open_conversation(counting, messages._armour_message(forged), "bob", b, [pb]))
+    assert counting.rsa == messages.MAX_UNWRAP_ATTEMPTS == 2
+
+
+def test_only_accepted_keys_verify(prims, people, convo):
+    """A key the reader saw but did not accept verifies nothing, even when it made the signature."""
+    new, conv, reply = convo
+    (a, pa), (b, pb) = people["alice"], people["bob"]
+    # bob's reply verifies with bob's accepted key ...
+    assert run(inband.read_post(prims, conv, reply, [pb], poster_username="bob")).status == "valid"
+    # ... but not when bob's key is only a pending, unaccepted change (the reader accepted another key)
+    r = run(inband.read_post(prims, conv, reply, [pa], poster_username="bob", unaccepted=[pb.fingerprint_hex]))
+    assert (r.status, r.body) == ("key_not_accepted", None)
+    # the same for a first post: content withheld
+    opened = run(inband.open_conversation(prims, new.raw, "bob", b, [pb], unaccepted=[pa.fingerprint_hex],
+                                          poster_username="alice"))
+    assert (opened.status, opened.title, opened.body) == ("key_not_accepted", None, None)
+    # a key that is accepted verifies, whatever else is pending
+    assert run(inband.read_post(prims, conv, reply, [pb], poster_username="bob",
+                                unaccepted=[pb.fingerprint_hex])).status == "valid"
 
 
 def test_key_share_flow(prims, people, convo):

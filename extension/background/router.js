@@ -15,6 +15,8 @@ const TICK_ALARM = "efd-autolock-tick";
 // (content/page.js).
 export const CONTENT_SCRIPTS = ["common/config.js", "common/constants.js", "common/messages.js",
   "content/forum.js", "content/page.js"];
+// Run at document_start, before the page's scripts: what must be read before the page can change it.
+export const EARLY_CONTENT_SCRIPTS = ["content/early.js"];
 
 export function originPattern(origin) {
   const u = new URL(origin);
@@ -57,6 +59,11 @@ export function createRouter({ api, engineCall, dropEngine }) {
   }
   async function registerSite(origin) {
     const id = scriptId(origin);
+    const early = await api.scripting.getRegisteredContentScripts({ ids: [id + "-early"] });
+    if (!early.length) {
+      await api.scripting.registerContentScripts([{ id: id + "-early", matches: [originPattern(origin)],
+        js: EARLY_CONTENT_SCRIPTS, runAt: "document_start", allFrames: false }]);
+    }
     const existing = await api.scripting.getRegisteredContentScripts({ ids: [id] });
     if (existing.length) {
       // Registrations outlive the version that made them: bring an older file list up to date.
@@ -91,7 +98,9 @@ export function createRouter({ api, engineCall, dropEngine }) {
     },
     async "site.disable"({ origin }) {
       const o = new URL(origin).origin;
-      await api.scripting.unregisterContentScripts({ ids: [scriptId(o)] }).catch(() => {});
+      for (const id of [scriptId(o), scriptId(o) + "-early"]) {
+        await api.scripting.unregisterContentScripts({ ids: [id] }).catch(() => {});
+      }
       await api.storage.local.set({ sites: (await enabledSites()).filter((s) => s !== o) });
       return { origin: o, enabled: false };
     },
@@ -164,8 +173,28 @@ export function createRouter({ api, engineCall, dropEngine }) {
 // ---- frames placed by the content script, forum requests relayed to it ----------------------
 // Token records live in storage.session (not readable by content scripts): {tab, origin, kind,
 // me, topic_id, post_id, mode, to, used}. The bundle holds public data only.
+// A page that keeps asking for frames must not fill storage.session (shared by every forum and
+// tab): each tab keeps at most this many tokens, the oldest are dropped.
+const MAX_TOKENS_PER_TAB = 300;
+
 function frameHandlers(api) {
   const key = (t) => "tok." + t;
+  const tabIndex = (tab) => "toks." + tab;
+  async function remember(tab, token) {
+    const k = tabIndex(tab);
+    const list = (await api.storage.session.get(k))[k] || [];
+    list.push(token);
+    const dropped = list.splice(0, Math.max(0, list.length - MAX_TOKENS_PER_TAB));
+    if (dropped.length) await api.storage.session.remove(dropped.map(key));
+    await api.storage.session.set({ [k]: list });
+  }
+  // Decisions confirmed in an extension window (browsers that cannot tell whether a frame is
+  // covered): id -> {question, action, origin, windowId, resolve}. In memory: a confirmation
+  // lives as long as the composer's request waits for it.
+  const confirmations = new Map();
+  api.windows?.onRemoved?.addListener((windowId) => {
+    for (const [id, c] of confirmations) if (c.windowId === windowId) { confirmations.delete(id); c.resolve(false); }
+  });
   async function record(token) {
     const got = await api.storage.session.get(key(token));
     return got[key(token)] || null;
@@ -194,6 +223,7 @@ function frameHandlers(api) {
         max_chars: p.max_chars ?? null, used: false };
       if (await record(p.token)) throw new M.Rejected("token already registered", "bad_token");
       await api.storage.session.set({ [key(p.token)]: rec });
+      await remember(rec.tab, p.token);
       return { registered: true };
     },
     async "frame.get"({ token }, sender) {
@@ -228,6 +258,29 @@ function frameHandlers(api) {
         try { return await toContent(t.id, "content.forum", request); } catch (e) { last = e; if (e.code && e.code !== "no_content") throw e; }
       }
       throw last;
+    },
+    async "ui.confirm"({ token, question, action }, sender) {
+      const rec = await ownRecord(token, sender);
+      const id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+      const win = await api.windows.create({ url: api.runtime.getURL("ui/confirm.html") + "#" + id,
+        type: "popup", width: 480, height: 320, focused: true });
+      const confirmed = await new Promise((resolve) => {
+        confirmations.set(id, { question, action, origin: rec.origin, windowId: win.id, resolve });
+      });
+      return { confirmed };
+    },
+    async "ui.confirm_get"({ id }) {
+      const c = confirmations.get(id);
+      if (!c) throw new M.Rejected("this confirmation is no longer waiting", "bad_token");
+      return { question: c.question, action: c.action, origin: c.origin };
+    },
+    async "ui.confirm_answer"({ id, confirmed }) {
+      const c = confirmations.get(id);
+      if (!c) throw new M.Rejected("this confirmation is no longer waiting", "bad_token");
+      confirmations.delete(id);
+      c.resolve(confirmed === true);
+      api.windows.remove(c.windowId).catch(() => {});
+      return { answered: true };
     },
     async "ui.open_inbox"(_p, sender) {
       const o = new URL(sender.url).origin;

@@ -10,8 +10,19 @@
   if (globalThis.EFD_FORUM) return;
   const C = globalThis.EFD_CONSTANTS;
   const P = globalThis.EFD_MESSAGES.patterns;
-  const baseMeta = document.querySelector('meta[name="discourse-base-uri"]');
-  const BASE = baseMeta ? String(baseMeta.content || "").replace(/\/+$/, "") : "";
+  // The forum's base path ("" or e.g. "/forum"): as the server wrote it (content/early.js), or
+  // read from the document when this script started too late to know. Only a plain path is
+  // accepted, so no page-written value can send our requests (with the CSRF token) elsewhere.
+  const early = globalThis.EFD_EARLY && globalThis.EFD_EARLY.baseUri();
+  const written = early !== null && early !== undefined ? early
+    : String((document.querySelector('meta[name="discourse-base-uri"]') || {}).content || "");
+  const BASE = /^(\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*\/?$/.test(written) ? written.replace(/\/+$/, "") : "";
+  // Every request goes to this origin, under BASE.
+  function forumUrl(path) {
+    const url = new URL(BASE + path, location.origin);
+    if (url.origin !== location.origin) throw new ForumError("refused", "not a request to this forum");
+    return url.href;
+  }
 
   class ForumError extends Error {
     constructor(code, message) { super(message); this.code = code; }
@@ -38,7 +49,7 @@
     }
     let r;
     try {
-      r = await fetch(BASE + path, opts);
+      r = await fetch(forumUrl(path), opts);
     } catch (e) {
       throw new ForumError("offline", "the forum could not be reached (offline?)");
     }
@@ -62,7 +73,7 @@
   }
 
   async function refreshCsrf() {
-    const r = await fetch(BASE + "/session/csrf.json", { credentials: "same-origin",
+    const r = await fetch(forumUrl("/session/csrf.json"), { credentials: "same-origin",
       headers: { "X-Requested-With": "XMLHttpRequest", Accept: "application/json" } });
     csrf = (await r.json()).csrf || "";
   }

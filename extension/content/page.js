@@ -42,7 +42,7 @@
     "content.resize_frame"({ token, height }) {
       const f = frames.get(token);
       if (f) {
-        const cap = f.classList.contains("efd-composer") ? Math.floor(window.innerHeight * 0.85) : 20000;
+        const cap = f.classList.contains("efd-composer") ? Math.floor(window.innerHeight * 0.85) : 600;
         f.style.height = Math.max(40, Math.min(height, cap)) + "px";
       }
       return {};
@@ -97,38 +97,69 @@
     return false;
   }
 
+  // What this script decorated, kept here and not in the page's DOM, which the page can write:
+  // a page-set attribute or a counterfeit frame never stops a real post from being decorated.
+  const decorated = new WeakMap();   // cooked element -> our iframe for it
+  const ourFrames = new WeakSet();   // the iframes this script created
+  // Bounded work, whatever the page puts in its DOM: posts are decorated when they come near the
+  // viewport, a few at a time, and at most MAX_FRAMES live frames exist per page.
+  const MAX_FRAMES = 300;
+  const MAX_PLACING = 6;
+  let placing = 0;
+  const waiting = [];
+
+  function ourViewerFor(article, postId) {
+    for (const f of article.querySelectorAll("iframe.efd-viewer")) {
+      if (ourFrames.has(f) && f.dataset.efdPostId === String(postId)) return f;
+    }
+    return null;
+  }
+
   async function decoratePost(article) {
     const postId = parseInt(article.getAttribute("data-post-id"), 10);
     const topicId = parseInt(article.getAttribute("data-topic-id") || topicIdFromUrl() || "", 10);
     if (!Number.isInteger(postId) || !Number.isInteger(topicId)) return;
     const cooked = article.querySelector(".cooked");
-    if (!cooked || cooked.dataset.efdState || !isEncryptedCooked(cooked)) return;
-    if (!(await F.currentUser())) return;
-    if (cooked.dataset.efdState) return;
-    cooked.dataset.efdState = "framed";
-    // The cooked element was re-rendered next to a viewer that is still there: keep that viewer.
-    const existing = article.querySelector(`iframe.efd-viewer[data-efd-post-id="${postId}"]`);
+    if (!cooked || decorated.has(cooked) || !isEncryptedCooked(cooked)) return;
+    // The cooked element was re-rendered next to a viewer of ours that is still there: keep it.
+    const existing = ourViewerFor(article, postId);
     if (existing) {
+      decorated.set(cooked, existing);
       cooked.style.display = "none";
       return;
     }
+    if (frames.size >= MAX_FRAMES) return;
+    decorated.set(cooked, null);
+    if (placing >= MAX_PLACING) { waiting.push([article, cooked, postId, topicId]); return; }
+    await place(article, cooked, postId, topicId);
+  }
+
+  async function place(article, cooked, postId, topicId) {
+    placing++;
     const iframe = document.createElement("iframe");
+    ourFrames.add(iframe);
     iframe.className = "efd-viewer";
     iframe.dataset.efdPostId = String(postId);
     iframe.setAttribute("title", "Encrypted message (Encrypt for Discourse)");
     iframe.setAttribute("referrerpolicy", "no-referrer");
-    iframe.style.cssText = "display:block;width:100%;height:90px;border:0;margin:0;padding:0;background:transparent;";
-    cooked.style.display = "none";
-    cooked.after(iframe);
+    iframe.style.cssText = "display:block;width:100%;height:240px;border:0;margin:0;padding:0;background:transparent;";
     try {
+      if (!(await F.currentUser())) throw new Error("not logged in");
+      cooked.style.display = "none";
+      cooked.after(iframe);
+      decorated.set(cooked, iframe);
       await placeFrame("viewer", { topic_id: topicId, post_id: postId }, iframe);
+      addTopicButtons(topicId);
     } catch (e) {
       console.warn("Encrypt for Discourse: cannot place viewer", e);
       iframe.remove();
       cooked.style.display = "";
-      delete cooked.dataset.efdState;
+      decorated.delete(cooked);
+    } finally {
+      placing--;
+      const next = waiting.shift();
+      if (next && next[1].isConnected) place(...next);
     }
-    addTopicButtons(topicId);
   }
 
   function topicIdFromUrl() {
@@ -141,7 +172,8 @@
     b.type = "button";
     b.className = "btn efd-button " + cls;
     b.textContent = label;
-    b.addEventListener("click", (e) => { e.preventDefault(); e.stopPropagation(); onclick(); });
+    // Only the user's own clicks: the page can dispatch synthetic ones (isTrusted false).
+    b.addEventListener("click", (e) => { e.preventDefault(); e.stopPropagation(); if (e.isTrusted) onclick(); });
     return b;
   }
 

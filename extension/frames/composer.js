@@ -2,6 +2,8 @@
 // conversation. Plaintext stays here and in the engine; the content script only posts ciphertext.
 import { $, api, C, el, send, forum, followHeight, TOKEN, patterns } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
+import { openConversation } from "../common/conversation.js";
+import { confirmOutside, decisionGuard, showSecurityPhrase, watchFocus } from "./guard.js";
 
 const MAX_ATTEMPTS = 6;
 let bundle = null;
@@ -9,6 +11,8 @@ let recipients = [];
 let draftKey = null;
 let saveTimer = null;
 let sending = false;
+let conversation = null;   // reply/invite: {id, title, participants} as the engine opened it
+let sendGuard = null;
 const report = followHeight();
 
 function status(state, text) {
@@ -115,6 +119,11 @@ async function checkKeys(names, { requireKey = true } = {}) {
           "The change is NOT signed by their previous key: the forum may be substituting keys. Compare the safety code with them out of band before you continue." }),
         el("button", { type: "button", class: "ack", "data-user": username, text: `I understand, accept ${username}'s new key`,
           onclick: async (e) => {
+            const guard = ackGuards.get(e.target);
+            if (!guard.armed()) return status("blocked", "Not accepted: this window was covered or not fully visible.");
+            if (guard.confirmOutside && !(await confirmOutside(TOKEN,
+              `Accept ${username}'s new key (fingerprint ${k.digits})? Only do this after checking the change with ${username}.`,
+              "accept_key"))) return status("idle", "Not accepted.");
             e.target.disabled = true;
             try {
               await send("keys.acknowledge", { origin: bundle.origin, username, fingerprint: k.fingerprint });
@@ -124,11 +133,38 @@ async function checkKeys(names, { requireKey = true } = {}) {
           } }),
       ]);
       warn.append(box);
+      const ack = box.querySelector("button.ack");
+      ackGuards.set(ack, decisionGuard(ack));
       ok = false;
     }
   }
   report();
   return ok;
+}
+const ackGuards = new WeakMap();
+
+// ---- the conversation a reply or an invite goes to ------------------------------------------
+// The engine opens the topic's first post and says which conversation it is (its verified title
+// and participants): the composer shows that, and the engine encrypts only for that conversation
+// id, whatever topic id the page gave the content script.
+const bios = new Map();
+function bio(username) {
+  if (!bios.has(username)) bios.set(username, forum("user", { username }).then((u) => u.bio_raw, () => null));
+  return bios.get(username);
+}
+async function loadConversation() {
+  const topic = await forum("topic", { topic_id: bundle.topic_id });
+  const c = await openConversation({ send, bio, origin: bundle.origin, me: bundle.me, topic });
+  if (c.status !== "valid") throw Object.assign(new Error(c.detail || c.status), { code: c.status });
+  conversation = { id: c.conversation_id, title: c.title,
+    participants: (c.participants || []).map((p) => (Array.isArray(p) ? p[0] : p)) };
+  const box = $("#conversation");
+  box.replaceChildren(el("span", { text: bundle.mode === "invite" ? "Add someone to " : "Reply in " }),
+    el("strong", { id: "conversation-title", text: `\u201c${conversation.title}\u201d` }),
+    el("span", { text: " \u2014 with " }),
+    el("span", { id: "conversation-participants", text: conversation.participants.join(", ") }));
+  box.hidden = false;
+  report();
 }
 
 // ---- sending -----------------------------------------------------------------------------------
@@ -178,8 +214,8 @@ async function sendReply() {
   // KEY CHANGED participant still blocks sending until acknowledged.
   if (!(await checkKeys(others, { requireKey: false }))) return status("blocked", "Not sent: see the warnings above.");
   status("sending", "Encrypting…");
-  const out = await send("conv.reply", { origin: bundle.origin, topic_id: bundle.topic_id, me: bundle.me, body,
-    max_chars: bundle.max_chars || undefined });
+  const out = await send("conv.reply", { origin: bundle.origin, topic_id: bundle.topic_id,
+    conversation_id: conversation.id, me: bundle.me, body, max_chars: bundle.max_chars || undefined });
   status("sending", "Sending…");
   return withRetry("Sending", () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
 }
@@ -191,22 +227,41 @@ async function sendInvite() {
   if (!(await checkKeys([invitee]))) return status("blocked", "Not added: see the warnings above.");
   const u = await forum("user", { username: invitee });
   status("sending", "Encrypting the key share…");
-  const out = await send("conv.share_key", { origin: bundle.origin, topic_id: bundle.topic_id, me: bundle.me,
-    invitee: { username: invitee, bio_raw: u.bio_raw }, max_chars: bundle.max_chars || undefined });
+  const out = await send("conv.share_key", { origin: bundle.origin, topic_id: bundle.topic_id,
+    conversation_id: conversation.id, me: bundle.me, invitee: { username: invitee, bio_raw: u.bio_raw },
+    max_chars: bundle.max_chars || undefined });
   const res = await withRetry("Sending", () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
   await withRetry("Inviting", () => forum("invite", { topic_id: bundle.topic_id, user: invitee }));
   return res;
 }
 
+function sendQuestion() {
+  if (bundle.mode === "new") return `Send the encrypted message \u201c${$("#title").value.trim()}\u201d to ${recipients.join(", ")}?`;
+  if (bundle.mode === "invite") return `Add ${$("#invitee").value.trim()} to \u201c${conversation.title}\u201d? They will read the whole conversation.`;
+  return `Send your encrypted reply in \u201c${conversation.title}\u201d (with ${conversation.participants.join(", ")})?`;
+}
+
 let attempts = 0;
 async function onSend() {
   if (sending) return;
+  if (!sendGuard.armed()) {
+    $("#status").dataset.attempt = String(++attempts);
+    return status("blocked", "Not sent: this window was covered or not fully visible. Nothing was sent.");
+  }
+  if (bundle.mode !== "new" && !conversation) {
+    $("#status").dataset.attempt = String(++attempts);
+    return status("error", "The conversation could not be opened, so nothing can be sent to it.");
+  }
   sending = true;
   $("#status").dataset.attempt = String(++attempts);   // lets tests tell one attempt from the next
   status("checking", "Saving the draft…");   // replaces the previous attempt's outcome at once
   $("#send-btn").disabled = true;
   try {
     if (draftKey) { clearTimeout(saveTimer); await saveDraft(); }
+    if (sendGuard.confirmOutside) {
+      status("checking", "Confirm in the Encrypt for Discourse window…");
+      if (!(await confirmOutside(TOKEN, sendQuestion(), "send"))) return status("idle", "Not sent.");
+    }
     const fn = { new: sendNew, reply: sendReply, invite: sendInvite }[bundle.mode];
     const res = await fn();
     if (!res || !res.topic_id) return;   // refused before sending (status already says why)
@@ -241,6 +296,11 @@ async function init() {
   }
   $("#locked").hidden = true;
   $("#form").hidden = false;
+  if (bundle.mode !== "new" && !conversation) {
+    try { await loadConversation(); } catch (e) {
+      return status("error", `This conversation cannot be opened here: ${e.message}`);
+    }
+  }
   await loadDraft();
   status("ready", $("#status").textContent || "");
   $("#body").focus();
@@ -274,6 +334,9 @@ async function init() {
   $("#body").addEventListener("input", scheduleSave);
   $("#title").addEventListener("input", scheduleSave);
   $("#send-btn").addEventListener("click", onSend);
+  sendGuard = decisionGuard($("#send-btn"));
+  watchFocus(["#body", "#title", "#to", "#invitee"].map((q) => $(q)), $("#focus-warning"));
+  showSecurityPhrase();
   $("#preview-btn").addEventListener("click", togglePreview);
   $("#cancel-btn").addEventListener("click", async () => {
     if (draftKey) { clearTimeout(saveTimer); await saveDraft(); }

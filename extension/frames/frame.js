@@ -28,6 +28,21 @@ export function el(tag, attrs = {}, children = []) {
   return e;
 }
 
+// A frame of a fixed height (the content scrolls inside): reports it once, and again when set()
+// chooses another. Returns {set(px)}.
+export function fixedHeight(px) {
+  let current = null;
+  const set = (h) => {
+    if (h === current) return;
+    current = h;
+    document.documentElement.style.height = document.body.style.height = h + "px";
+    document.body.style.overflowY = "auto";
+    send("frame.resize", { token: TOKEN, height: h }).catch(() => {});
+  };
+  set(px);
+  return { set };
+}
+
 // Reports the document height to the content script (numbers only), when it changes.
 export function followHeight(extra = 0) {
   let last = -1;

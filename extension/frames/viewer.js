@@ -1,8 +1,9 @@
 // The viewer frame: decrypts one encrypted post (asked for by the content script with a token)
 // and shows it, with the sender and the verification state. Plaintext exists only here.
-import { $, api, C, el, send, forum, followHeight, TOKEN, patterns } from "./frame.js";
+import { $, api, C, el, send, forum, fixedHeight, TOKEN, patterns } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
 import { membersWithoutKey, openConversation } from "../common/conversation.js";
+import { showSecurityPhrase } from "./guard.js";
 
 const STATUS_TEXT = {
   valid: ["ok", "Signature valid"],
@@ -11,6 +12,7 @@ const STATUS_TEXT = {
   wrong_author: ["bad", "The signature does not match the post's author"],
   unsigned: ["bad", "Unsigned post: content withheld"],
   unverified: ["warn", "No key is known for the author: content withheld"],
+  key_not_accepted: ["warn", "Signed with a new key of the author that you have not accepted: content withheld"],
   cannot_decrypt: ["bad", "Cannot decrypt this post (damaged, altered, or not for you)"],
   duplicate: ["bad", "This message was already posted earlier (duplicate): content withheld"],
   malformed: ["bad", "Not a valid encrypted message"],
@@ -28,7 +30,18 @@ let bundle = null;
 let shown = false;        // decrypted content currently on screen
 let busy = false;
 const allowedImages = new Set();
-const report = followHeight();
+// The frame's height depends only on the size of the ciphertext (which the page sees anyway),
+// never on the plaintext: longer messages scroll inside the frame.
+const VIEWER_HEIGHTS = [[3500, 240], [6500, 400], [Infinity, 560]];   // [raw length up to, px]
+const sized = fixedHeight(VIEWER_HEIGHTS[0][1]);
+const report = () => {};
+function sizeFor(raw) {
+  sized.set(VIEWER_HEIGHTS.find(([upTo]) => (raw || "").length <= upTo)[1]);
+}
+
+function showConversation(title) {
+  $("#conversation-title").textContent = title ? `in \u201c${title}\u201d` : "";
+}
 
 function setState(state, detail = "") {
   document.body.dataset.state = state;
@@ -41,6 +54,7 @@ function setState(state, detail = "") {
 
 function wipe() {
   $("#content").replaceChildren();
+  $("#conversation-title").textContent = "";
   $("#warnings").replaceChildren();
   for (const n of [...$("#head").children]) if (n.id !== "status-badge") n.remove();
   shown = false;
@@ -144,6 +158,7 @@ async function run() {
     const topic = await forum("topic", { topic_id: bundle.topic_id, post_id: bundle.post_id });
     const post = topic.posts.find((p) => p.post_id === bundle.post_id);
     if (!post) { wipe(); notice("This post is not in the topic any more.", "bad"); return setState("error"); }
+    sizeFor(post.raw);
     if (post.post_number === 1) {
       const c = await open(topic);
       const keyInfo = await keyState(post.username);
@@ -152,6 +167,7 @@ async function run() {
       header({ author: c.author || post.username, created_at: c.created_at, keyInfo,
         extra: el("span", { class: "participants", text: "to " + names }) });
       await showBody(c.title, c.body);
+      showConversation(c.title);
       // When the topic's key shares cannot be read, name everyone the engine named.
       showWithoutKey(await membersWithoutKey({ send, bio, origin: bundle.origin, topic, opened: c })
         .catch(() => c.without_key || []));
@@ -169,6 +185,7 @@ async function run() {
       r = await send("conv.read", await readArgs());
     }
     const item = r.posts[0];
+    showConversation(r.conversation && r.conversation.title);
     const keyInfo = await keyState(post.username);
     header({ author: item.author || post.username, created_at: item.created_at, keyInfo });
     if (item.status !== "valid") { $("#content").replaceChildren(); notice(item.detail || item.status, "bad"); return setState(item.status, item.detail); }
@@ -222,6 +239,7 @@ function watchLock() {
     notice("This frame was not opened by Encrypt for Discourse.", "bad");
     return setState("error", e.message);
   }
+  showSecurityPhrase();
   await run();
   watchLock();
 })();

@@ -3,6 +3,7 @@
 // key into the bio, the backup PM, and activating a device from the backup.
 // Forum HTTP goes through the content script of an open tab of the forum ("forum.request").
 import { $, api, C, patterns, send, show, setMessage, errorText } from "./common.js";
+import { showSecurityPhrase } from "../frames/guard.js";
 import { openConversation } from "../common/conversation.js";
 import qrcode from "../vendor/qrcode.mjs";
 
@@ -250,3 +251,4 @@ $("#sync-btn").addEventListener("click", async () => {
   await chooseForum();
   await refresh().catch((e) => state("error", errorText(e), "error"));
 })();
+showSecurityPhrase();

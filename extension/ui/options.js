@@ -1,5 +1,6 @@
 // Setup / options page: create, unlock, lock, import, paper key, export, reset, auto-lock.
 import { $, C, send, show, setMessage, errorText, passphraseStrength } from "./common.js";
+import { showSecurityPhrase } from "../frames/guard.js";
 
 let state = null;
 
@@ -200,6 +201,21 @@ wireCreate();
 wireImport();
 wireUnlockLock();
 wirePaperExport();
+function wirePhrase() {
+  $("#phrase-save").addEventListener("click", async () => {
+    try {
+      await send("settings.set", { security_phrase: $("#phrase-input").value });
+      $("#phrase-input").value = "";
+      setMessage($("#phrase-msg"), "Saved. Look for it in every Encrypt for Discourse window.", "ok");
+      await showSecurityPhrase();
+    } catch (e) {
+      setMessage($("#phrase-msg"), errorText(e), "error");
+    }
+  });
+  showSecurityPhrase();
+}
+
+wirePhrase();
 wireReplace();
 wireReset();
 refresh();

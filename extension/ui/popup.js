@@ -1,6 +1,7 @@
 // Popup: for the current tab, one of: not a Discourse site / not enabled / no identity /
 // locked / unlocked, with the one obvious next action.
 import { $, api, send, show, setMessage, errorText } from "./common.js";
+import { showSecurityPhrase } from "../frames/guard.js";
 
 const SECTIONS = ["#act-enable", "#act-setup", "#act-unlock", "#act-lock"];
 
@@ -92,3 +93,4 @@ $("#unlock-pass").addEventListener("keydown", (ev) => { if (ev.key === "Enter") 
 $("#lock-btn").addEventListener("click", async () => { await send("identity.lock"); await refresh(); });
 
 refresh().catch((e) => render("error", errorText(e), "error"));
+showSecurityPhrase();

@@ -69,7 +69,9 @@ class Engine:
     # ------------------------------------------------------------------ settings and session
     async def settings(self) -> dict:
         s = await self.store.get(names.SETTINGS) or {}
-        return {"auto_lock_seconds": int(s.get("auto_lock_seconds", DEFAULT_AUTO_LOCK_SECONDS))}
+        phrase = s.get("security_phrase")
+        return {"auto_lock_seconds": int(s.get("auto_lock_seconds", DEFAULT_AUTO_LOCK_SECONDS)),
+                "security_phrase": phrase if isinstance(phrase, str) else None}
 
     async def _expire_session(self) -> None:
         """Drop unlocked keys from another browser session, or idle longer than the auto-lock time."""

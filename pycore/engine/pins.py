@@ -67,27 +67,30 @@ async def sendable_key(engine, origin, username, bio_raw) -> inband.PublishedKey
 
 
 async def known_keys(engine, origin, username, bio_raw) -> list:
-    """Every key we accept as `username`'s for verifying posts: the pin, its history, and a
-    pending (unacknowledged) new key. With no pin and a bio, pins on first use. This device's own
-    keys (current and replaced) are always accepted: only I hold them, and a signature also
-    binds the signer's name to the poster's."""
+    """The keys that verify `username`'s posts: the pinned key and the earlier keys the user
+    accepted (the pin's history), never a pending change the user has not accepted. With no pin
+    and a bio, pins on first use. This device's own keys (current and replaced) are accepted too:
+    only I hold them, and a signature also binds the signer's name to the poster's."""
     pin = await engine.store.get(names.pin(origin, username))
     if pin is None and bio_raw is not None:
         await check_key(engine, origin, username, bio_raw)
         pin = await engine.store.get(names.pin(origin, username))
-    publics = []
-    if pin is not None:
-        publics = [pin["public"]] + [h["public"] for h in pin.get("history") or []]
-        if pin.get("pending"):
-            publics.append(pin["pending"]["public"])
-    if publics or pin is not None:
-        publics += await own_publics(engine)
+    if pin is None:
+        return []
+    publics = [pin["public"]] + [h["public"] for h in pin.get("history") or []] + await own_publics(engine)
     out, seen = [], set()
     for p in publics:
         if p not in seen:
             seen.add(p)
             out.append(await published_key(engine.prims, p))
     return out
+
+
+async def unaccepted_fingerprints(engine, origin, username) -> list[str]:
+    """The fingerprint of a key change of `username` that is waiting for the user's decision."""
+    pin = await engine.store.get(names.pin(origin, username))
+    pending = (pin or {}).get("pending")
+    return [pending["fingerprint"]] if pending else []
 
 
 async def own_publics(engine) -> list[str]:

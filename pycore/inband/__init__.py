@@ -53,7 +53,9 @@ Errors (pycore.errors): NoPublishedKey (MalformedInput), BioTooLong (.excess), M
 (.excess), BackupCostOutOfRange (MalformedInput), NotAParticipant (WrongKey).
 
 `author_key`/`author_keys`: a PublishedKey or a list of them (the keys the user accepted for
-that author), or None (then the status is "unverified"). Statuses: the STATUS_* constants.
+that author), or None (then the status is "unverified"). `unaccepted`: fingerprints of keys the
+reader has seen published for the author but not accepted; a post signed by one of them is
+"key_not_accepted" and shows nothing. Statuses: the STATUS_* constants.
 Content (title, body) is only returned when the status is "valid".
 """
 
@@ -67,7 +69,7 @@ from .keys import (KeyChange, PublishedKey, check_safety_qr, find_bio_block, fin
                    key_of, make_bio_block, put_bio_block, remove_bio_block, safety_code, safety_qr,
                    sign_key_change, verify_key_change)
 from .messages import (KIND_KEY_SHARE, KIND_REPLY, KIND_START, MSG_HINT, PROTOCOL_VERSION, STATUS_CANNOT_DECRYPT,
-                       STATUS_DUPLICATE, STATUS_INVALID_SIGNATURE, STATUS_UNSIGNED, STATUS_UNVERIFIED, STATUS_VALID,
+                       STATUS_DUPLICATE, STATUS_INVALID_SIGNATURE, STATUS_KEY_NOT_ACCEPTED, STATUS_UNSIGNED, STATUS_UNVERIFIED, STATUS_VALID,
                        STATUS_WRONG_AUTHOR, STATUS_WRONG_CONVERSATION, Conversation, KeyShare, NewConversation,
                        ReadPost, is_encrypted_raw, iso_time, make_key_share, make_reply, open_conversation,
                        read_key_share, read_post, start_conversation)

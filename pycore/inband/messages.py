@@ -34,6 +34,7 @@ STATUS_WRONG_AUTHOR = "wrong_author"
 STATUS_UNSIGNED = "unsigned"
 STATUS_UNVERIFIED = "unverified"
 STATUS_CANNOT_DECRYPT = "cannot_decrypt"
+STATUS_KEY_NOT_ACCEPTED = "key_not_accepted"  # signed by a key of the author the reader has not accepted
 STATUS_DUPLICATE = "duplicate"  # set by the engine
 
 KIND_START, KIND_REPLY, KIND_KEY_SHARE = 1, 2, 3
@@ -215,7 +216,10 @@ def _keys_list(keys) -> list:
     return [k for k in keys if isinstance(k, PublishedKey)]
 
 
-async def _signer_status(prims, obj: dict, keys, poster_username) -> tuple[str, str]:
+async def _signer_status(prims, obj: dict, keys, poster_username, unaccepted=()) -> tuple[str, str]:
+    """Whether `obj` is signed by one of `keys` (the keys the reader accepted for the poster).
+    A key the reader saw published but has not accepted (`unaccepted`: fingerprints) verifies
+    nothing: such a post is "key_not_accepted"."""
     sig = obj.get("signature")
     if not isinstance(sig, str) or not sig:
         return STATUS_UNSIGNED, "the message carries no signature"
@@ -224,9 +228,12 @@ async def _signer_status(prims, obj: dict, keys, poster_username) -> tuple[str, 
     if poster_username is not None and name.lower() != str(poster_username).lower():
         return STATUS_WRONG_AUTHOR, f"signed as {name!r} but posted by {poster_username!r}"
     keys = _keys_list(keys)
+    match = next((k for k in keys if k.fingerprint_hex == fp), None)
+    if match is None and fp in set(unaccepted or ()):
+        return STATUS_KEY_NOT_ACCEPTED, ("signed with a new key of the author that you have not accepted: "
+                                         "review the key change first")
     if not keys:
         return STATUS_UNVERIFIED, "no key is known for the author"
-    match = next((k for k in keys if k.fingerprint_hex == fp), None)
     if match is None:
         return STATUS_WRONG_AUTHOR, "signed with a key that is not the author's"
     try:
@@ -282,10 +289,20 @@ async def start_conversation(prims, author, author_name: str, recipients, title:
                            [[n, pk.fingerprint_hex] for n, pk in people])
 
 
+# A post lists one entry per participant; two entries of one reader with the same 4-byte hint
+# happen by chance about once in 2**32. A post with more matching entries is built to make the
+# reader spend an RSA decryption on each: only this many are tried.
+MAX_UNWRAP_ATTEMPTS = 2
+
+
 async def _unwrap_mine(prims, entries, my_identity, my_fp: bytes):
+    attempts = 0
     for i, (hint, wrapped) in enumerate(entries):
         if hint != my_fp[:_HINT]:
             continue
+        attempts += 1
+        if attempts > MAX_UNWRAP_ATTEMPTS:
+            break
         try:
             return i, await topickey.unwrap(prims, b64.encode(wrapped), my_identity.encrypt_private, extractable=True)
         except (WrongKey, MalformedInput):
@@ -294,7 +311,7 @@ async def _unwrap_mine(prims, entries, my_identity, my_fp: bytes):
 
 
 async def open_conversation(prims, first_post_raw: str, me_username: str, my_identity, author_key,
-                            *, key=None, poster_username: str | None = None) -> Conversation:
+                            *, key=None, poster_username: str | None = None, unaccepted=()) -> Conversation:
     """Reads a conversation's first post. Raises MalformedInput (not a first post),
     NotAParticipant (no key for me), AuthenticationFailed (damaged, or `key` is not this
     conversation's). Signature problems are reported in `status` (content withheld)."""
@@ -316,7 +333,7 @@ async def open_conversation(prims, first_post_raw: str, me_username: str, my_ide
             isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], str)
             and HEX64.fullmatch(p[1]) for p in participants):
         raise MalformedInput("encrypted message: malformed participant list")
-    status, detail = await _signer_status(prims, obj, author_key, poster_username)
+    status, detail = await _signer_status(prims, obj, author_key, poster_username, unaccepted)
     if status == STATUS_VALID:
         if obj.get("keys_sha256") != await _sha256_hex(prims, section):
             status, detail = STATUS_INVALID_SIGNATURE, "the wrapped keys are not the ones the author signed"
@@ -351,7 +368,8 @@ async def make_reply(prims, conversation, author, author_name: str, body: str, n
     return await seal_envelope(prims, conversation.key, signed, bytes([1, KIND_REPLY]), max_chars)
 
 
-async def read_post(prims, conversation, raw: str, author_keys, *, poster_username: str | None = None) -> ReadPost:
+async def read_post(prims, conversation, raw: str, author_keys, *, poster_username: str | None = None,
+                    unaccepted=()) -> ReadPost:
     """A later post (reply or key share) of a conversation. Raises MalformedInput when the raw
     is not an encrypted message at all; everything else is a status."""
     kind, section, entries, iv, ct = parse_envelope(raw)
@@ -364,7 +382,7 @@ async def read_post(prims, conversation, raw: str, author_keys, *, poster_userna
                         if kind == KIND_START else "the envelope kind does not match its content")
     if obj.get("conversation_id") != conversation.id:
         return ReadPost(kind_name, STATUS_WRONG_CONVERSATION, detail="the post belongs to another conversation")
-    status, detail = await _signer_status(prims, obj, author_keys, poster_username)
+    status, detail = await _signer_status(prims, obj, author_keys, poster_username, unaccepted)
     out = ReadPost(kind_name, status, detail=detail)
     if status != STATUS_VALID:
         return out
@@ -403,7 +421,7 @@ async def make_key_share(prims, conversation, inviter, inviter_name: str, invite
 
 
 async def read_key_share(prims, raw: str, my_identity, inviter_keys, *, poster_username: str | None = None,
-                         me_username: str | None = None) -> KeyShare:
+                         me_username: str | None = None, unaccepted=()) -> KeyShare:
     """For the invitee: the conversation key from a key-share post (`key` is None unless valid)."""
     kind, section, entries, iv, ct = parse_envelope(raw)
     if kind != KIND_KEY_SHARE:
@@ -415,7 +433,7 @@ async def read_key_share(prims, raw: str, my_identity, inviter_keys, *, poster_u
         return KeyShare(STATUS_CANNOT_DECRYPT, None, None, None, None, None, None, "the key share was altered")
     if obj.get("type") != "key_share":
         raise MalformedInput("encrypted message: not a key share")
-    status, detail = await _signer_status(prims, obj, inviter_keys, poster_username)
+    status, detail = await _signer_status(prims, obj, inviter_keys, poster_username, unaccepted)
     if status == STATUS_VALID and obj.get("keys_sha256") != await _sha256_hex(prims, section):
         status, detail = STATUS_INVALID_SIGNATURE, "the wrapped key is not the one the inviter signed"
     if status == STATUS_VALID and obj.get("invitee_fingerprint") != my_fp.hex():

@@ -137,13 +137,58 @@ class ForumUser:
         self.d.switch_to.default_content()
         self.d.switch_to.frame(self.d.find_element("css selector", "iframe.efd-composer"))
 
+    def click_decision(self, css: str, timeout=30):
+        """Clicks a decision button of the frame the driver is in (send, accept a key) the way a
+        user can: once the extension armed it (the frame fully visible for a moment), and, where
+        the browser cannot tell visibility (Firefox), confirming in the extension's window."""
+        armed = wait_until(lambda: (lambda a: a if a in ("1", "confirm") else None)(
+            self.d.find_element("css selector", css).get_attribute("data-armed")), timeout=timeout,
+            what=f"{self.username}: {css} armed")
+        frame_path = self.d.execute_script("return window.location.href")
+        self.d.find_element("css selector", css).click()
+        if armed == "confirm":
+            self.confirm_outside()
+            self._back_into_frame(frame_path)
+
+    def confirm_outside(self, yes=True, timeout=30):
+        """Answers the extension's confirmation window, then returns to the forum tab."""
+        before = self.d.current_window_handle
+        handle = wait_until(lambda: next((h for h in self.d.window_handles if self._is_confirm(h)), None),
+                            timeout=timeout, what=f"{self.username}: the confirmation window")
+        self.d.switch_to.window(handle)
+        wait_until(lambda: self.d.execute_script("return document.body.dataset.state") == "asking",
+                   timeout=timeout, what="confirmation asked")
+        self.d.find_element("css selector", "#yes-btn" if yes else "#no-btn").click()
+        self.d.switch_to.window(self.forum_handle if before == handle else before)
+
+    def _is_confirm(self, handle) -> bool:
+        current = self.d.current_window_handle
+        try:
+            self.d.switch_to.window(handle)
+            return self.d.current_url.split("#")[0].endswith("/ui/confirm.html")
+        except WebDriverException:
+            return False
+        finally:
+            try:
+                self.d.switch_to.window(current)
+            except WebDriverException:
+                pass
+
+    def _back_into_frame(self, frame_url: str):
+        self.d.switch_to.window(self.forum_handle)
+        self.d.switch_to.default_content()
+        kind = "composer" if "composer" in frame_url else "viewer"
+        frames = self.d.find_elements("css selector", f"iframe.efd-{kind}")
+        if frames:
+            self.d.switch_to.frame(frames[0])
+
     def send_composer(self):
         """Clicks "send" in the composer (the driver is inside it); marks the page so that
         wait_topic_page can tell the reload after sending from the page before."""
         self.d.switch_to.default_content()
         self.d.execute_script("window.__efdTestBeforeSend = true")
         self.composer()
-        self.d.find_element("css selector", "#send-btn").click()
+        self.click_decision("#send-btn")
 
     def click_send(self, states=("blocked", "error"), timeout=POST_WAIT) -> str:
         """Clicks send (driver inside the composer) and waits for the outcome of *this* attempt."""
@@ -152,7 +197,7 @@ class ForumUser:
         # The previous attempt's outcome stays shown until this attempt reports its first state
         # (after the draft is saved): clear it, or a stale "blocked" would be read as this one's.
         self.d.execute_script("arguments[0].dataset.state = 'clicked'", st)
-        self.d.find_element("css selector", "#send-btn").click()
+        self.click_decision("#send-btn")
         wait_until(lambda: int(self.d.find_element("css selector", "#status").get_attribute("data-attempt") or 0) > before,
                    timeout=30, what=f"{self.username}: the composer to start sending")
         return self.wait_composer(states, timeout=timeout)

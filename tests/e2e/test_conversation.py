@@ -207,7 +207,7 @@ def test_07_swapped_key_warns_alice_and_blocks_sending_until_acknowledged(users,
         assert alice.click_send() == "blocked"
         assert len(srv.topics()) == n_topics
         # Acknowledge, then sending works.
-        alice.d.find_element("css selector", '.keychanged[data-user="bob"] button.ack').click()
+        alice.click_decision('.keychanged[data-user="bob"] button.ack')
         wait_until(lambda: not alice.d.find_elements("css selector", ".keychanged"), timeout=30, what="warning gone")
         alice.send_composer()
         alice.wait_topic_page()

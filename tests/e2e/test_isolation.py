@@ -81,7 +81,8 @@ def test_page_cannot_reach_the_engine(alice, local_site):
 def _registered(b):
     b.open_page("ui/options.html")
     return b.driver.execute_async_script(
-        "chrome.scripting.getRegisteredContentScripts().then(s => arguments[0](s.map(x => x.matches)))")
+        "chrome.scripting.getRegisteredContentScripts().then(s => arguments[0](s.map(x => [x.runAt, x.matches])"
+        ".sort()))")
 
 
 def test_content_script_only_on_enabled_sites(alice, local_site):
@@ -92,7 +93,8 @@ def test_content_script_only_on_enabled_sites(alice, local_site):
     time.sleep(0.5)  # the content script would have run at document_idle if it were registered
     assert d.execute_script("return document.documentElement.dataset.efdContent || null") is None
     enable_site(b, local_site)
-    assert _registered(b) == [["http://127.0.0.1/*"]]
+    # the page integration at document_idle, and what must be read before page scripts run at document_start
+    assert _registered(b) == [["document_idle", ["http://127.0.0.1/*"]], ["document_start", ["http://127.0.0.1/*"]]]
     _load_forum(b, local_site)
     b.open_page("ui/options.html")
     b.call("site.disable", {"origin": local_site})

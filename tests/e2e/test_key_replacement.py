@@ -85,7 +85,7 @@ def test_4_bob_accepts_the_signed_change_and_replies(users, srv, story):
     assert bob.click_send() == "blocked"
     warning = bob.d.find_element("css selector", '.keywarn.keychanged[data-user="alice"]').text
     assert "KEY CHANGED" in warning and "signed by their previous key" in warning and "NOT signed" not in warning
-    bob.d.find_element("css selector", '.keywarn.keychanged[data-user="alice"] button.ack').click()
+    bob.click_decision('.keywarn.keychanged[data-user="alice"] button.ack')
     wait_until(lambda: not bob.d.find_elements("css selector", ".keywarn.keychanged"), timeout=30,
                what="bob: the warning goes once accepted")
     bob.send_composer()

@@ -92,7 +92,7 @@ def test_key_change_blocks_an_encrypted_reply_until_acknowledged(users, srv, sto
         box = alice.d.find_element("css selector", '.keychanged[data-user="bob"]')
         assert "KEY CHANGED" in box.text and "NOT signed" in box.text
         assert len(srv.posts(story.topic_id)) == n_posts
-        box.find_element("css selector", "button.ack").click()
+        alice.click_decision('.keychanged[data-user="bob"] button.ack')
         wait_until(lambda: not alice.d.find_elements("css selector", ".keychanged"), timeout=30, what="warning gone")
         alice.send_composer()
         alice.wait_topic_page()

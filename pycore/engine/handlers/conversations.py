@@ -6,13 +6,13 @@ later posts, writing replies and key shares, and the list of conversations on th
 | conv.start | {origin, me, recipients: [{username, bio_raw}], title, body, max_chars?} | {raw, title (placeholder), target_recipients, conversation_id, participants} |
 | conv.open | {origin, topic_id, raw (first post), me, author: {username, bio_raw?}, allowed_users?: [username] (Discourse's details.allowed_users)} | {topic_id, conversation_id, status, detail, title, body, author, participants, created_at, author_key, invited, without_key? (allowed users who got no key: added by the server or invited without a key share), copied_from_topic?} |
 | conv.accept_share | {origin, topic_id, raw (key-share post), me, poster: {username, bio_raw?}} | {topic_id, conversation_id, status, detail} (no plaintext) |
-| conv.read | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}]} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint, invitee_digits}]} |
-| conv.reply | {origin, topic_id, me, body, max_chars?} | {raw} |
-| conv.share_key | {origin, topic_id, me, invitee: {username, bio_raw}, max_chars?} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
+| conv.read | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}]} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint, invitee_digits}], conversation: {id, title}} |
+| conv.reply | {origin, topic_id, conversation_id (the one the composer shows), me, body, max_chars?} | {raw} |
+| conv.share_key | {origin, topic_id, conversation_id, me, invitee: {username, bio_raw}, max_chars?} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
 | conv.list | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at}]} |
 
 Statuses of posts: pycore.inband's (valid, invalid_signature, wrong_conversation, wrong_author,
-unsigned, unverified, cannot_decrypt) plus "duplicate" (a message id already seen in another
+unsigned, unverified, cannot_decrypt, key_not_accepted) plus "duplicate" (a message id already seen in another
 post) and "malformed" (not an encrypted message). Only "valid" posts carry a body.
 """
 
@@ -22,11 +22,12 @@ import json
 from datetime import datetime
 
 from ... import inband
-from ...errors import AuthenticationFailed, BadRequest, ConversationUnknown, NotAParticipant, PycoreError
+from ...errors import (AuthenticationFailed, BadRequest, ConversationChanged, ConversationUnknown, NotAParticipant,
+                       PycoreError)
 from ...plugin import topickey
 from .. import args, at_rest
 from .. import store as names
-from ..pins import known_keys, sendable_key
+from ..pins import known_keys, sendable_key, unaccepted_fingerprints
 
 
 async def _load_conv(engine, ident, origin, topic_id):
@@ -35,6 +36,14 @@ async def _load_conv(engine, ident, origin, topic_id):
         raise ConversationUnknown("this conversation has not been opened on this device yet")
     key = await topickey.from_raw(engine.prims, await at_rest.open_vault(engine, ident, rec["key"]), extractable=True)
     return rec, inband.Conversation(id=rec["conversation_id"], key=key, status=rec.get("status", ""))
+
+
+async def _meta(engine, ident, rec) -> dict:
+    """The decrypted title, author and participants of a stored conversation ({} before its first
+    post was read on this device)."""
+    if not rec.get("meta"):
+        return {}
+    return json.loads((await at_rest.open_vault(engine, ident, rec["meta"])).decode("utf-8"))
 
 
 async def _save_conv(engine, ident, origin, topic_id, conversation_id, key, meta: dict | None):
@@ -94,15 +103,17 @@ async def start(engine, payload, context):
             "conversation_id": new.conversation_id, "participants": new.participants}
 
 
-async def _open_with_my_keys(engine, ident, raw, me, author_keys, author):
+async def _open_with_my_keys(engine, ident, raw, me, author_keys, author, unaccepted):
     """Opens a first post with the key wrapped for me: my current identity first, then the
     identities this device replaced (posts sent before the replacement are wrapped to those)."""
     try:
-        return await inband.open_conversation(engine.prims, raw, me, ident, author_keys, poster_username=author)
+        return await inband.open_conversation(engine.prims, raw, me, ident, author_keys, poster_username=author,
+                                              unaccepted=unaccepted)
     except NotAParticipant:
         for old in await at_rest.retired_identities(engine, ident):
             try:
-                return await inband.open_conversation(engine.prims, raw, me, old, author_keys, poster_username=author)
+                return await inband.open_conversation(engine.prims, raw, me, old, author_keys, poster_username=author,
+                                                      unaccepted=unaccepted)
             except NotAParticipant:
                 continue
         raise
@@ -118,21 +129,22 @@ async def open_first_post(engine, payload, context):
     if stored:
         key = await topickey.from_raw(engine.prims, await at_rest.open_vault(engine, ident, stored["key"]), extractable=True)
     author_keys = await known_keys(engine, origin, author, author_bio)
+    unaccepted = await unaccepted_fingerprints(engine, origin, author)
     allowed = args.usernames(payload, "allowed_users")
     if key is not None:
         try:
             conv = await inband.open_conversation(engine.prims, raw, me, ident, author_keys, key=key,
-                                                  poster_username=author)
+                                                  poster_username=author, unaccepted=unaccepted)
         except AuthenticationFailed:
             # the stored key is not this post's (e.g. a key share for another conversation was
             # accepted for this topic): fall back to my own wrapped key, if the first post has one
             try:
-                conv = await _open_with_my_keys(engine, ident, raw, me, author_keys, author)
+                conv = await _open_with_my_keys(engine, ident, raw, me, author_keys, author, unaccepted)
             except NotAParticipant:
                 raise AuthenticationFailed("this first post does not belong to the conversation stored for this "
                                            "topic, and holds no key for me") from None
     else:
-        conv = await _open_with_my_keys(engine, ident, raw, me, author_keys, author)
+        conv = await _open_with_my_keys(engine, ident, raw, me, author_keys, author, unaccepted)
     meta = {"title": conv.title, "author": conv.author, "participants": conv.participants,
             "created_at": conv.created_at, "status": conv.status}
     copied = await _save_conv(engine, ident, origin, topic_id, conv.id, conv.key, meta)
@@ -156,7 +168,8 @@ async def accept_share(engine, payload, context):
     poster, poster_bio = args.user_ref(payload, "poster")
     ident = await engine.require_unlocked()
     keys = await known_keys(engine, origin, poster, poster_bio)
-    share = await inband.read_key_share(engine.prims, raw, ident, keys, poster_username=poster, me_username=me)
+    share = await inband.read_key_share(engine.prims, raw, ident, keys, poster_username=poster, me_username=me,
+                                        unaccepted=await unaccepted_fingerprints(engine, origin, poster))
     if share.status == inband.STATUS_VALID:
         existing = await engine.store.get(names.conversation(origin, topic_id))
         if existing and existing.get("conversation_id") != share.conversation_id:
@@ -175,7 +188,7 @@ async def read_posts(engine, payload, context):
     if not isinstance(posts, list) or not all(isinstance(p, dict) for p in posts):
         raise BadRequest("posts must be a list of {post_id, raw, username, bio_raw?}")
     ident = await engine.require_unlocked()
-    _rec, conv = await _load_conv(engine, ident, origin, topic_id)
+    rec, conv = await _load_conv(engine, ident, origin, topic_id)
     seen_key = names.message_ids(origin, topic_id)
     seen = await engine.store.get(seen_key) or {}
     keys_cache: dict = {}
@@ -190,12 +203,14 @@ async def read_posts(engine, payload, context):
         if not isinstance(raw, str) or (bio is not None and not isinstance(bio, str)):
             raise BadRequest("posts[].raw must be a string")
         if username.lower() not in keys_cache:
-            keys_cache[username.lower()] = await known_keys(engine, origin, username, bio)
+            keys_cache[username.lower()] = (await known_keys(engine, origin, username, bio),
+                                            await unaccepted_fingerprints(engine, origin, username))
         item = {"post_id": post_id, "kind": None, "status": "malformed", "detail": "", "body": None, "author": None,
                 "created_at": None, "invitee": None, "invitee_fingerprint": None, "invitee_digits": None,
                 "time_skew_seconds": None}
         try:
-            r = await inband.read_post(engine.prims, conv, raw, keys_cache[username.lower()], poster_username=username)
+            accepted, unaccepted = keys_cache[username.lower()]
+            r = await inband.read_post(engine.prims, conv, raw, accepted, poster_username=username, unaccepted=unaccepted)
         except PycoreError as e:
             item["detail"] = str(e)
             out.append(item)
@@ -218,14 +233,25 @@ async def read_posts(engine, payload, context):
         out.append(item)
     await engine.store.set(seen_key, seen)
     await _add_invited(engine, origin, topic_id, invitees)
-    return {"posts": out}
+    meta = await _meta(engine, ident, rec)
+    return {"posts": out, "conversation": {"id": conv.id, "title": meta.get("title")}}
+
+
+async def _conversation_for_sending(engine, ident, payload, origin, topic_id):
+    """The conversation stored for the topic, which must be the one the composer showed the user
+    (`conversation_id`): a page that swaps topic ids cannot make a reply go to another one."""
+    _rec, conv = await _load_conv(engine, ident, origin, topic_id)
+    wanted = payload.get("conversation_id")
+    if not isinstance(wanted, str) or wanted != conv.id:
+        raise ConversationChanged("this topic holds another conversation than the one shown: nothing was encrypted")
+    return conv
 
 
 async def reply(engine, payload, context):
     origin, topic_id = args.origin(payload, context), args.topic_id(payload)
     me, body = args.username(payload.get("me"), "me"), args.text(payload, "body")
     ident = await engine.require_unlocked()
-    _rec, conv = await _load_conv(engine, ident, origin, topic_id)
+    conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
     raw = await inband.make_reply(engine.prims, conv, ident, me, body, inband.iso_time(engine.clock()),
                                   max_chars=args.max_chars(payload))
     return {"raw": raw}
@@ -236,7 +262,7 @@ async def share_key(engine, payload, context):
     me = args.username(payload.get("me"), "me")
     invitee, bio = args.user_ref(payload, "invitee")
     ident = await engine.require_unlocked()
-    _rec, conv = await _load_conv(engine, ident, origin, topic_id)
+    conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
     key = await sendable_key(engine, origin, invitee, bio)
     raw = await inband.make_key_share(engine.prims, conv, ident, me, invitee, key, inband.iso_time(engine.clock()),
                                       max_chars=args.max_chars(payload))
@@ -255,7 +281,7 @@ async def list_conversations(engine, payload, context):
                 "participants": [], "status": rec.get("status"), "created_at": None,
                 "invited": rec.get("invited") or []}
         if rec.get("meta"):
-            meta = json.loads((await at_rest.open_vault(engine, ident, rec["meta"])).decode("utf-8"))
+            meta = await _meta(engine, ident, rec)
             item.update(title=meta.get("title"), author=meta.get("author"),
                         participants=meta.get("participants") or [], created_at=meta.get("created_at"))
         out.append(item)

@@ -14,7 +14,11 @@ reset, and the engine's settings.
 | identity.replace | {passphrase, confirm: "REPLACE"} | {unlocked, fingerprint, digits, previous_fingerprint, previous_digits, version, public} |
 | identity.reset | {confirm: "RESET"} | {has_identity: false, unlocked: false} |
 | identity.public | {} | {public, fingerprint, digits, version} |
-| settings.get / settings.set | {} / {auto_lock_seconds} | {auto_lock_seconds} |
+| settings.get / settings.set | {} / {auto_lock_seconds?, security_phrase?} | {auto_lock_seconds, security_phrase} |
+
+The security phrase is the user's own words, shown in every extension frame and page so that a
+frame the forum page draws itself (which cannot know the phrase) is recognisable as a fake. It is
+never sent to a content script (the router only lets extension pages and frames ask for settings).
 
 Replacing keeps everything readable: the vault moves to the new key, the old identity is kept
 sealed in the vault (first posts wrapped to it still open), and the record remembers the key
@@ -161,11 +165,17 @@ async def settings_get(engine, payload, context):
 
 
 async def settings_set(engine, payload, context):
-    secs = payload.get("auto_lock_seconds")
-    if not isinstance(secs, int) or isinstance(secs, bool) or not 1 <= secs <= 7 * 24 * 3600:
-        raise BadRequest("auto_lock_seconds must be an integer from 1 to 604800")
     s = await engine.store.get(names.SETTINGS) or {}
-    s["auto_lock_seconds"] = secs
+    if "auto_lock_seconds" in payload:
+        secs = payload.get("auto_lock_seconds")
+        if not isinstance(secs, int) or isinstance(secs, bool) or not 1 <= secs <= 7 * 24 * 3600:
+            raise BadRequest("auto_lock_seconds must be an integer from 1 to 604800")
+        s["auto_lock_seconds"] = secs
+    if "security_phrase" in payload:
+        phrase = payload.get("security_phrase")
+        if not isinstance(phrase, str) or not 1 <= len(phrase.strip()) <= 60:
+            raise BadRequest("the security phrase must have 1 to 60 characters")
+        s["security_phrase"] = phrase.strip()
     await engine.store.set(names.SETTINGS, s)
     return await engine.settings()
 
