@@ -19,7 +19,7 @@ def test_every_encryption_site_in_the_architecture_doc_is_where_it_says():
         if not found:
             actual = [i + 1 for i, ln in enumerate(lines) if re.match(rf"(async )?def {name}\(", ln)]
             wrong.append(f"{name} is not at {path}:{line} (it is at line {actual})")
-    assert not wrong, "\n".join(wrong)
+    assert not wrong, "\n".join(wrong) + "\n(python tools/update_doc_lines.py rewrites the lines)"
 
 
 def test_the_readme_layout_names_paths_that_exist():
