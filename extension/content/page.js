@@ -17,6 +17,7 @@
   const C = globalThis.EFD_CONSTANTS;
   const CFG = globalThis.EFD_CONFIG || {};
   const F = globalThis.EFD_FORUM;
+  const P = M.patterns;
   const meta = document.querySelector('meta[name="generator"]');
   const generator = meta ? String(meta.content || "").slice(0, 200) : null;
   if (!generator || !/^Discourse\b/.test(generator)) return;
@@ -108,6 +109,26 @@
   let placing = 0;
   const waiting = [];
 
+  const perPost = new Map();         // post id -> the frames placed for it
+  function liveFramesOf(postId) {
+    const live = [...(perPost.get(postId) || [])].filter((f) => f.isConnected);
+    perPost.set(postId, new Set(live));
+    return live.length;
+  }
+  const refetched = new Map();       // topic id -> time of the last refetch for an unknown post
+  async function isEncryptedPostOf(topicId, postId) {
+    const has = (t) => t.posts.some((p) => p.post_id === postId && (P.message.test(p.raw) || P.backup.test(p.raw)));
+    let t = await F.run("topic", { topic_id: topicId });
+    if (has(t)) return true;
+    // A post newer than the topic this page view fetched: refetch, but not for every id the
+    // page makes up.
+    const last = refetched.get(topicId) || 0;
+    if (Date.now() - last < 5000 || t.posts.some((p) => p.post_id > postId)) return false;
+    refetched.set(topicId, Date.now());
+    t = await F.run("topic", { topic_id: topicId, post_id: postId });
+    return has(t);
+  }
+
   function ourViewerFor(article, postId) {
     for (const f of article.querySelectorAll("iframe.efd-viewer")) {
       if (ourFrames.has(f) && f.dataset.efdPostId === String(postId)) return f;
@@ -129,7 +150,13 @@
       return;
     }
     if (frames.size >= MAX_FRAMES) return;
+    // The ids in the DOM only say where a frame might go: a frame is placed for a post the
+    // forum's API lists in this topic with an encrypted raw, at most twice per post (a post and
+    // its copy as an embedded reply), so page-made posts cost nothing.
     decorated.set(cooked, null);
+    let ours;
+    try { ours = await isEncryptedPostOf(topicId, postId); } catch (_) { decorated.delete(cooked); return; }
+    if (!ours || liveFramesOf(postId) >= 2) return;
     if (placing >= MAX_PLACING) { waiting.push([article, cooked, postId, topicId]); return; }
     await place(article, cooked, postId, topicId);
   }
@@ -148,6 +175,8 @@
       cooked.style.display = "none";
       cooked.after(iframe);
       decorated.set(cooked, iframe);
+      if (!perPost.has(postId)) perPost.set(postId, new Set());
+      perPost.get(postId).add(iframe);
       await placeFrame("viewer", { topic_id: topicId, post_id: postId }, iframe);
       addTopicButtons(topicId);
     } catch (e) {
@@ -273,7 +302,7 @@
     me = await F.currentUser();
     document.documentElement.dataset.efdReady = "1";
     new MutationObserver(() => {
-      if (location.href !== lastHref) { lastHref = location.href; F.newPageView(); }
+      if (location.href !== lastHref) { lastHref = location.href; F.newPageView(); perPost.clear(); refetched.clear(); }
       schedule();
     }).observe(document.body, { childList: true, subtree: true });
     window.addEventListener("popstate", schedule);

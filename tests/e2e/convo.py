@@ -80,12 +80,15 @@ class ForumUser:
                         what=f"{self.username}: {css} on the forum page, displayed and not moving")
         el.click()
 
+    # Our frames load extension pages; a page script can draw look-alikes with the same classes.
+    OURS = '[src*="-extension://"]'
+
     def viewers(self):
-        return self.d.find_elements("css selector", "iframe.efd-viewer")
+        return self.d.find_elements("css selector", "iframe.efd-viewer" + self.OURS)
 
     def viewer_for(self, post_id: int):
         return wait_until(lambda: (lambda els: els[0] if els else None)(
-            self.d.find_elements("css selector", f'iframe.efd-viewer[data-efd-post-id="{post_id}"]')),
+            self.d.find_elements("css selector", f'iframe.efd-viewer[data-efd-post-id="{post_id}"]{self.OURS}')),
             timeout=30, what=f"{self.username}: viewer frame for post {post_id}")
 
     def read_viewer(self, post_id: int, want=("valid",), timeout=POST_WAIT) -> dict:
@@ -125,7 +128,7 @@ class ForumUser:
         """Switches into the composer frame once it is ready; returns it."""
         self.d.switch_to.default_content()
         frame = wait_until(lambda: (lambda els: els[0] if els else None)(
-            self.d.find_elements("css selector", "iframe.efd-composer")), timeout=30,
+            self.d.find_elements("css selector", "iframe.efd-composer" + self.OURS)), timeout=30,
             what=f"{self.username}: composer frame")
         self.d.switch_to.frame(frame)
         wait_until(lambda: self.d.execute_script("return document.body.dataset.state") in ("ready", "idle", "locked"),
@@ -135,7 +138,7 @@ class ForumUser:
     def in_composer(self):
         """Switches into the open composer frame (whatever its state)."""
         self.d.switch_to.default_content()
-        self.d.switch_to.frame(self.d.find_element("css selector", "iframe.efd-composer"))
+        self.d.switch_to.frame(self.d.find_element("css selector", "iframe.efd-composer" + self.OURS))
 
     def click_decision(self, css: str, timeout=30):
         """Clicks a decision button of the frame the driver is in (send, accept a key) the way a
@@ -178,7 +181,7 @@ class ForumUser:
         self.d.switch_to.window(self.forum_handle)
         self.d.switch_to.default_content()
         kind = "composer" if "composer" in frame_url else "viewer"
-        frames = self.d.find_elements("css selector", f"iframe.efd-{kind}")
+        frames = self.d.find_elements("css selector", f"iframe.efd-{kind}" + self.OURS)
         if frames:
             self.d.switch_to.frame(frames[0])
 
@@ -224,7 +227,7 @@ class ForumUser:
             if "/t/" in u and not self.d.execute_script("return !!window.__efdTestBeforeSend"):
                 return u
             # Fail fast when the composer reports an error instead of sending.
-            frames = self.d.find_elements("css selector", "iframe.efd-composer")
+            frames = self.d.find_elements("css selector", "iframe.efd-composer" + self.OURS)
             if frames:
                 self.d.switch_to.frame(frames[0])
                 try:
