@@ -281,9 +281,11 @@ def extra_inject() -> list[str]:
 
 
 def start_standin(oracle, usernames, settings=None, password="standin-password-1"):
-    """A stand-in with the hostile scripts + E2E_EXTRA_INJECT, watched by `oracle`."""
+    """A stand-in with the hostile scripts + E2E_EXTRA_INJECT and the E2E_STANDIN_SETTINGS profile,
+    watched by `oracle`."""
+    from tests.standin.profile import with_profile
     from tests.standin.server import StandinServer, hostile_scripts
-    s = StandinServer(inject=hostile_scripts() + extra_inject(), settings=settings).start()
+    s = StandinServer(inject=hostile_scripts() + extra_inject(), settings=with_profile(settings)).start()
     oracle.watch(s)
     for name in usernames:
         s.create_user(name, password, trust_level=1)

@@ -1,4 +1,4 @@
-"""python -m tests.standin [--port 8080] [--demo] [--inject FILE.js ...] [--hostile] [--set key=value ...]"""
+"""python -m tests.standin [--port 8080] [--demo] [--inject FILE.js ...] [--hostile] [--settings FILE.json] [--set key=value ...]"""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import json
 import signal
 import threading
 
+from .profile import load_settings_file
 from .server import StandinServer, hostile_scripts, seed_demo
 
 
@@ -16,10 +17,12 @@ def main(argv=None) -> int:
     ap.add_argument("--inject", action="append", default=[], metavar="FILE.js",
                     help="inject this script into every page's main world (repeatable)")
     ap.add_argument("--hostile", action="store_true", help="inject all built-in hostile scripts")
+    ap.add_argument("--settings", metavar="FILE.json",
+                    help="a settings profile (JSON object), e.g. tests/e2e/profiles/real-forum.json")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a site setting (value parsed as JSON when possible)")
     a = ap.parse_args(argv)
-    settings = {}
+    settings = load_settings_file(a.settings) if a.settings else {}
     for kv in a.set:
         k, _, v = kv.partition("=")
         try:

@@ -8,8 +8,10 @@ from flask import Flask, Response, g, request
 
 from . import pages
 from . import serializers as S
+from . import views
 from .cook import cook
-from .forum import ApiError, Enqueued, Forum, error, invalid_access, not_found
+from .errors import ApiError, error, invalid_access, invalid_parameters, not_found, not_logged_in
+from .forum import Forum
 from .params import as_int, as_str, parse
 
 AUTH_COOKIE = "_t"
@@ -72,10 +74,6 @@ def create_app(forum: Forum, server) -> Flask:
     def api_error(e: ApiError):
         return json_response(e.body, e.status, e.headers)
 
-    @app.errorhandler(Enqueued)
-    def enqueued(e: Enqueued):
-        return json_response(e.body, 200)
-
     @app.errorhandler(404)
     def not_found_handler(e):
         if wants_json():
@@ -88,7 +86,7 @@ def create_app(forum: Forum, server) -> Flask:
 
     def require_user():
         if not g.user:
-            raise error(403, "You need to be logged in to do that.", "not_logged_in")
+            raise not_logged_in()
         return g.user
 
     def route(rule, methods=("GET",), xhr=True, login=False):
@@ -115,7 +113,7 @@ def create_app(forum: Forum, server) -> Flask:
     def session_current():
         if not g.user:
             return Response("", status=404)
-        return json_response({"current_user": S.current_user(g.user, forum.settings)})
+        return json_response({"current_user": pages.current_user_json(forum, g.user)})
 
     @route("/session", methods=("POST",))
     def session_create():
@@ -126,7 +124,7 @@ def create_app(forum: Forum, server) -> Flask:
             return json_response({"error": "Incorrect username, email or password"})
         token = forum.new_auth_token(user["id"])
         g.user = user
-        resp = json_response({"user": S.current_user(user, forum.settings)})
+        resp = json_response({"user": pages.current_user_json(forum, user)})
         resp.set_cookie(AUTH_COOKIE, token, httponly=True, samesite="Lax", path="/")
         return resp
 
@@ -135,7 +133,7 @@ def create_app(forum: Forum, server) -> Flask:
         if username.lower() != g.user["username"].lower() and not g.user["admin"]:
             raise invalid_access()
         forum.revoke_tokens(g.user["id"])
-        resp = json_response({"success": True, "redirect_url": "/"})
+        resp = json_response({"success": True, "redirect_url": (forum.settings["base_path"] or "") + "/"})
         resp.delete_cookie(AUTH_COOKIE, path="/")
         return resp
 
@@ -146,13 +144,22 @@ def create_app(forum: Forum, server) -> Flask:
             raise not_found()
         return u
 
+    def can_pm_user(viewer, u):
+        """UserSerializer#can_send_private_message_to_user: allowed, and not oneself."""
+        return bool(viewer) and viewer["id"] != u["id"] and forum.can_send_private_message(viewer, u)
+
     def user_json(u):
         viewer = g.user
         bio = forum.bio_for(u, viewer)
         hidden = u["hide_profile"] and not (viewer and (viewer["id"] == u["id"] or S.staff(viewer)))
         if hidden:
             bio = ""
-        return S.user_full(u, viewer, forum.settings, bio, cook(bio) if bio else None, forum.user_counts(u))
+        perms = {"can_send_private_messages": forum.can_send_private_messages(viewer),
+                 "can_send_private_message_to_user": can_pm_user(viewer, u),
+                 "can_change_bio": forum.can_change_bio()}
+        groups = [S.basic_group(gr, len(forum.group_member_ids(gr["id"]))) for gr in forum.user_groups(u["id"])]
+        return S.user_full(u, viewer, perms, bio, cook(bio) if bio else None, forum.user_counts(u), groups,
+                           forum.composition_mode(u))
 
     @route("/u/search/users")
     def search_users():
@@ -168,7 +175,7 @@ def create_app(forum: Forum, server) -> Flask:
     def user_card(username):
         u = target_user(username)
         bio = forum.bio_for(u, g.user)
-        return json_response({"user": S.user_card(u, g.user, forum.settings, cook(bio) if bio else None)})
+        return json_response({"user": S.user_card(u, g.user, can_pm_user(g.user, u), cook(bio) if bio else None)})
 
     @route("/user-cards")
     def user_cards():
@@ -179,7 +186,7 @@ def create_app(forum: Forum, server) -> Flask:
         out = []
         for u in users:
             bio = forum.bio_for(u, g.user)
-            out.append(S.user_card(u, g.user, forum.settings, cook(bio) if bio else None))
+            out.append(S.user_card(u, g.user, can_pm_user(g.user, u), cook(bio) if bio else None))
         return json_response({"users": out})
 
     @route("/u/<username>", methods=("GET", "PUT"))
@@ -187,11 +194,9 @@ def create_app(forum: Forum, server) -> Flask:
         u = target_user(username)
         if request.method == "PUT":
             require_user()
-            bio = g.params.get("bio_raw")
-            if bio is not None:
-                forum.update_bio(u, g.user, str(bio))
-            elif g.user["id"] != u["id"] and not g.user["admin"]:
-                raise invalid_access()
+            # UserUpdater: with DiscourseConnect overriding bios, bio_raw is ignored and the
+            # answer is still a success.
+            forum.update_user(u, g.user, g.params)
             u = forum.user_by_id(u["id"])
             return json_response({"success": "OK", "user": user_json(u)["user"]})
         return json_response(user_json(u))
@@ -207,8 +212,10 @@ def create_app(forum: Forum, server) -> Flask:
             return json_response({"latest_posts": []})
         user = require_user()
         post, topic, seq = forum.create_post(user, g.params)
-        body = S.post_for_create(post, topic, user, user, seq)
-        if str(g.params.get("nested_post", "")).lower() == "true":
+        body = S.post_for_create(post, topic, user, user, seq, views.post_extra(forum, post))
+        # backwards_compatible_json: the bare post unless nested_post is present (not blank)
+        nested = g.params.get("nested_post")
+        if nested not in (None, "", False, [], {}):
             body = {"action": "create_post", "post": body, "success": True}
         return json_response(body)
 
@@ -234,11 +241,34 @@ def create_app(forum: Forum, server) -> Flask:
             user = require_user()
             post = forum.edit_post(user, post_id, g.params)
             topic = forum.topic(post["topic_id"])
-            body = S.post_for_show(post, topic, post_author(post), user)
+            body = S.post_for_show(post, topic, post_author(post), user, views.post_extra(forum, post))
             body["draft_sequence"] = forum.draft_sequence(user["id"], f"topic_{topic['id']}")
             return json_response({"post": body})
         post, topic = visible_post(post_id)
-        return json_response(S.post_for_show(post, topic, post_author(post), g.user))
+        return json_response(S.post_for_show(post, topic, post_author(post), g.user, views.post_extra(forum, post)))
+
+    @route("/posts/<int:post_id>/replies", login=True)
+    def post_replies(post_id):
+        post, topic = visible_post(post_id)
+        rows = forum.replies(post, as_int(g.params.get("after")) or 1)
+        return json_response([views.topic_post(forum, r, topic, g.user) for r in rows])
+
+    @route("/posts/<int:post_id>/reply-history", login=True)
+    def post_reply_history(post_id):
+        post, topic = visible_post(post_id)
+        return json_response([views.topic_post(forum, r, topic, g.user) for r in forum.reply_history(post)])
+
+    @route("/topics/timings", methods=("POST",), login=True)
+    def topic_timings():
+        """TopicsController#timings: the posts the client reports as read."""
+        tid = as_int(g.params.get("topic_id"))
+        topic = forum.visible_topic(tid, g.user) if tid else None
+        timings = g.params.get("timings")
+        numbers = [as_int(k) for k in timings] if isinstance(timings, dict) else []
+        numbers = [n for n in numbers if n]
+        if topic and numbers:
+            forum.mark_read(topic["id"], g.user["id"], min(max(numbers), topic["highest_post_number"]))
+        return Response("", status=200)
 
     @route("/posts/by_number/<int:topic_id>/<int:post_number>")
     def post_by_number(topic_id, post_number):
@@ -246,7 +276,7 @@ def create_app(forum: Forum, server) -> Flask:
         post = next((p for p in forum.posts_in_order(topic["id"]) if p["post_number"] == post_number), None)
         if not post:
             raise not_found()
-        return json_response(S.post_for_show(post, topic, post_author(post), g.user))
+        return json_response(S.post_for_show(post, topic, post_author(post), g.user, views.post_extra(forum, post)))
 
     @route("/posts/<int:post_id>/cooked")
     def post_cooked(post_id):
@@ -270,7 +300,7 @@ def create_app(forum: Forum, server) -> Flask:
             r = next((x for x in revs if str(x["number"]) == rev), None)
             if not r:
                 raise not_found()
-        return json_response(pages.revision_json(r, post, topic, forum.user_by_id(r["user_id"]), len(revs)))
+        return json_response(views.revision_json(r, post, topic, forum.user_by_id(r["user_id"]), len(revs)))
 
     @app.route("/raw/<int:topic_id>/<int:post_number>")
     def raw_post(topic_id, post_number):
@@ -312,10 +342,10 @@ def create_app(forum: Forum, server) -> Flask:
         if action is None and method == "GET":
             topic = forum.visible_topic(tid, g.user)
             page = as_int(g.params.get("page"))
-            return json_response(pages.topic_view(forum, topic, g.user, near=near, page=page))
+            return json_response(views.topic_view(forum, topic, g.user, near=near, page=page))
         if action == "posts" and method == "GET":
             topic = forum.visible_topic(tid, g.user)
-            return json_response(pages.topic_posts(forum, topic, g.user, g.params))
+            return json_response(views.topic_posts(forum, topic, g.user, g.params))
         if action == "post_ids" and method == "GET":
             topic = forum.visible_topic(tid, g.user)
             after = as_int(g.params.get("post_number")) or 0
@@ -332,19 +362,32 @@ def create_app(forum: Forum, server) -> Flask:
             return json_response({"success": "OK"})
         raise not_found()
 
-    @route("/topics/private-messages/<username>", login=True)
-    def pm_inbox(username):
-        return json_response(pm_list(username, sent=False))
-
-    @route("/topics/private-messages-sent/<username>", login=True)
-    def pm_sent(username):
-        return json_response(pm_list(username, sent=True))
-
-    def pm_list(username, sent):
+    def pm_list(username, kind, group_name=None):
+        """ListController: only the user themself or an admin (can_see_private_messages?)."""
         u = target_user(username)
         if g.user["id"] != u["id"] and not g.user["admin"]:
             raise invalid_access()
-        return pages.pm_list(forum, u, g.user, forum.pm_topics(u, sent))
+        raw_page = g.params.get("page")
+        page = as_int(raw_page) if raw_page not in (None, "") else 0
+        if page is None or not 0 <= page <= 2147483647:
+            raise invalid_parameters("page")
+        group = forum.group_by_name(group_name) if group_name else None
+        if group_name and not group:
+            raise not_found()
+        return json_response(views.pm_list(forum, u, g.user, kind, page, group))
+
+    def list_view(kind):
+        def view(username):
+            return pm_list(username, kind)
+        view.__name__ = f"pm_{kind}"
+        return view
+
+    for _kind, _path in views.LIST_PATHS.items():
+        route(f"/topics/{_path}/<username>", login=True)(list_view(_kind))
+
+    @route("/topics/private-messages-group/<username>/<group_name>", login=True)
+    def pm_group(username, group_name):
+        return pm_list(username, "group", group_name)
 
     # --------------------------------------------------------------------------- drafts
     @app.route("/drafts.json", methods=["GET", "POST"])
@@ -354,10 +397,10 @@ def create_app(forum: Forum, server) -> Flask:
         p = g.params
         if request.method == "POST":
             seq = forum.save_draft(user, as_str(p.get("draft_key")) or "", p.get("data"), p.get("sequence"),
-                                   str(p.get("force_save", "")).lower() == "true")
+                                   str(p.get("force_save", "")).lower() == "true", as_str(p.get("owner")))
             return json_response({"success": "OK", "draft_sequence": seq})
         rows = forum.list_drafts(user, as_int(p.get("offset")) or 0, as_int(p.get("limit")) or 30)
-        return json_response({"drafts": [pages.draft_json(forum, user, r) for r in rows]})
+        return json_response({"drafts": [views.draft_json(forum, user, r) for r in rows]})
 
     @app.route("/drafts/<path:key>", methods=["GET", "DELETE"])
     def draft_one(key):
@@ -365,7 +408,7 @@ def create_app(forum: Forum, server) -> Flask:
         if key.endswith(".json"):
             key = key[:-5]
         if request.method == "DELETE":
-            forum.delete_draft(user, key)
+            forum.delete_draft(user, key, g.params.get("sequence"))
             return json_response({"success": "OK"})
         row = forum.get_draft(user, key)
         return json_response({"draft": row["data"] if row else None,
@@ -374,7 +417,7 @@ def create_app(forum: Forum, server) -> Flask:
     # --------------------------------------------------------------------------- site
     @route("/site/basic-info")
     def site_basic_info():
-        return json_response(pages.basic_info(forum))
+        return json_response(views.basic_info(forum))
 
     # --------------------------------------------------------------------------- assets, hostile
     @app.route("/assets/<name>")
@@ -391,8 +434,9 @@ def create_app(forum: Forum, server) -> Flask:
 
     # --------------------------------------------------------------------------- SPA pages
     for rule in ("/", "/login", "/latest", "/new-message", "/u/<username>/messages",
-                 "/u/<username>/messages/sent", "/u/<username>/preferences/profile",
-                 "/u/<username>/preferences", "/u/<username>/summary", "/u/<username>/activity"):
+                 "/u/<username>/messages/<box>", "/u/<username>/messages/group/<group>",
+                 "/u/<username>/preferences/profile", "/u/<username>/preferences", "/u/<username>/summary",
+                 "/u/<username>/activity"):
         app.add_url_rule(rule, "page_" + rule, lambda **kw: pages.shell(forum, server))
 
     return app

@@ -10,12 +10,21 @@ def browser_login(driver, srv, username: str, path: str = "/") -> None:
     driver.get(srv.url + "/session/csrf.json")
     driver.delete_all_cookies()
     driver.add_cookie(srv.login_cookie(username))
-    driver.get(srv.url + path)
+    driver.get(page_url(srv, path))
+
+
+def page_url(srv, path: str) -> str:
+    """srv.url + path, like Discourse's getURL: a path already below the subfolder is kept."""
+    base = srv.base_path
+    if base and (path == base or path.startswith(base + "/")):
+        return srv.origin + path
+    return srv.url + path
 
 
 def wait_route(driver, route: str | None = None, timeout: float = 20.0) -> str:
     """Wait until the SPA finished rendering a route (optionally a given one); returns its name.
     Route names: home, login, new-message, topic, user, user-messages, user-messages-sent,
+    user-messages-archive, user-messages-new, user-messages-unread, user-messages-group,
     user-preferences, not-found."""
     deadline = time.monotonic() + timeout
     last = None

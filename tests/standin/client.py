@@ -31,6 +31,7 @@ class StandinClient:
     def __init__(self, base_url: str):
         u = urllib.parse.urlsplit(base_url)
         self.host, self.port = u.hostname, u.port
+        self.prefix = u.path.rstrip("/")     # a subfolder install's base path ("" at the root)
         self.cookies: dict[str, str] = {}
         self.csrf: str | None = None
         self.xhr = True
@@ -38,7 +39,15 @@ class StandinClient:
     def set_cookie(self, name, value):
         self.cookies[name] = value
 
+    def url_for(self, path: str) -> str:
+        """Like Discourse's getURL: prefix the subfolder unless the path already starts with it."""
+        if not self.prefix or path == self.prefix or path.startswith(self.prefix + "/") or \
+                path.startswith("/__hostile/"):
+            return path
+        return self.prefix + (path if path.startswith("/") else "/" + path)
+
     def request(self, method: str, path: str, data=None, json_body=None, headers=None, csrf=True) -> Reply:
+        path = self.url_for(path)
         h = {"Accept": "application/json"} if self.xhr else {"Accept": "text/html"}
         if self.xhr:
             h["X-Requested-With"] = "XMLHttpRequest"

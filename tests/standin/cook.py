@@ -2,8 +2,9 @@
 
 Discourse cooks with markdown-it; its defaults that matter here: raw HTML is not passed
 through (the sanitizer drops/escapes it), single newlines become <br> (traditional_markdown_linebreaks
-is off), fenced code becomes <pre><code class="lang-X"> ("lang-auto" without a language),
-and links are auto-detected.
+is off), and fenced code follows discourse-markdown-it's code feature: "text", "pre" and "plain"
+become <pre><code class="lang-plaintext">, no language is the default_code_lang "auto"
+(<code class="lang-auto">), any other language X is <pre data-code-wrap="X"><code class="lang-X">.
 """
 from __future__ import annotations
 
@@ -15,10 +16,20 @@ _md = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False,
 _md.enable(["table", "strikethrough"])
 
 
+TEXT_CODE_CLASSES = ("text", "pre", "plain")
+DEFAULT_CODE_LANG = "auto"
+
+
 def _fence(self, tokens, idx, options, env):
     tok = tokens[idx]
-    lang = (tok.info or "").strip().split(" ")[0] or "auto"
-    return f'<pre><code class="lang-{html.escape(lang, quote=True)}">{html.escape(tok.content)}</code></pre>\n'
+    lang = (tok.info or "").strip().split(" ")[0] or DEFAULT_CODE_LANG
+    body = html.escape(tok.content)
+    if lang in TEXT_CODE_CLASSES:
+        return f'<pre><code class="lang-plaintext">{body}</code></pre>\n'
+    if lang == "auto":
+        return f'<pre><code class="lang-auto">{body}</code></pre>\n'
+    q = html.escape(lang, quote=True)
+    return f'<pre data-code-wrap="{q}"><code class="lang-{q}">{body}</code></pre>\n'
 
 
 def _code_block(self, tokens, idx, options, env):

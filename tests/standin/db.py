@@ -21,7 +21,25 @@ CREATE TABLE users (
   bio_raw TEXT NOT NULL DEFAULT '',
   hide_profile INTEGER NOT NULL DEFAULT 0,
   theme TEXT NOT NULL DEFAULT 'light',
+  allow_private_messages INTEGER NOT NULL DEFAULT 1,   -- UserOption#allow_private_messages
+  composition_mode INTEGER,                            -- UserOption#composition_mode (NULL: the site's default)
   created_at REAL NOT NULL
+);
+CREATE TABLE groups (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  full_name TEXT,
+  messageable_level INTEGER NOT NULL DEFAULT 0,      -- Group::ALIAS_LEVELS (0 nobody ... 99 everyone)
+  visibility_level INTEGER NOT NULL DEFAULT 0,
+  members_visibility_level INTEGER NOT NULL DEFAULT 0,
+  mentionable_level INTEGER NOT NULL DEFAULT 0,
+  publish_read_state INTEGER NOT NULL DEFAULT 0,
+  has_messages INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE group_users (
+  group_id INTEGER NOT NULL REFERENCES groups(id),
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  PRIMARY KEY (group_id, user_id)
 );
 -- _t cookie values (auth tokens) and _forum_session ids (carry the CSRF token)
 CREATE TABLE auth_tokens (token TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id));
@@ -33,6 +51,23 @@ CREATE TABLE topics (
   user_id INTEGER NOT NULL REFERENCES users(id),
   created_at REAL NOT NULL,
   bumped_at REAL NOT NULL
+);
+CREATE TABLE topic_allowed_groups (
+  topic_id INTEGER NOT NULL REFERENCES topics(id),
+  group_id INTEGER NOT NULL REFERENCES groups(id),
+  PRIMARY KEY (topic_id, group_id)
+);
+-- read state (TopicUser#last_read_post_number), written by /topics/timings and by posting
+CREATE TABLE topic_users (
+  topic_id INTEGER NOT NULL REFERENCES topics(id),
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  last_read_post_number INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (topic_id, user_id)
+);
+CREATE TABLE user_archived_messages (
+  topic_id INTEGER NOT NULL REFERENCES topics(id),
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  PRIMARY KEY (topic_id, user_id)
 );
 CREATE TABLE topic_allowed_users (
   topic_id INTEGER NOT NULL REFERENCES topics(id),
@@ -48,6 +83,7 @@ CREATE TABLE posts (
   cooked TEXT NOT NULL,
   post_type INTEGER NOT NULL DEFAULT 1,
   action_code TEXT,
+  action_code_who TEXT,
   reply_to_post_number INTEGER,
   version INTEGER NOT NULL DEFAULT 1,
   edit_reason TEXT,
@@ -65,19 +101,12 @@ CREATE TABLE post_revisions (
   raw_after TEXT NOT NULL,
   created_at REAL NOT NULL
 );
-CREATE TABLE pending_posts (
-  id INTEGER PRIMARY KEY,
-  user_id INTEGER NOT NULL,
-  topic_id INTEGER,
-  title TEXT,
-  raw TEXT NOT NULL,
-  params TEXT NOT NULL,
-  created_at REAL NOT NULL
-);
 CREATE TABLE drafts (
   user_id INTEGER NOT NULL,
   draft_key TEXT NOT NULL,
   data TEXT NOT NULL,
+  sequence INTEGER NOT NULL DEFAULT 0,
+  owner TEXT,
   created_at REAL NOT NULL,
   updated_at REAL NOT NULL,
   PRIMARY KEY (user_id, draft_key)

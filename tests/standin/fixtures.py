@@ -5,8 +5,9 @@
     def test_x(standin, leak_oracle): ...
 
 Every server created through these fixtures also injects the scripts listed in the env var
-E2E_EXTRA_INJECT (paths separated by ':'), and is watched by `leak_oracle`, which fails the
-test at teardown if a registered secret reached any of them.
+E2E_EXTRA_INJECT (paths separated by ':'), takes the settings profile named by E2E_STANDIN_SETTINGS
+(a test's own settings win), and is watched by `leak_oracle`, which fails the test at teardown if a
+registered secret reached any of them.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import os
 import pytest
 
 from .oracle import LeakOracle
+from .profile import with_profile
 from .server import StandinServer, hostile_scripts
 
 
@@ -52,7 +54,7 @@ def standin_factory(request):
 
     def make(inject=None, settings=None, hostile=False) -> StandinServer:
         scripts = list(inject or []) + (hostile_scripts() if hostile else []) + _extra_inject()
-        srv = StandinServer(inject=scripts, settings=settings).start()
+        srv = StandinServer(inject=scripts, settings=with_profile(settings)).start()
         servers.append(srv)
         if oracle is not None:
             oracle.watch(srv)

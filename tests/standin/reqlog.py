@@ -29,9 +29,10 @@ class RequestLog:
 
 
 class LoggingMiddleware:
-    def __init__(self, app, log: RequestLog):
+    def __init__(self, app, log: RequestLog, base_path=lambda: ""):
         self.app = app
         self.log = log
+        self.base_path = base_path
 
     def __call__(self, environ, start_response):
         try:
@@ -54,11 +55,15 @@ class LoggingMiddleware:
                 headers[k[5:].replace("_", "-").title()] = v
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
+        # PEP 3333 hands PATH_INFO over percent-decoded as latin-1; undo that to get UTF-8.
+        path = environ.get("PATH_INFO", "").encode("latin-1", "replace").decode("utf-8", "replace")
+        base = (self.base_path() or "").rstrip("/")
+        app_path = path[len(base):] or "/" if base and (path == base or path.startswith(base + "/")) else path
         entry = {
             "time": time.time(),
             "method": environ.get("REQUEST_METHOD", ""),
-            # PEP 3333 hands PATH_INFO over percent-decoded as latin-1; undo that to get UTF-8.
-            "path": environ.get("PATH_INFO", "").encode("latin-1", "replace").decode("utf-8", "replace"),
+            "path": path,
+            "app_path": app_path,      # the path below the subfolder of a subfolder install
             "raw_uri": environ.get("RAW_URI") or environ.get("REQUEST_URI") or "",
             "query": environ.get("QUERY_STRING", ""),
             "headers": headers,

@@ -3,6 +3,7 @@ through which tests act as the (possibly malicious) server."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -102,6 +103,27 @@ class _FailureInjector:
         return [data]
 
 
+class _SubfolderInstall:
+    """A subfolder install (setting base_path, e.g. "/forum"): Discourse is mounted below the
+    prefix (SCRIPT_NAME), and nothing answers outside it but the attacker's sink."""
+
+    def __init__(self, app, forum):
+        self.app = app
+        self.forum = forum
+
+    def __call__(self, environ, start_response):
+        base = (self.forum.settings.get("base_path") or "").rstrip("/")
+        path = environ.get("PATH_INFO", "")
+        if base and not path.startswith("/__hostile/"):
+            if path != base and not path.startswith(base + "/"):
+                body = b"Not Found (outside the forum's subfolder)"
+                start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+                return [body]
+            environ["SCRIPT_NAME"] = base
+            environ["PATH_INFO"] = path[len(base):] or "/"
+        return self.app(environ, start_response)
+
+
 class StandinServer:
     def __init__(self, inject=None, settings: dict | None = None, port: int = 0, host: str = "127.0.0.1"):
         self.forum = Forum(settings)
@@ -111,13 +133,16 @@ class StandinServer:
         self._httpd = None
         self._thread = None
         self.app = create_app(self.forum, self)
+        # fail_next matches paths below the subfolder, so the same rules work on both installs
         self._failures = _FailureInjector(self.app)
+        self._wsgi = LoggingMiddleware(_SubfolderInstall(self._failures, self.forum), self.log,
+                                       base_path=lambda: self.forum.settings.get("base_path") or "")
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "StandinServer":
         if self._httpd:
             return self
-        self._httpd = make_server(self._host, self._port, LoggingMiddleware(self._failures, self.log), threaded=True,
+        self._httpd = make_server(self._host, self._port, self._wsgi, threaded=True,
                                   request_handler=_QuietHandler)
         self._port = self._httpd.server_port
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -144,8 +169,17 @@ class StandinServer:
         return self._port
 
     @property
-    def url(self) -> str:
+    def origin(self) -> str:
         return f"http://{self._host}:{self._port}"
+
+    @property
+    def base_path(self) -> str:
+        return (self.forum.settings.get("base_path") or "").rstrip("/")
+
+    @property
+    def url(self) -> str:
+        """The forum's address: the origin plus the subfolder of a subfolder install."""
+        return self.origin + self.base_path
 
     @property
     def settings(self) -> dict:
@@ -162,9 +196,38 @@ class StandinServer:
 
     # ------------------------------------------------------------------ users & sessions
     def create_user(self, username, password, trust_level=1, name=None, bio_raw="", admin=False,
-                    moderator=False, hide_profile=False) -> int:
+                    moderator=False, hide_profile=False, allow_private_messages=None, age_days=0.0) -> int:
+        """A user registered `age_days` ago (0: just now, so Discourse's new-user rate limits apply
+        for a day); allow_private_messages None = setting allow_private_messages_default."""
+        created = time.time() - float(age_days) * 86400
         return self.forum.create_user(username, password, trust_level, name, bio_raw, admin, moderator,
-                                      hide_profile)
+                                      hide_profile, allow_private_messages, created_at=created)
+
+    def set_allow_private_messages(self, username: str, allowed: bool) -> None:
+        self.forum.db.run("UPDATE users SET allow_private_messages = ? WHERE username = ?", int(bool(allowed)), username)
+
+    def set_composition_mode(self, username: str, mode: str | None) -> None:
+        """The user's editor preference: "rich", "markdown", or None (follow setting rich_editor)."""
+        value = {"rich": 1, "markdown": 0, None: None}[mode]
+        self.forum.db.run("UPDATE users SET composition_mode = ? WHERE username = ?", value, username)
+
+    def create_group(self, name: str, members=(), messageable_level: int = 0, full_name=None,
+                     publish_read_state: bool = False) -> int:
+        """A custom group. messageable_level: Group::ALIAS_LEVELS (0 nobody, 1 only admins,
+        2 mods and admins, 3 members, mods and admins, 4 owners, mods and admins, 99 everyone)."""
+        return self.forum.create_group(name, members, messageable_level, full_name, publish_read_state)
+
+    def add_group_member(self, group: str, username: str) -> None:
+        self.forum.add_group_member(group, username)
+
+    def archive_message(self, username: str, topic_id: int, archived: bool = True) -> None:
+        """Move a PM to the user's archive (or back to the inbox)."""
+        self.forum.archive_message(self.forum.user_by_name(username), int(topic_id), archived)
+
+    def reset_rate_limits(self, username: str | None = None) -> None:
+        """Forget the rate limiters' history (of one user, or of everyone)."""
+        u = self.forum.user_by_name(username) if username else None
+        self.forum.limiter.clear(u["id"] if u else None)
 
     def user(self, username) -> dict | None:
         return self.forum.user_by_name(username)
@@ -175,12 +238,12 @@ class StandinServer:
         if not u:
             raise KeyError(username)
         return {"name": AUTH_COOKIE, "value": self.forum.new_auth_token(u["id"]), "path": "/",
-                "httpOnly": True, "sameSite": "Lax"}
+                "httpOnly": True, "sameSite": "Lax"}   # Rails' default path, also on subfolder installs
 
     def client(self, username=None, password=None):
         """An HTTP client with its own cookie jar, logged in as `username` when given."""
         from .client import StandinClient
-        c = StandinClient(self.url)
+        c = StandinClient(self.url)    # requests get the subfolder prefix like Discourse's getURL
         if username:
             if password is None:
                 c.set_cookie(AUTH_COOKIE, self.login_cookie(username)["value"])
@@ -216,18 +279,23 @@ class StandinServer:
         return sum(r["count"] for r in self._failures.rules)
 
     # ------------------------------------------------------------------ content shortcuts
-    def create_pm(self, sender: str, recipients, title: str, raw: str) -> dict:
-        """Create a PM as `sender` (through the same validations as POST /posts.json). Returns the post row."""
+    def create_pm(self, sender: str, recipients, title: str, raw: str, skip_validations: bool = False) -> dict:
+        """Create a PM as `sender` through the same rules as POST /posts.json (recipients may name
+        groups). skip_validations=True is PostCreator's skip_validations: no validation, no rate
+        limit (seeding). Raises ApiError like the API would answer. Returns the post row."""
         user = self.forum.user_by_name(sender)
         if isinstance(recipients, (list, tuple)):
             recipients = ",".join(recipients)
         post, _, _ = self.forum.create_post(user, {"archetype": "private_message", "title": title, "raw": raw,
-                                                   "target_recipients": recipients})
+                                                   "target_recipients": recipients}, skip_validations)
         return post
 
-    def reply(self, sender: str, topic_id: int, raw: str) -> dict:
+    def reply(self, sender: str, topic_id: int, raw: str, reply_to_post_number: int | None = None,
+              skip_validations: bool = False) -> dict:
         user = self.forum.user_by_name(sender)
-        post, _, _ = self.forum.create_post(user, {"topic_id": topic_id, "raw": raw})
+        post, _, _ = self.forum.create_post(user, {"topic_id": topic_id, "raw": raw,
+                                                   "reply_to_post_number": reply_to_post_number},
+                                            skip_validations)
         return post
 
     # ------------------------------------------------------------------ acting as the server
@@ -275,6 +343,8 @@ class StandinServer:
         if t:
             t["allowed_usernames"] = [self.forum.user_by_id(i)["username"]
                                       for i in self.forum.allowed_user_ids(topic_id)]
+            t["allowed_groupnames"] = [self.forum.db.one("SELECT name FROM groups WHERE id = ?", i)["name"]
+                                       for i in self.forum.allowed_group_ids(topic_id)]
         return t
 
     def topics(self) -> list[dict]:
@@ -282,16 +352,8 @@ class StandinServer:
 
     def drafts(self, username: str) -> list[dict]:
         u = self.forum.user_by_name(username)
-        return self.forum.db.all("SELECT draft_key, data, updated_at FROM drafts WHERE user_id = ?"
+        return self.forum.db.all("SELECT draft_key, data, sequence, updated_at FROM drafts WHERE user_id = ?"
                                  " ORDER BY updated_at", u["id"]) if u else []
-
-    def pending_posts(self) -> list[dict]:
-        """Posts waiting in the approval queue (setting approve_unless_trust_level)."""
-        return self.forum.db.all("SELECT * FROM pending_posts ORDER BY id")
-
-    def approve_pending(self, pending_id: int) -> dict:
-        """Approve a queued post as a moderator would; returns the created post row."""
-        return self.forum.approve_pending(pending_id)
 
     def set_theme(self, username: str, theme: str) -> None:
         """The user's colour scheme ("light"/"dark"), applied to every page they load."""
@@ -306,8 +368,9 @@ DEMO_PASSWORD = "demo-password-123"
 
 def seed_demo(srv: StandinServer) -> list[tuple[str, str, int]]:
     users = [("alice", 2), ("bob", 1), ("carol", 1), ("dave", 0)]
+    # established accounts (a month old): Discourse's new-user limits are for the first day
     for name, tl in users:
-        srv.create_user(name, DEMO_PASSWORD, trust_level=tl)
-    srv.create_user("admin", DEMO_PASSWORD, trust_level=4, admin=True)
+        srv.create_user(name, DEMO_PASSWORD, trust_level=tl, age_days=30)
+    srv.create_user("admin", DEMO_PASSWORD, trust_level=4, admin=True, age_days=30)
     srv.create_pm("alice", "bob", "Welcome to the stand-in", "Hi Bob, this is a plain (unencrypted) message.")
     return [(n, DEMO_PASSWORD, tl) for n, tl in users] + [("admin", DEMO_PASSWORD, 4)]
