@@ -246,7 +246,7 @@ class ForumUser:
 
     # ---- extension pages ------------------------------------------------------------------
     def inbox(self):
-        self.ext_page(f"ui/inbox.html?origin={self.srv.url}")
+        self.ext_page(f"ui/inbox.html?origin={self.srv.origin}")
         wait_until(lambda: self.d.find_element("css selector", "#status").get_attribute("data-state")
                    not in ("loading", None), timeout=60, what=f"{self.username}: inbox loaded")
         return self.d.find_element("css selector", "#status").get_attribute("data-state")
@@ -288,7 +288,8 @@ def start_standin(oracle, usernames, settings=None, password="standin-password-1
     s = StandinServer(inject=hostile_scripts() + extra_inject(), settings=with_profile(settings)).start()
     oracle.watch(s)
     for name in usernames:
-        s.create_user(name, password, trust_level=1)
+        # Established members (Discourse's new-user limits are for accounts younger than a day).
+        s.create_user(name, password, trust_level=1, age_days=30)
     return s
 
 
@@ -304,7 +305,7 @@ def import_vector(u: ForumUser, index: int, passphrase: str, ready_timeout=180):
 
 def enable_and_publish(u: ForumUser, publish=True, timeout=90):
     """Enables the extension on the stand-in, opens the encrypted inbox and publishes the key."""
-    u.call("site.enable", {"origin": u.srv.url})
+    u.call("site.enable", {"origin": u.srv.origin})
     u.to_forum("/")
     assert u.inbox() == "ready"
     if publish:

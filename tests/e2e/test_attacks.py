@@ -125,12 +125,12 @@ def test_03_a_key_shown_once_verifies_nothing(users, srv, story, prims):
     forged_bio = inband.put_bio_block(inband.remove_bio_block(real_bio), run(inband.make_bio_block(prims, forger)))
     bob_key = run(inband.find_bio_block(prims, srv.user("bob")["bio_raw"]))
     # bob marks alice verified first (the strongest state to abuse)
-    fp = bob.call("keys.check", {"origin": srv.url, "username": "alice", "bio_raw": real_bio})["fingerprint"]
-    bob.call("keys.mark_verified", {"origin": srv.url, "username": "alice", "fingerprint": fp})
+    fp = bob.call("keys.check", {"origin": srv.origin, "username": "alice", "bio_raw": real_bio})["fingerprint"]
+    bob.call("keys.mark_verified", {"origin": srv.origin, "username": "alice", "fingerprint": fp})
     srv.serve_bio_to("bob", "alice", forged_bio)
     bob.to_forum(f"/t/{story.a}")                    # bob's viewer looks up alice's key: the forged one
     bob.read_viewer(story.a_first, want=("valid", "key_changed"))
-    wait_until(lambda: bob.call("keys.check", {"origin": srv.url, "username": "alice",
+    wait_until(lambda: bob.call("keys.check", {"origin": srv.origin, "username": "alice",
                                                "bio_raw": forged_bio})["status"] == "key_changed",
                timeout=10, what="bob's engine saw the forged key")
     srv.serve_bio_to("bob", "alice", None)

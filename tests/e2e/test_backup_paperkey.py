@@ -66,10 +66,10 @@ class CpythonUser:
     def read(self, topic_id, post) -> dict:
         """What alice's engine makes of a post of the topic (opening the conversation first)."""
         first = self.srv.posts(topic_id)[0]
-        self.ok("conv.open", {"origin": self.srv.url, "topic_id": topic_id, "raw": first["raw"], "me": self.username,
+        self.ok("conv.open", {"origin": self.srv.origin, "topic_id": topic_id, "raw": first["raw"], "me": self.username,
                               "author": self.ref(self.username)})
         bob = self.srv.user("bob")
-        out = self.ok("conv.read", {"origin": self.srv.url, "topic_id": topic_id, "posts": [
+        out = self.ok("conv.read", {"origin": self.srv.origin, "topic_id": topic_id, "posts": [
             {"post_id": post["id"], "raw": post["raw"], "username": bob["username"], "bio_raw": bob["bio_raw"]}]})
         return out["posts"][0]
 
@@ -146,7 +146,7 @@ def test_02_backup_pm_shows_as_a_key_backup_in_the_forum_page(users, story):
 
 def test_03_device2_activates_with_the_paper_key_and_reads_alices_message(users, srv, story):
     alice = CpythonUser(srv)
-    start = alice.ok("conv.start", {"origin": srv.url, "me": "alice", "recipients": [alice.ref("bob")],
+    start = alice.ok("conv.start", {"origin": srv.origin, "me": "alice", "recipients": [alice.ref("bob")],
                                     "title": TITLE, "body": BODY})
     post = srv.create_pm("alice", ["bob"], start["title"], start["raw"])
     story.topic_id, story.first_post_id = post["topic_id"], post["id"]
@@ -155,7 +155,7 @@ def test_03_device2_activates_with_the_paper_key_and_reads_alices_message(users,
     bob2.login()
     bob2.ext_page("ui/options.html")
     bob2.b.engine_ready(timeout=180)
-    bob2.call("site.enable", {"origin": srv.url})
+    bob2.call("site.enable", {"origin": srv.origin})
     bob2.to_forum("/")
     assert bob2.inbox() == "no-identity"
     words = story.paper_key.split()
@@ -199,7 +199,8 @@ def _reply(u: ForumUser, srv, story, text, failures: dict) -> tuple[dict, list]:
 def test_04_a_send_hitting_503_twice_is_retried_and_arrives(users, srv, story):
     bob2 = users["bob-2"]
     post, statuses, text = _reply(bob2, srv, story, REPLY_503, {"status": 503, "count": 2})
-    assert statuses == [503, 503, 200]
+    # then one post (Discourse's rate limit may add a 429 the composer waits out)
+    assert statuses[:2] == [503, 503] and statuses[-1] == 200 and set(statuses[2:-1]) <= {429}, statuses
     assert "503" in text
     assert "cobalt-lynx" not in post["raw"] and "-----BEGIN EFD MESSAGE-----" in post["raw"]
     got = story.alice.read(story.topic_id, post)

@@ -163,7 +163,7 @@ def test_06_bob_activates_a_second_device_from_his_backup(users, story):
     bob2 = users["launch"]("bob-2")
     bob2.ext_page("ui/options.html")
     bob2.b.engine_ready()
-    bob2.call("site.enable", {"origin": bob2.srv.url})
+    bob2.call("site.enable", {"origin": bob2.srv.origin})
     bob2.to_forum("/")
     assert bob2.inbox() == "no-identity"
     bob2.type("#restore-secret", BOB_BACKUP)
