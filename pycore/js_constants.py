@@ -17,4 +17,12 @@ def for_javascript() -> dict:
         "USERNAME_PATTERN": forum.USERNAME_PATTERN,
         "BIO_LIMIT": forum.BIO_LIMIT, "MAX_POST_CHARS": forum.MAX_POST_CHARS,
         "MIN_PASSPHRASE_LENGTH": MIN_PASSPHRASE_LENGTH,
+        # A viewer frame's height follows the size of the post's armoured ciphertext (which the
+        # page sees anyway), never its plaintext: [raw length up to (null: any), pixels]. The
+        # first class holds a reply's smallest padding bucket (PROTOCOL §9).
+        "VIEWER_HEIGHTS": [[3500, 240], [6500, 400], [None, 560]],
+        # Titles a PM may carry on the server: the placeholder, and the neutral fallback used
+        # once when a forum's watched words refuse the placeholder.
+        "FALLBACK_TITLE": forum.FALLBACK_TITLE,
+        "KEY_EXCHANGE_TITLE": forum.KEY_EXCHANGE_TITLE,
     }

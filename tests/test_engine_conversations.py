@@ -178,6 +178,31 @@ def test_a_pending_key_change_verifies_nothing(users):
                               "author": a.ref()})["body"] == "the real alice"
 
 
+def test_keys_exchanged_by_pm_when_bios_are_read_only(users):
+    """A forum that ignores bio edits (DiscourseConnect): alice's key reaches bob in a key-exchange
+    PM; bob pins it like a bio key and can write to her; a different key later is a KEY CHANGE."""
+    a, b, c = users["alice"], users["bob"], users["carol"]
+    sso_bio = "Hi, I am alice."                       # what the forum keeps showing
+    announced = a.ok("keys.announce")
+    assert announced["title"] == inband.KEY_EXCHANGE_TITLE and inband.KEY_BEGIN in announced["raw"]
+    assert b.ok("keys.check", {"origin": ORIGIN, "username": "alice", "bio_raw": sso_bio})["status"] == "no_key"
+    got = b.ok("keys.receive", {"origin": ORIGIN, "username": "alice", "raw": announced["raw"]})
+    assert (got["status"], got["source"], got["fingerprint"]) == ("first_seen", "pm", announced["fingerprint"])
+    again = b.ok("keys.check", {"origin": ORIGIN, "username": "alice", "bio_raw": sso_bio})
+    assert (again["status"], again["can_send"], again["source"]) == ("first_seen", True, "pm")
+    started = b.ok("conv.start", {"origin": ORIGIN, "me": "bob", "recipients": [{"username": "alice", "bio_raw": sso_bio}],
+                                  "title": "By PM", "body": "keys by PM work"})
+    assert a.ok("conv.open", {"origin": ORIGIN, "topic_id": 80, "raw": started["raw"], "me": "alice",
+                              "author": b.ref()})["body"] == "keys by PM work"
+    # the server posts another key "by alice" in a key-exchange PM: a KEY CHANGE, sending stops
+    forged = c.ok("keys.announce")
+    changed = b.ok("keys.receive", {"origin": ORIGIN, "username": "alice", "raw": forged["raw"]})
+    assert (changed["status"], changed["can_send"], changed["change_signed"]) == ("key_changed", False, False)
+    e = b.err("conv.start", {"origin": ORIGIN, "me": "bob", "recipients": [{"username": "alice", "bio_raw": sso_bio}],
+                             "title": "t", "body": "b"})
+    assert e["code"] == "key_change_unacknowledged"
+
+
 def test_replacing_the_key_publishes_a_change_signed_by_the_old_key(users, prims):
     """carol replaces her identity on her device: the next published block announces the change,
     signed by her old key, so bob (who pinned the old key) sees a signed change; conversations

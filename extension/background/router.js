@@ -14,7 +14,7 @@ const TICK_ALARM = "efd-autolock-tick";
 // contract, then the forum HTTP client (content/forum.js), then the page integration that uses it
 // (content/page.js).
 export const CONTENT_SCRIPTS = ["common/config.js", "common/constants.js", "common/messages.js",
-  "content/forum.js", "content/page.js"];
+  "content/forum.js", "content/guard.js", "content/page.js"];
 // Run at document_start, before the page's scripts: what must be read before the page can change it.
 export const EARLY_CONTENT_SCRIPTS = ["content/early.js"];
 
@@ -220,7 +220,7 @@ function frameHandlers(api) {
     async "frame.register"(p, sender) {
       const rec = { tab: sender.tab.id, origin: new URL(sender.url).origin, kind: p.kind, me: p.me,
         topic_id: p.topic_id ?? null, post_id: p.post_id ?? null, mode: p.mode ?? null, to: p.to ?? null,
-        max_chars: p.max_chars ?? null, used: false };
+        max_chars: p.max_chars ?? null, quote: p.quote ?? null, note: p.note ?? null, used: false };
       if (await record(p.token)) throw new M.Rejected("token already registered", "bad_token");
       await api.storage.session.set({ [key(p.token)]: rec });
       await remember(rec.tab, p.token);

@@ -88,6 +88,7 @@
     optionalUsernameList: new RegExp(`^(?:${USER_LIST})?$`),
     message: armourRe(C.MSG_BEGIN, C.MSG_END),
     backup: armourRe(C.BACKUP_BEGIN, C.BACKUP_END),
+    key: armourRe(C.KEY_BEGIN, C.KEY_END),
   });
 
   // ---- building blocks of payloads ------------------------------------------------------------
@@ -121,11 +122,15 @@
     search_users: V.obj({ term: V.str({ min: 1, max: 60 }) }),
     // post_id: the post the asker needs; a topic cached for this page view without it is refetched.
     topic: V.obj({ topic_id: topicId, post_id: V.optional(postId) }),
-    create_pm: V.obj({ title: V.literal(C.PLACEHOLDER_TITLE), raw: armoured(patterns.message),
+    create_pm: V.obj({ title: V.oneOf([C.PLACEHOLDER_TITLE, C.FALLBACK_TITLE]), raw: armoured(patterns.message),
       target_recipients: V.str({ min: 1, max: 2000, re: patterns.usernameList }) }),
     reply: V.obj({ topic_id: topicId, raw: armoured(patterns.message) }),
     invite: V.obj({ topic_id: topicId, user: username }),
     put_bio: V.obj({ bio_raw: V.str({ max: C.BIO_LIMIT }) }),
+    // Key exchange by PM where the forum keeps bios read-only: a PM with my key block, and the
+    // answer with the peer's in the same PM (PROTOCOL §3.4).
+    create_key_exchange: V.obj({ to: V.str({ min: 1, max: 2000, re: patterns.usernameList }), raw: armoured(patterns.key) }),
+    answer_key_exchange: V.obj({ topic_id: topicId, raw: armoured(patterns.key) }),
     create_backup: V.obj({ title: V.literal(C.BACKUP_TITLE), raw: armoured(patterns.backup) }),
     find_backup: V.obj({}),
     my_pms: V.obj({}),
@@ -167,7 +172,10 @@
       topic_id: V.optional(topicId), post_id: V.optional(postId),
       mode: V.optional(V.oneOf(["new", "reply", "invite"])),
       to: V.optional(V.str({ max: 200, re: patterns.optionalUsernameList })),
-      max_chars: maxChars }), contentResult: ["registered"] },
+      max_chars: maxChars,
+      // quote: text the user selected in the page (public) for a quote-reply; note "edit": opened
+      // from Discourse's Edit on an encrypted post.
+      quote: V.optional(V.str({ max: 4000 })), note: V.optional(V.oneOf(["edit"])) }), contentResult: ["registered"] },
     // The frame fetches its bundle once (same tab only).
     "frame.get": { from: FRAMES, to: "router", payload: V.obj({ token }) },
     // The frame's content height (numbers only) and closing the composer: relayed to the content script.
@@ -215,6 +223,9 @@
     // ---- engine: published keys and pins -------------------------------------------------------
     "keys.publish": { from: EXT, to: "engine", payload: V.obj({ bio_raw: V.str({ max: 10000 }) }) },
     "keys.check": { from: EXT, to: "engine", payload: V.obj({ origin, username, bio_raw: bio }) },
+    // Key exchange by PM, for forums that keep bios read-only (PROTOCOL §3.4).
+    "keys.announce": { from: EXT, to: "engine", payload: V.obj({}) },
+    "keys.receive": { from: EXT, to: "engine", payload: V.obj({ origin, username, raw: V.str({ min: 40, max: 200000 }) }) },
     "keys.acknowledge": { from: EXT, to: "engine", payload: V.obj({ origin, username, fingerprint: fp }) },
     "keys.mark_verified": { from: EXT, to: "engine", payload: V.obj({ origin, username, fingerprint: fp }) },
     "keys.safety_code": { from: EXT, to: "engine", payload: V.obj({ origin, username }) },

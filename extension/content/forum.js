@@ -66,7 +66,12 @@
     }
     if (r.status >= 500) throw new ForumError("server_error", `the forum answered ${r.status} (retry later)`);
     if (!r.ok) {
-      const msg = json && Array.isArray(json.errors) ? json.errors.join(" ") : (json && json.error) || `HTTP ${r.status}`;
+      // Discourse's own words name the cause (blocked words, trust level, a recipient who does
+      // not accept PMs, the daily PM limit, too many recipients), in the forum's language.
+      let msg = json && Array.isArray(json.errors) ? json.errors.join(" ") : (json && json.error) || `HTTP ${r.status}`;
+      if (r.status === 403 && json && json.error_type === "invalid_access") {
+        msg += " (the forum does not allow this to your account: your trust level may not allow private messages)";
+      }
       throw new ForumError(r.status === 404 ? "not_found" : r.status === 403 ? "forbidden" : "forum_refused", String(msg).slice(0, 500));
     }
     return json;
@@ -150,11 +155,24 @@
   // ------------------------------------------------------------------ users (public bios)
   const users = new Map();    // lower-cased username -> {at, promise}
 
+  // ------------------------------------------------------------------ PM lists
+  // Discourse's PM lists are paged (lib/topic_query.rb: 30 per page, 0-based ?page=, and
+  // topic_list.more_topics_url only while a page is full): every page, up to a bound.
+  const MAX_LIST_PAGES = 60;
+  async function* pmTopics(path) {
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const j = await ajax("GET", page ? `${path}?page=${page}` : path);
+      const list = (j && j.topic_list) || {};
+      for (const t of list.topics || []) yield t;
+      if (!list.more_topics_url || !(list.topics || []).length) return;
+    }
+  }
+
   // ------------------------------------------------------------------ operations
   // Each operation: public data and ciphertext in, public data and ciphertext out. The router
   // validated the arguments (common/messages.js FORUM_OPS); what is posted is checked again here.
   const OPS = {
-    async me() { return { username: await currentUser() }; },
+    async me() { return { username: await currentUser(), base: BASE }; },
     async user({ username }) {
       // Several viewers ask for the same bios at once: share one request for a few seconds.
       const k = username.toLowerCase();
@@ -174,7 +192,9 @@
     },
     async topic({ topic_id, post_id }) { return topic(topic_id, post_id ?? null); },
     async create_pm({ title, raw, target_recipients }) {
-      if (title !== C.PLACEHOLDER_TITLE || !P.message.test(raw)) throw new ForumError("refused", "only ciphertext can be posted");
+      if (![C.PLACEHOLDER_TITLE, C.FALLBACK_TITLE].includes(title) || !P.message.test(raw)) {
+        throw new ForumError("refused", "only ciphertext can be posted");
+      }
       return postPm({ archetype: "private_message", title, raw, target_recipients });
     },
     async reply({ topic_id, raw }) {
@@ -187,10 +207,22 @@
       return { user: (j && j.user && j.user.username) || user };
     },
     async put_bio({ bio_raw }) {
+      // Discourse answers 200 and keeps the old bio when DiscourseConnect manages profiles
+      // (app/services/user_updater.rb): read it back to know what the forum really kept.
       const u = await requireUser();
       await ajax("PUT", `/u/${encodeURIComponent(u)}.json`, { bio_raw });
       users.delete(u.toLowerCase());
-      return { username: u };
+      const j = await ajax("GET", `/u/${encodeURIComponent(u)}.json`);
+      const kept = j && j.user && typeof j.user.bio_raw === "string" ? j.user.bio_raw : null;
+      return { username: u, saved: kept === bio_raw, can_change_bio: !(j && j.user && j.user.can_change_bio === false) };
+    },
+    async create_key_exchange({ to, raw }) {
+      if (!P.key.test(raw) || P.message.test(raw) || P.backup.test(raw)) throw new ForumError("refused", "only a key can be posted");
+      return postPm({ archetype: "private_message", title: C.KEY_EXCHANGE_TITLE, raw, target_recipients: to });
+    },
+    async answer_key_exchange({ topic_id, raw }) {
+      if (!P.key.test(raw) || P.message.test(raw) || P.backup.test(raw)) throw new ForumError("refused", "only a key can be posted");
+      return postPm({ topic_id, raw });
     },
     async create_backup({ title, raw }) {
       if (title !== C.BACKUP_TITLE || !P.backup.test(raw)) throw new ForumError("refused", "only a key backup can be posted");
@@ -198,11 +230,11 @@
       return postPm({ archetype: "private_message", title, raw, target_recipients: u });
     },
     async find_backup() {
+      // The backup PM is never bumped: on an active account it is pages deep in the list, which
+      // Discourse orders by last activity (newest backup first).
       const u = await requireUser();
-      const j = await ajax("GET", `/topics/private-messages-sent/${encodeURIComponent(u)}.json`);
-      const found = ((j && j.topic_list && j.topic_list.topics) || []).filter((t) => t.title === C.BACKUP_TITLE)
-        .sort((a, b) => b.id - a.id);
-      for (const t of found) {
+      for await (const t of pmTopics(`/topics/private-messages-sent/${encodeURIComponent(u)}.json`)) {
+        if (t.title !== C.BACKUP_TITLE) continue;
         const tp = await topic(t.id);
         const first = tp.posts.find((p) => p.post_number === 1);
         if (first && first.username.toLowerCase() === u.toLowerCase() && P.backup.test(first.raw)) {
@@ -213,10 +245,12 @@
     },
     async my_pms() {
       const u = await requireUser();
-      const j = await ajax("GET", `/topics/private-messages/${encodeURIComponent(u)}.json`);
-      return { username: u, topics: ((j && j.topic_list && j.topic_list.topics) || []).map((t) => ({
-        topic_id: t.id, server_title: String(t.title || ""), posts_count: t.posts_count || 0,
-        last_poster: t.last_poster_username || null })) };
+      const topics = [];
+      for await (const t of pmTopics(`/topics/private-messages/${encodeURIComponent(u)}.json`)) {
+        topics.push({ topic_id: t.id, server_title: String(t.title || ""), posts_count: t.posts_count || 0,
+          last_poster: t.last_poster_username || null, bumped_at: t.bumped_at || null });
+      }
+      return { username: u, topics };
     },
     async navigate({ topic_id }) {
       location.assign(`${BASE}/t/${topic_id}`);

@@ -84,9 +84,10 @@
     return token;
   }
 
-  // An encrypted message or a key backup (PM to oneself): both get a viewer frame; the frame
-  // reads the post's raw from the forum and decides what it is (the key backup is never opened there).
-  const ARMOURS = [[C.MSG_BEGIN, C.MSG_END], [C.BACKUP_BEGIN, C.BACKUP_END]];
+  // An encrypted message, a key backup (PM to oneself) or a key-exchange post: each gets a viewer
+  // frame; the frame reads the post's raw from the forum and decides what it is (the key backup
+  // is never opened there).
+  const ARMOURS = [[C.MSG_BEGIN, C.MSG_END], [C.BACKUP_BEGIN, C.BACKUP_END], [C.KEY_BEGIN, C.KEY_END]];
   function isEncryptedCooked(cooked) {
     for (const code of cooked.querySelectorAll("pre code, pre")) {
       const t = code.textContent || "";
@@ -116,34 +117,57 @@
     return live.length;
   }
   const refetched = new Map();       // topic id -> time of the last refetch for an unknown post
-  async function isEncryptedPostOf(topicId, postId) {
-    const has = (t) => t.posts.some((p) => p.post_id === postId && (P.message.test(p.raw) || P.backup.test(p.raw)));
+  // The post's raw when the forum's API lists it in this topic as encrypted, else null.
+  async function encryptedRawOf(topicId, postId) {
+    const has = (t) => {
+      const p = t.posts.find((x) => x.post_id === postId);
+      return p && (P.message.test(p.raw) || P.backup.test(p.raw) || P.key.test(p.raw)) ? p.raw : null;
+    };
     let t = await F.run("topic", { topic_id: topicId });
-    if (has(t)) return true;
+    if (has(t) !== null) return has(t);
     // A post newer than the topic this page view fetched: refetch, but not for every id the
     // page makes up.
     const last = refetched.get(topicId) || 0;
-    if (Date.now() - last < 5000 || t.posts.some((p) => p.post_id > postId)) return false;
+    if (Date.now() - last < 5000 || t.posts.some((p) => p.post_id > postId)) return null;
     refetched.set(topicId, Date.now());
     t = await F.run("topic", { topic_id: topicId, post_id: postId });
     return has(t);
   }
 
-  function ourViewerFor(article, postId) {
-    for (const f of article.querySelectorAll("iframe.efd-viewer")) {
-      if (ourFrames.has(f) && f.dataset.efdPostId === String(postId)) return f;
+  // The viewer's height, from the ciphertext's size only (common/constants.js VIEWER_HEIGHTS):
+  // known before the frame loads, so a post that comes back from cloaking takes its place at once.
+  function viewerHeight(raw) {
+    return C.VIEWER_HEIGHTS.find(([upTo]) => upTo === null || (raw || "").length <= upTo)[1];
+  }
+
+  // Discourse's post stream (app/components/post.gjs, post/embedded.gjs): a post is an
+  // article[data-post-id] whose own body is the .cooked outside its embedded replies; each
+  // embedded reply (div.reply[data-post-id], shown above or below) has its own .cooked and gets
+  // its own viewer. Small actions have no data-post-id and no .cooked.
+  function ownCooked(holder) {
+    for (const c of holder.querySelectorAll(".cooked")) {
+      const inner = c.closest(".reply[data-post-id], .embedded-posts, .post__embedded-posts");
+      if (holder.matches(".reply[data-post-id]") ? inner === holder : !inner || !holder.contains(inner)) return c;
     }
     return null;
   }
 
-  async function decoratePost(article) {
-    const postId = parseInt(article.getAttribute("data-post-id"), 10);
+  function ourViewerNextTo(cooked, postId) {
+    for (let n = cooked.nextElementSibling; n; n = n.nextElementSibling) {
+      if (ourFrames.has(n) && n.dataset.efdPostId === String(postId)) return n;
+    }
+    return null;
+  }
+
+  async function decoratePost(holder) {
+    const postId = parseInt(holder.getAttribute("data-post-id"), 10);
+    const article = holder.closest("article[data-topic-id]") || holder;
     const topicId = parseInt(article.getAttribute("data-topic-id") || topicIdFromUrl() || "", 10);
     if (!Number.isInteger(postId) || !Number.isInteger(topicId)) return;
-    const cooked = article.querySelector(".cooked");
+    const cooked = ownCooked(holder);
     if (!cooked || decorated.has(cooked) || !isEncryptedCooked(cooked)) return;
     // The cooked element was re-rendered next to a viewer of ours that is still there: keep it.
-    const existing = ourViewerFor(article, postId);
+    const existing = ourViewerNextTo(cooked, postId);
     if (existing) {
       decorated.set(cooked, existing);
       cooked.style.display = "none";
@@ -154,14 +178,14 @@
     // forum's API lists in this topic with an encrypted raw, at most twice per post (a post and
     // its copy as an embedded reply), so page-made posts cost nothing.
     decorated.set(cooked, null);
-    let ours;
-    try { ours = await isEncryptedPostOf(topicId, postId); } catch (_) { decorated.delete(cooked); return; }
-    if (!ours || liveFramesOf(postId) >= 2) return;
-    if (placing >= MAX_PLACING) { waiting.push([article, cooked, postId, topicId]); return; }
-    await place(article, cooked, postId, topicId);
+    let raw;
+    try { raw = await encryptedRawOf(topicId, postId); } catch (_) { decorated.delete(cooked); return; }
+    if (raw === null || liveFramesOf(postId) >= 2) return;
+    if (placing >= MAX_PLACING) { waiting.push([cooked, postId, topicId, raw]); return; }
+    await place(cooked, postId, topicId, raw);
   }
 
-  async function place(article, cooked, postId, topicId) {
+  async function place(cooked, postId, topicId, raw) {
     placing++;
     const iframe = document.createElement("iframe");
     ourFrames.add(iframe);
@@ -169,7 +193,8 @@
     iframe.dataset.efdPostId = String(postId);
     iframe.setAttribute("title", "Encrypted message (Encrypt for Discourse)");
     iframe.setAttribute("referrerpolicy", "no-referrer");
-    iframe.style.cssText = "display:block;width:100%;height:240px;border:0;margin:0;padding:0;background:transparent;";
+    iframe.style.cssText = `display:block;width:100%;height:${viewerHeight(raw)}px;border:0;margin:0;padding:0;` +
+      "background:transparent;";
     try {
       if (!(await F.currentUser())) throw new Error("not logged in");
       cooked.style.display = "none";
@@ -187,7 +212,7 @@
     } finally {
       placing--;
       const next = waiting.shift();
-      if (next && next[1].isConnected) place(...next);
+      if (next && next[0].isConnected) place(...next);
     }
   }
 
@@ -219,6 +244,15 @@
     note.textContent = "This conversation is end-to-end encrypted: answer with \u201cEncrypted reply\u201d. " +
       "The forum's own Reply button would send plain text.";
     footer.append(note);
+  }
+
+  // Discourse's own composer is switched off in encrypted conversations (content/guard.js).
+  async function pageShowsEncryptedConversation() {
+    const id = parseInt(topicIdFromUrl() || (document.querySelector("h1[data-topic-id]") || { dataset: {} }).dataset.topicId || "", 10);
+    if (!Number.isInteger(id) || !me) return false;
+    const t = await F.run("topic", { topic_id: id });
+    const first = t.posts.find((p) => p.post_number === 1);
+    return !!(first && P.message.test(first.raw)) ? id : false;
   }
 
   async function openComposer(bundle) {
@@ -271,7 +305,7 @@
     scheduled = false;
     if (!enabled) return;
     for (const [t, f] of frames) if (!f.isConnected) frames.delete(t);
-    for (const article of document.querySelectorAll("article[data-post-id]")) decoratePost(article);
+    for (const holder of document.querySelectorAll("article[data-post-id], .reply[data-post-id]")) decoratePost(holder);
     addPageButtons();
   }
   function schedule() {
@@ -300,6 +334,14 @@
     document.documentElement.dataset.efdContent = enabled ? "enabled" : "disabled";
     if (!enabled) return;
     me = await F.currentUser();
+    globalThis.EFD_GUARD.install({
+      isEncrypted: pageShowsEncryptedConversation,
+      openEncrypted: async ({ quote, edit }) => {
+        const topicId = await pageShowsEncryptedConversation();
+        if (!topicId) return;
+        openComposer({ mode: "reply", topic_id: topicId, ...(quote ? { quote } : {}), ...(edit ? { note: "edit" } : {}) });
+      },
+    });
     document.documentElement.dataset.efdReady = "1";
     new MutationObserver(() => {
       if (location.href !== lastHref) { lastHref = location.href; F.newPageView(); perPost.clear(); refetched.clear(); }

@@ -109,8 +109,14 @@ async function checkKeys(names, { requireKey = true } = {}) {
     const k = await send("keys.check", { origin: bundle.origin, username, bio_raw: u.bio_raw });
     if ((k.status === "no_key" || k.status === "bad_key") && !requireKey) continue;   // not a recipient of a reply
     if (k.status === "no_key" || k.status === "bad_key") {
-      warn.append(el("div", { class: "keywarn nokey", "data-user": username,
-        text: `${k.message || username + " has no published key"}. You cannot send an encrypted message to ${username} until they enable Encrypt for Discourse.` }));
+      const ask = el("button", { type: "button", class: "ask-key", "data-user": username,
+        text: `Exchange keys with ${username} by private message`, onclick: (e) => askForKey(username, e.target) });
+      warn.append(el("div", { class: "keywarn nokey", "data-user": username }, [
+        el("div", { text: `${k.message || username + " has no published key"}. You cannot send an encrypted message to ` +
+          `${username} until their key is known.` }),
+        el("div", { class: "muted", text: "On forums that keep profiles read-only, keys travel in a private message " +
+          "instead: it carries your public key (nothing secret), and their extension answers with theirs." }),
+        ask]));
       ok = false;
     } else if (k.status === "key_changed") {
       const box = el("div", { class: "keywarn keychanged", "data-user": username }, [
@@ -143,6 +149,23 @@ async function checkKeys(names, { requireKey = true } = {}) {
 }
 const ackGuards = new WeakMap();
 
+// Key exchange by PM (PROTOCOL §3.4): a PM to `username` with my public key block; their
+// extension pins it and answers in the same PM, and this device pins their key when it reads the
+// answer (the viewer of that post, or "Look for new encrypted messages" in the inbox).
+async function askForKey(username, button) {
+  button.disabled = true;
+  try {
+    const a = await send("keys.announce");
+    const res = await withRetry("Sending the key", () => forum("create_key_exchange", { to: username, raw: a.raw }));
+    status("idle", `Key exchange sent to ${username} (a private message with your public key). When their ` +
+      "extension answers, you can write to them encrypted.");
+    button.dataset.topicId = String(res.topic_id);
+  } catch (e) {
+    status("error", `The key exchange was not sent: ${e.message}`);
+    button.disabled = false;
+  }
+}
+
 // ---- the conversation a reply or an invite goes to ------------------------------------------
 // The engine opens the topic's first post and says which conversation it is (its verified title
 // and participants): the composer shows that, and the engine encrypts only for that conversation
@@ -169,6 +192,9 @@ async function loadConversation() {
 
 // ---- sending -----------------------------------------------------------------------------------
 const RETRYABLE = new Set(["rate_limited", "server_error", "offline", "no_content", "send_failed"]);
+// Waits out what the forum asks (a 429's Retry-After, Discourse's rate limits of 5 s between
+// posts and 15 s between PMs, longer for new users), counting down, with the text kept.
+const MAX_WAIT_SECONDS = 300;
 async function withRetry(what, fn) {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -176,9 +202,13 @@ async function withRetry(what, fn) {
     } catch (e) {
       if (!RETRYABLE.has(e.code) || attempt >= MAX_ATTEMPTS) throw e;
       const m = /retry after (\d+)/.exec(e.message || "");
-      const wait = Math.min(m ? parseInt(m[1], 10) : 2 ** attempt, 30);
-      status("retrying", `${what}: ${e.message}. Retrying in ${wait} s (attempt ${attempt + 1} of ${MAX_ATTEMPTS}); your text is kept.`);
-      await new Promise((r) => setTimeout(r, wait * 1000));
+      const asked = m ? parseInt(m[1], 10) : null;
+      const wait = Math.min(asked !== null ? Math.max(asked, 1) : 2 ** attempt, MAX_WAIT_SECONDS);
+      for (let left = wait; left > 0; left--) {
+        const why = e.code === "rate_limited" ? "The forum asks to wait before the next post" : `${what}: ${e.message}`;
+        status("retrying", `${why}. Sending again in ${left} s (attempt ${attempt + 1} of ${MAX_ATTEMPTS}); your text is kept.`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
     }
   }
 }
@@ -199,9 +229,15 @@ async function sendNew() {
   const out = await send("conv.start", { origin: bundle.origin, me: bundle.me, recipients: refs, title, body,
     max_chars: bundle.max_chars || undefined });
   status("sending", "Sending…");
-  const res = await withRetry("Sending", () => forum("create_pm", { title: C.PLACEHOLDER_TITLE, raw: out.raw,
-    target_recipients: Array.isArray(out.target_recipients) ? out.target_recipients.join(",") : out.target_recipients }));
-  return res;
+  const target = Array.isArray(out.target_recipients) ? out.target_recipients.join(",") : out.target_recipients;
+  const create = (title) => withRetry("Sending", () => forum("create_pm", { title, raw: out.raw, target_recipients: target }));
+  try {
+    return await create(C.PLACEHOLDER_TITLE);
+  } catch (e) {
+    // A forum's watched words may refuse the placeholder title: try the neutral one once.
+    if (e.code !== "forum_refused") throw e;
+    return await create(C.FALLBACK_TITLE);
+  }
 }
 
 async function sendReply() {
@@ -325,6 +361,11 @@ async function init() {
   draftKey = mode === "new" ? "new" + (bundle.to ? "." + bundle.to.replace(/,/g, ".") : "")
     : mode === "reply" ? "reply." + bundle.topic_id : null;
   if (bundle.to) for (const r of bundle.to.split(",")) if (r) recipients.push(r);
+  if (bundle.quote) $("#body").value = bundle.quote.split("\n").map((l) => "> " + l).join("\n") + "\n\n";
+  if (bundle.note === "edit") {
+    status("idle", "Encrypted posts cannot be edited with the forum's editor (it would publish the text unencrypted). " +
+      "Write the correction as an encrypted reply.");
+  }
   renderChips();
   autocomplete($("#to"), $("#suggest"), addRecipient);
   autocomplete($("#invitee"), $("#suggest-invitee"), (u) => { $("#invitee").value = u; $("#suggest-invitee").hidden = true; });

@@ -19,6 +19,7 @@ const STATUS_TEXT = {
   locked: ["info", "Locked: unlock Encrypt for Discourse (toolbar button) to read"],
   no_identity: ["info", "Set up Encrypt for Discourse to read encrypted messages"],
   backup: ["info", C.BACKUP_TITLE],   // the title the forum shows for it
+  key_exchange: ["info", "Encryption key exchange"],
   error: ["bad", "Error"],
 };
 const KEY_TEXT = {
@@ -32,11 +33,10 @@ let busy = false;
 const allowedImages = new Set();
 // The frame's height depends only on the size of the ciphertext (which the page sees anyway),
 // never on the plaintext: longer messages scroll inside the frame.
-const VIEWER_HEIGHTS = [[3500, 240], [6500, 400], [Infinity, 560]];   // [raw length up to, px]
-const sized = fixedHeight(VIEWER_HEIGHTS[0][1]);
+const sized = fixedHeight(C.VIEWER_HEIGHTS[0][1]);
 const report = () => {};
 function sizeFor(raw) {
-  sized.set(VIEWER_HEIGHTS.find(([upTo]) => (raw || "").length <= upTo)[1]);
+  sized.set(C.VIEWER_HEIGHTS.find(([upTo]) => upTo === null || (raw || "").length <= upTo)[1]);
 }
 
 function showConversation(title) {
@@ -139,9 +139,43 @@ async function showBackup(post) {
   setState("backup");
 }
 
+// A key-exchange post (PROTOCOL §3.4): a user's public key, sent by PM because the forum keeps
+// bios read-only. The key is pinned like a bio key (its poster is the forum's, as for posts), and
+// the first time the other side's key arrives, mine is sent back in the same PM.
+async function showKeyExchange(topic, post) {
+  wipe();
+  header({ author: post.username, created_at: post.created_at });
+  if (post.username.toLowerCase() === bundle.me.toLowerCase()) {
+    notice("Your public key, sent by private message so that the other participants can write to you encrypted.");
+    return setState("key_exchange");
+  }
+  const k = await send("keys.receive", { origin: bundle.origin, username: post.username, raw: post.raw });
+  if (k.status === "key_changed") {
+    notice(`KEY CHANGED: this message carries another key for ${post.username} than the one you know ` +
+      `(${k.digits}). Check it with them before you accept it in the composer.`, "bad");
+    return setState("key_exchange");
+  }
+  if (k.status !== "first_seen" && k.status !== "verified") {
+    notice(k.message || "This key cannot be read.", "bad");
+    return setState("key_exchange");
+  }
+  let text = `${post.username}'s encryption key (fingerprint ${k.digits}) came in this private message. ` +
+    `You can now write to ${post.username} encrypted.`;
+  const answered = topic.posts.some((p) => p.username.toLowerCase() === bundle.me.toLowerCase() && patterns.key.test(p.raw));
+  if (!answered) {
+    try {
+      const mine = await send("keys.announce");
+      await forum("answer_key_exchange", { topic_id: bundle.topic_id, raw: mine.raw });
+      text += ` Your own key was sent back to ${post.username} in this conversation.`;
+    } catch (e) { text += ` Your own key could not be sent back: ${e.message}`; }
+  }
+  notice(text);
+  setState("key_exchange");
+}
+
 async function run() {
   if (busy) return;
-  if (document.body.dataset.state === "backup") return;
+  if (document.body.dataset.state === "backup" || document.body.dataset.state === "key_exchange") return;
   busy = true;
   try {
     if (!bundle.checked_backup) {
@@ -149,6 +183,13 @@ async function run() {
       const t = await forum("topic", { topic_id: bundle.topic_id, post_id: bundle.post_id });
       const p = t.posts.find((x) => x.post_id === bundle.post_id);
       if (p && patterns.backup.test(p.raw || "")) return await showBackup(p);
+      if (p && patterns.key.test(p.raw || "") && !patterns.message.test(p.raw || "")) {
+        sizeFor(p.raw);
+        bundle.key_exchange = true;
+        const st0 = await send("engine.status");
+        if (!st0.has_identity) { wipe(); return setState("no_identity"); }
+        return await showKeyExchange(t, p);
+      }
     }
     const st = await send("engine.status");
     if (!st.has_identity) { wipe(); return setState("no_identity"); }
@@ -216,7 +257,7 @@ async function checkLock() {
   try {
     const st = await send("engine.status");
     const state = document.body.dataset.state;
-    if (state === "backup") return;
+    if (state === "backup" || state === "key_exchange") return;
     if (!st.unlocked && (shown || state !== "locked")) { wipe(); setState(st.has_identity ? "locked" : "no_identity"); }
     else if (st.unlocked && (state === "locked" || state === "no_identity")) await run();
   } catch (_) { /* extension reloading */ }

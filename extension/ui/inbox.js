@@ -9,6 +9,7 @@ import qrcode from "../vendor/qrcode.mjs";
 
 let origin = null;
 let me = null;
+let base = "";
 let current = null;   // {username, fingerprint} shown in the safety panel
 
 const forum = (op, args = {}) => send("forum.request", { op, args, origin });
@@ -44,7 +45,9 @@ async function refresh() {
     return state("locked", "Your keys are locked.");
   }
   try {
-    me = (await forum("me")).username;
+    const who = await forum("me");
+    me = who.username;
+    base = who.base || "";   // a forum in a subfolder (discourse-base-uri)
   } catch (e) {
     return state("no-forum-tab", errorText(e), "error");
   }
@@ -63,7 +66,7 @@ async function listConversations() {
     const tr = document.createElement("tr");
     tr.dataset.topicId = c.topic_id;
     const a = document.createElement("a");
-    a.href = `${origin}/t/${c.topic_id}`;
+    a.href = `${origin}${base}/t/${c.topic_id}`;
     a.target = "_blank";
     a.rel = "noopener noreferrer";
     a.className = "conv-title";
@@ -169,10 +172,20 @@ $("#publish-btn").addEventListener("click", async () => {
   try {
     const u = await forum("user", { username: me });
     const p = await send("keys.publish", { bio_raw: u.bio_raw || "" });
-    if (p.changed) await forum("put_bio", { bio_raw: p.bio_raw });
-    $("#publish-state").textContent = `Published. Fingerprint: ${p.digits}` + (p.key_change
-      ? ". It tells your contacts that it replaces your previous key, signed by that key." : "");
-    $("#publish-state").dataset.state = "published";
+    const saved = p.changed ? await forum("put_bio", { bio_raw: p.bio_raw }) : { saved: true };
+    if (!saved.saved) {
+      // The forum answered "saved" but kept the old bio (profiles managed by single sign-on, a
+      // locked or hidden profile): say so, and how contacts still get the key.
+      $("#publish-state").textContent = "Not published: this forum did not save your key in your profile" +
+        (saved.can_change_bio ? "." : " (profiles are managed outside the forum).") +
+        " Your contacts can still get it: when you write to someone without a published key, the composer " +
+        "offers to exchange keys by private message, and their extension answers with theirs.";
+      $("#publish-state").dataset.state = "not_saved";
+    } else {
+      $("#publish-state").textContent = `Published. Fingerprint: ${p.digits}` + (p.key_change
+        ? ". It tells your contacts that it replaces your previous key, signed by that key." : "");
+      $("#publish-state").dataset.state = "published";
+    }
   } catch (e) { msg(errorText(e), "error"); }
   b.disabled = false;
 });
@@ -222,6 +235,24 @@ $("#restore-btn").addEventListener("click", async () => {
 });
 
 // Opens every encrypted PM of the user not yet known on this device (titles decrypted here only).
+// A key-exchange PM (PROTOCOL §3.4): pins the keys others posted in it, and answers once with mine.
+async function takeKeyExchange(topicId) {
+  const topic = await forum("topic", { topic_id: topicId });
+  let got = 0;
+  let answered = false;
+  for (const p of topic.posts) {
+    if (!patterns.key.test(p.raw) || patterns.message.test(p.raw)) continue;
+    if (p.username.toLowerCase() === me.toLowerCase()) { answered = true; continue; }
+    const k = await send("keys.receive", { origin, username: p.username, raw: p.raw });
+    if (k.status === "first_seen" || k.status === "verified") got++;
+  }
+  if (got && !answered) {
+    const mine = await send("keys.announce");
+    await forum("answer_key_exchange", { topic_id: topicId, raw: mine.raw });
+  }
+  return got;
+}
+
 $("#sync-btn").addEventListener("click", async () => {
   const b = $("#sync-btn");
   b.disabled = true;
@@ -230,8 +261,10 @@ $("#sync-btn").addEventListener("click", async () => {
     const known = new Set(conversations.filter((c) => c.title).map((c) => c.topic_id));
     const { topics } = await forum("my_pms");
     let found = 0;
+    let keys = 0;
     const bio = async (u) => (await forum("user", { username: u })).bio_raw;
     for (const t of topics) {
+      if (t.server_title === C.KEY_EXCHANGE_TITLE) { keys += await takeKeyExchange(t.topic_id); continue; }
       if (known.has(t.topic_id)) continue;
       const topic = await forum("topic", { topic_id: t.topic_id });
       const first = topic.posts.find((p) => p.post_number === 1);
@@ -241,7 +274,8 @@ $("#sync-btn").addEventListener("click", async () => {
         found++;
       } catch (_) { /* not a conversation of mine, or damaged: nothing to list */ }
     }
-    msg(found ? `Found ${found} new encrypted conversation(s).` : "No new encrypted conversations.", "ok");
+    msg((found ? `Found ${found} new encrypted conversation(s).` : "No new encrypted conversations.") +
+      (keys ? ` Received ${keys} key(s) by private message.` : ""), "ok");
     await listConversations();
   } catch (e) { msg(errorText(e), "error"); }
   b.disabled = false;

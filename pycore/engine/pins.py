@@ -20,9 +20,11 @@ async def published_key(prims, public: str) -> inband.PublishedKey:
     return inband.PublishedKey(ident, await _identity.fingerprint(prims, ident), public)
 
 
-async def check_key(engine, origin, username, bio_raw):
-    """(result dict, PublishedKey from the bio or None). Creates the pin on first use and records
-    a pending change when the bio key differs from the pin."""
+async def check_key(engine, origin, username, bio_raw, *, via_pm: bool = False):
+    """(result dict, the user's PublishedKey or None). `bio_raw` is the user's bio, or with
+    via_pm=True a key-exchange post by them (PROTOCOL §3.4). Creates the pin on first use and
+    records a pending change when the published key differs from the pin. A user whose key came
+    by PM keeps it when their bio holds none (their forum does not let them publish there)."""
     prims = engine.prims
     pin = await engine.store.get(names.pin(origin, username))
     out = {"username": username}
@@ -30,20 +32,32 @@ async def check_key(engine, origin, username, bio_raw):
         pinned = await published_key(prims, pin["public"]) if pin else None
         published = await inband.find_bio_block(prims, bio_raw, pinned=pinned)
     except NoPublishedKey:
+        if pin and pin.get("via_pm") and not via_pm:
+            pending = pin.get("pending")
+            if pending:   # a different key came by PM since: the user decides first
+                return {**out, "status": "key_changed", "can_send": False, "verified": False,
+                        "change_signed": bool(pending.get("change_signed")), "fingerprint": pending["fingerprint"],
+                        "digits": inband.fingerprint_digits(pending["fingerprint"]),
+                        "pinned_fingerprint": pin["fingerprint"], "source": "pm"}, await published_key(prims, pending["public"])
+            status = "verified" if pin.get("verified") else "first_seen"
+            return {**out, "status": status, "can_send": True, "verified": bool(pin.get("verified")),
+                    "fingerprint": pin["fingerprint"], "digits": inband.fingerprint_digits(pin["fingerprint"]),
+                    "source": "pm"}, await published_key(prims, pin["public"])
         return {**out, "status": "no_key", "can_send": False, "verified": False,
                 "message": f"{username} has not published an encryption key"}, None
     except MalformedInput as e:
         return {**out, "status": "bad_key", "can_send": False, "verified": False,
                 "message": f"{username}'s published key is damaged: {e}"}, None
-    out.update(fingerprint=published.fingerprint_hex, digits=published.digits)
+    out.update(fingerprint=published.fingerprint_hex, digits=published.digits, source="pm" if via_pm else "bio")
     if pin is None:
         pin = {"username": username, "fingerprint": published.fingerprint_hex, "public": published.public,
-               "verified": False, "history": [], "pending": None, "first_seen": engine.clock()}
+               "verified": False, "history": [], "pending": None, "first_seen": engine.clock(), "via_pm": via_pm}
         await engine.store.set(names.pin(origin, username), pin)
         return {**out, "status": "first_seen", "can_send": True, "verified": False}, published
     if pin["fingerprint"] == published.fingerprint_hex:
-        if pin.get("pending"):
+        if pin.get("pending") or (via_pm and not pin.get("via_pm")):
             pin["pending"] = None
+            pin["via_pm"] = bool(pin.get("via_pm") or via_pm)
             await engine.store.set(names.pin(origin, username), pin)
         status = "verified" if pin.get("verified") else "first_seen"
         return {**out, "status": status, "can_send": True, "verified": bool(pin.get("verified"))}, published

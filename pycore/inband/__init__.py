@@ -31,6 +31,7 @@ Bio
     await verify_key_change(prims, published, old) -> bool
     put_bio_block(bio_raw, block, *, limit=3000) -> str              (BioTooLong)
     remove_bio_block(bio_raw) -> str
+    key_exchange_raw(block) -> str / has_key_block(raw) -> bool      the same block in a PM (§3.4)
 Backup
     await seal_backup(prims, identity_or_private_string, passphrase=None, iterations=1_000_000,
                       *, paper_key=None) -> str (the post raw)
@@ -64,8 +65,9 @@ from .armour import (A256_ALPHABET, BACKUP_BEGIN, BACKUP_END, KEY_BEGIN, KEY_END
                      a256_decode, a256_encode)
 from .backup import (BACKUP_HINT, DEFAULT_ITERATIONS, MAX_ITERATIONS, backup_info, is_backup_raw, open_backup,
                      seal_backup)
-from .forum import BIO_LIMIT, MAX_POST_CHARS, PLACEHOLDER_TITLE, BACKUP_TITLE, USERNAME_PATTERN, is_username
-from .keys import (KeyChange, PublishedKey, check_safety_qr, find_bio_block, fingerprint_digits, key_from_moduli,
+from .forum import (BACKUP_TITLE, BIO_LIMIT, FALLBACK_TITLE, KEY_EXCHANGE_TITLE, MAX_POST_CHARS, PLACEHOLDER_TITLE,
+                    USERNAME_PATTERN, is_username)
+from .keys import (KEY_EXCHANGE_HINT, KeyChange, PublishedKey, check_safety_qr, has_key_block, key_exchange_raw, find_bio_block, fingerprint_digits, key_from_moduli,
                    key_of, make_bio_block, put_bio_block, remove_bio_block, safety_code, safety_qr,
                    sign_key_change, verify_key_change)
 from .messages import (KIND_KEY_SHARE, KIND_REPLY, KIND_START, MSG_HINT, PROTOCOL_VERSION, STATUS_CANNOT_DECRYPT,

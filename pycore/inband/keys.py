@@ -222,3 +222,18 @@ def put_bio_block(bio_raw: str | None, block: str, *, limit: int = BIO_LIMIT) ->
                          f"shorten your own text by {excess} characters", excess)
     return out
 
+
+
+KEY_EXCHANGE_HINT = ("Encryption key for Encrypt for Discourse, sent by private message because this forum "
+                     "keeps profiles read-only. Keep this message.")
+
+
+def key_exchange_raw(block: str) -> str:
+    """The raw of a key-exchange post (PROTOCOL §3.4): a hint line and the same block a bio holds."""
+    if not isinstance(block, str) or KEY_BEGIN not in block:
+        raise MalformedInput("a key exchange needs a key block")
+    return KEY_EXCHANGE_HINT + "\n\n" + block
+
+
+def has_key_block(raw) -> bool:
+    return isinstance(raw, str) and KEY_BEGIN in raw and raw.find(KEY_END, raw.find(KEY_BEGIN)) > 0

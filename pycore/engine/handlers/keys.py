@@ -4,7 +4,9 @@ pin, accepting a key change, marking a contact verified, safety codes.
 | type | payload | result |
 |---|---|---|
 | keys.publish | {bio_raw} | {bio_raw (the new bio), fingerprint, digits, changed, key_change (previous fingerprint or null)} — no unlock needed; after identity.replace the block carries the key change signed by the old key |
-| keys.check | {origin, username, bio_raw} | {username, status: first_seen/verified/key_changed/no_key/bad_key, can_send, fingerprint?, digits?, verified, change_signed?, pinned_fingerprint?, message?} |
+| keys.announce | {} | {raw (a key-exchange post: PROTOCOL §3.4), title, fingerprint, digits} |
+| keys.receive | {origin, username (the post's Discourse poster), raw (their key-exchange post)} | as keys.check, source "pm" |
+| keys.check | {origin, username, bio_raw} | {username, status: first_seen/verified/key_changed/no_key/bad_key, can_send, fingerprint?, digits?, verified, source? ("bio", or "pm": the key came by a key-exchange PM and the bio holds none), change_signed?, pinned_fingerprint?, message?} |
 | keys.acknowledge | {origin, username, fingerprint} | {username, status, fingerprint} — accepts the pending KEY CHANGE |
 | keys.mark_verified | {origin, username, fingerprint} | {username, status: "verified", fingerprint} |
 | keys.safety_code | {origin, username} | {username, safety_code (12×5 digits), qr, my_digits, their_digits, verified} |
@@ -21,10 +23,8 @@ from .. import store as names
 from ..pins import check_key, my_fingerprint
 
 
-async def publish(engine, payload, context):
-    bio = payload.get("bio_raw") or ""
-    if not isinstance(bio, str):
-        raise BadRequest("bio_raw must be a string")
+async def _my_block(engine) -> str:
+    """My key block, announcing the signed key change when the identity replaced another."""
     rec = await engine.store.get(names.IDENTITY)
     if not rec:
         raise BadRequest("no identity yet: create or import one")
@@ -33,11 +33,33 @@ async def publish(engine, payload, context):
     if isinstance(rec.get("key_change"), dict):
         kc = rec["key_change"]
         change = inband.KeyChange(bytes.fromhex(kc["previous_fingerprint"]), b64.decode(kc["signature"], what="key change"))
-    block = await inband.make_bio_block(engine.prims, me, key_change=change)
+    return await inband.make_bio_block(engine.prims, me, key_change=change)
+
+
+async def publish(engine, payload, context):
+    bio = payload.get("bio_raw") or ""
+    if not isinstance(bio, str):
+        raise BadRequest("bio_raw must be a string")
+    block = await _my_block(engine)
     new = inband.put_bio_block(bio, block)
     pk = await inband.find_bio_block(engine.prims, new)
     return {"bio_raw": new, "fingerprint": pk.fingerprint_hex, "digits": pk.digits, "changed": new != bio,
             "key_change": pk.key_change.previous_fingerprint.hex() if pk.key_change else None}
+
+
+async def announce(engine, payload, context):
+    """The raw of a key-exchange post with my key, for forums that keep bios read-only."""
+    raw = inband.key_exchange_raw(await _my_block(engine))
+    pk = await inband.find_bio_block(engine.prims, raw)
+    return {"raw": raw, "title": inband.KEY_EXCHANGE_TITLE, "fingerprint": pk.fingerprint_hex, "digits": pk.digits}
+
+
+async def receive(engine, payload, context):
+    """Pins the key in a key-exchange post by `username` (its Discourse poster), with the same
+    checks as a bio key: first use pins it, a different key is a KEY CHANGE."""
+    origin, username = args.origin(payload, context), args.username(payload.get("username"))
+    result, _ = await check_key(engine, origin, username, args.text(payload, "raw"), via_pm=True)
+    return result
 
 
 async def check(engine, payload, context):
@@ -85,6 +107,8 @@ async def safety_code(engine, payload, context):
 HANDLERS = {
     "keys.publish": publish,
     "keys.check": check,
+    "keys.announce": announce,
+    "keys.receive": receive,
     "keys.acknowledge": acknowledge,
     "keys.mark_verified": mark_verified,
     "keys.safety_code": safety_code,

@@ -1,0 +1,128 @@
+// Encrypt for Discourse content script: the guard of Discourse's own composer in encrypted
+// conversations. Discourse's composer autosaves what is typed to POST /drafts.json within
+// seconds (services/composer.js: 2 s after a change) and posts it in plain text, so in a
+// conversation that is encrypted no character may reach it:
+//  - Discourse's ways into its composer (the post's and the footer's Reply, quote-reply, Edit,
+//    and the r / shift+r / q / e shortcuts) open the encrypted composer instead;
+//  - if Discourse's composer is open anyway (it was open before, a route or the page opened it),
+//    it is covered by a notice that offers the encrypted composer, and the keystrokes, pastes and
+//    drops meant for it are stopped before they reach it (textarea and rich editor alike).
+// Outside encrypted conversations it does nothing.
+//
+// `EFD_GUARD.install({isEncrypted, openEncrypted})`: isEncrypted() resolves whether the page
+// shows an encrypted conversation (decided from its posts' raws, never from its title);
+// openEncrypted({quote}) opens our composer.
+(() => {
+  "use strict";
+  if (globalThis.EFD_GUARD) return;
+
+  // Discourse's controls that open its composer (app/components/post/menu/buttons/reply.gjs,
+  // edit.gjs, topic-footer-buttons.gjs, post-text-selection-toolbar.gjs; the system-spec page
+  // objects use the same selectors).
+  const OPENERS = [
+    ".post-controls .reply", "button.post-action-menu__reply", ".post-action-menu__reply",
+    "#topic-footer-buttons .create", ".topic-footer-button.create",
+    ".quote-button .insert-quote", "button.insert-quote",
+    ".post-controls .edit", "button.post-action-menu__edit", ".post-action-menu__edit",
+  ].join(", ");
+  const COMPOSER = "#reply-control";
+  const EDITOR = ".d-editor-input, .ProseMirror, [contenteditable='true'], textarea";
+  const SHORTCUTS = new Set(["r", "R", "q", "e"]);
+  const INPUT_EVENTS = ["keydown", "keypress", "keyup", "beforeinput", "input", "paste", "drop", "compositionstart",
+    "textInput"];
+
+  let hooks = null;
+  let encrypted = false;   // the last answer of isEncrypted(), refreshed on every DOM change
+
+  function editable(t) {
+    return !!(t && t.closest && (t.closest("input, textarea, select, [contenteditable='true']") || t.isContentEditable));
+  }
+  function inComposer(t) { return !!(t && t.closest && t.closest(COMPOSER)); }
+  function stop(e) { e.preventDefault(); e.stopImmediatePropagation(); }
+
+  function selectedQuote() {
+    const sel = window.getSelection && window.getSelection();
+    const text = sel ? String(sel).trim() : "";
+    return text ? text.slice(0, 4000) : null;
+  }
+
+  function onClick(e) {
+    if (!encrypted || !e.isTrusted) return;
+    const opener = e.target && e.target.closest && e.target.closest(OPENERS);
+    if (!opener || inComposer(opener)) return;
+    stop(e);
+    const quote = opener.matches(".insert-quote, .quote-button .insert-quote") ? selectedQuote() : null;
+    hooks.openEncrypted({ quote, edit: opener.matches(".edit, .post-action-menu__edit") });
+  }
+
+  function onKey(e) {
+    if (!encrypted) return;
+    if (inComposer(e.target)) { stop(e); cover(); return; }
+    if (e.type !== "keydown" || e.ctrlKey || e.metaKey || e.altKey || editable(e.target)) return;
+    if (!SHORTCUTS.has(e.key)) return;
+    stop(e);
+    if (e.key !== "e") hooks.openEncrypted({ quote: e.key === "q" ? selectedQuote() : null });
+  }
+
+  function onInput(e) {
+    if (encrypted && inComposer(e.target)) { stop(e); cover(); }
+  }
+
+  // The notice over Discourse's composer, and its editor blurred.
+  function cover() {
+    const rc = document.querySelector(COMPOSER);
+    if (!rc) return;
+    const ed = rc.querySelector(EDITOR);
+    if (ed && document.activeElement && rc.contains(document.activeElement)) document.activeElement.blur();
+    if (rc.querySelector(":scope > .efd-composer-guard")) return;
+    const note = document.createElement("div");
+    note.className = "efd-composer-guard";
+    note.style.cssText = "position:absolute;inset:0;z-index:10;display:flex;flex-direction:column;gap:8px;" +
+      "align-items:center;justify-content:center;background:rgba(255,255,255,.96);color:#1b1f24;" +
+      "font:14px system-ui,sans-serif;text-align:center;padding:12px;";
+    note.textContent = "This conversation is end-to-end encrypted. The forum's own editor would save and send " +
+      "your text unencrypted, so it is switched off here.";
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "btn btn-primary efd-guard-open";
+    b.textContent = "Write an encrypted reply";
+    b.addEventListener("click", (ev) => { stop(ev); if (ev.isTrusted) hooks.openEncrypted({}); });
+    note.append(b);
+    if (getComputedStyle(rc).position === "static") rc.style.position = "relative";
+    rc.append(note);
+  }
+
+  function uncover() {
+    for (const n of document.querySelectorAll(".efd-composer-guard")) n.remove();
+  }
+
+  async function refresh() {
+    try { encrypted = !!(await hooks.isEncrypted()); } catch (_) { /* keep the last answer */ }
+    const rc = document.querySelector(COMPOSER);
+    const open = rc && rc.querySelector(EDITOR);
+    if (encrypted && open) cover(); else if (!encrypted) uncover();
+  }
+
+  let scheduled = false;
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    setTimeout(() => { scheduled = false; refresh(); }, 30);
+  }
+
+  globalThis.EFD_GUARD = Object.freeze({
+    install(h) {
+      if (hooks) return;
+      hooks = h;
+      // Capture phase on the window: before any handler of the page's own elements.
+      window.addEventListener("click", onClick, true);
+      window.addEventListener("keydown", onKey, true);
+      window.addEventListener("keypress", onKey, true);
+      window.addEventListener("keyup", onKey, true);
+      for (const type of INPUT_EVENTS) if (!type.startsWith("key")) window.addEventListener(type, onInput, true);
+      new MutationObserver(schedule).observe(document.documentElement, { childList: true, subtree: true });
+      refresh();
+    },
+    isActive: () => encrypted,
+  });
+})();
