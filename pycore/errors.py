@@ -139,3 +139,67 @@ class ConversationUnknown(EngineError):
 
 __all__ = [name for name, value in dict(globals()).items()
            if isinstance(value, type) and issubclass(value, PycoreError) and not name.startswith("_")]
+__all__ += ["FOR_USERS"]
+
+
+# ---------------------------------------------------------------------------- what the user reads
+# Every error code a user may meet, as (what happened, what to do next), in plain words: the
+# engine's codes above, and those of the router, the content script's forum client and the frames
+# (they share the table through common/constants.js). The extension shows these sentences, never
+# an exception's message, which is written for developers. {name} takes the error's field of that
+# name when it has one.
+FOR_USERS = {
+    "pycore_error": ("Something in this data could not be read.", "If it came from the forum, it may be damaged."),
+    "malformed_input": ("This is not something the extension can read: it is incomplete or damaged.",
+                        "Check that you copied all of it."),
+    "unsupported_version": ("This was made by a newer version of the extension.", "Update the extension, then try again."),
+    "no_published_key": ("There is no key in this profile.", "Ask the person to publish their key from the extension's inbox."),
+    "backup_cost_out_of_range": ("This backup asks for an unusual amount of work to open it, so it was not opened.",
+                                 "Use a backup made by the extension."),
+    "bio_too_long": ("Your profile text is too long to also hold your key ({excess} characters too many).",
+                     "Shorten your forum profile's About me text, then publish again."),
+    "message_too_large": ("The message is too long for one forum post.", "Shorten it, or send it in two parts."),
+    "wrong_passphrase": ("Wrong passphrase.", "Type it again; it is case-sensitive."),
+    "wrong_key": ("This was not encrypted for your key.", "It may be for another account or an older key of yours."),
+    "not_a_participant": ("This conversation was not encrypted for your current key.",
+                          "If you had another key before, restore it from your backup, paper key or export."),
+    "authentication_failed": ("This could not be decrypted with the key this device has.",
+                              "If you replaced or restored your key, restore the key this was written to; "
+                              "otherwise the post was changed after it was written."),
+    "signature_missing": ("This message is not signed, so its author cannot be confirmed.", "Do not trust its contents."),
+    "key_unusable": ("This key cannot be used for that.", "Export or use the key from the device that created it."),
+    "engine_error": ("The extension could not do this right now.", "Try again in a moment."),
+    "bad_request": ("The extension refused this request because something in it is not acceptable.",
+                    "Check what you typed; if it keeps happening, reload the page."),
+    "locked": ("Your key is locked.", "Unlock it with your passphrase, then try again."),
+    "no_identity": ("You have no key on this device yet.", "Create one, or restore yours from your backup."),
+    "identity_exists": ("This device already has a key.", "To use another one, reset this device's key first (in the options)."),
+    "throttled": ("Too many wrong passphrases.", "Wait {retry_after} seconds, then try again."),
+    "recipient_without_key": ("{username} has not published a key, so you cannot write to them encrypted yet.",
+                              "Ask them to install the extension and publish their key, or exchange keys by private message."),
+    "key_change_unacknowledged": ("{username}'s key changed since you last wrote to them.",
+                                  "Check the new safety code with them, accept the new key, then send."),
+    "conversation_changed": ("The page now shows another conversation than the one you were writing in.",
+                             "Nothing was sent. Reload the conversation and check where you are writing."),
+    "conversation_unknown": ("This conversation has not been opened on this device yet.", "Open its first post, then try again."),
+    # the router
+    "rejected": ("The extension refused a request from this page.", "Reload the page; if it keeps happening, the page may be interfering."),
+    "router_error": ("The extension ran into a problem.", "Try again; if it keeps happening, restart the browser."),
+    "not_implemented": ("This is not available in this version of the extension.", "Update the extension."),
+    "no_permission": ("The extension is not enabled on this forum.", "Enable it from the extension's toolbar button on the forum's page."),
+    "bad_token": ("This window of the extension has expired or was not opened by the extension.", "Close it and open it again from the forum page."),
+    "no_forum_tab": ("The forum is not open in any tab.", "Open the forum in a tab (logged in), then try again."),
+    "engine_boot_failed": ("The extension's encryption engine did not start.", "Restart the browser; if it keeps happening, reinstall the extension (your keys stay)."),
+    "no_reply": ("The extension did not answer.", "Reload the page, then try again."),
+    # the forum, as the content script meets it
+    "offline": ("The forum could not be reached.", "Check your connection; your text is kept."),
+    "rate_limited": ("The forum asks to wait before the next post.", "It will be retried; your text is kept."),
+    "server_error": ("The forum had a problem answering.", "Try again in a moment; your text is kept."),
+    "not_found": ("The forum has no such user, group or topic.", "Check the name."),
+    "forbidden": ("The forum does not allow this to your account.", "Your trust level may not allow private messages yet."),
+    "forum_refused": ("The forum refused this.", "Its reason is shown here."),
+    "refused": ("The extension only posts encrypted text to the forum, and this was not.", "Nothing was posted."),
+    "not_logged_in": ("You are not logged in to the forum.", "Log in, then try again."),
+    "content_error": ("The extension's script in the forum page ran into a problem.", "Reload the page."),
+    "unexpected": ("Something went wrong.", "Try again; if it keeps happening, reload the page."),
+}

@@ -5,6 +5,7 @@ build.py writes `for_javascript()` into the built extension as `common/constants
 username rule or a limit. A build-time module: it is not shipped in the extension's pycore.zip.
 """
 from .engine.args import MIN_PASSPHRASE_LENGTH
+from .errors import FOR_USERS
 from .inband import armour, forum
 
 
@@ -25,4 +26,6 @@ def for_javascript() -> dict:
         # once when a forum's watched words refuse the placeholder.
         "FALLBACK_TITLE": forum.FALLBACK_TITLE,
         "KEY_EXCHANGE_TITLE": forum.KEY_EXCHANGE_TITLE,
+        # What the user reads for each error code: [what happened, what to do].
+        "USER_TEXT": {code: list(text) for code, text in FOR_USERS.items()},
     }

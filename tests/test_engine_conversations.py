@@ -650,3 +650,41 @@ def test_handlers_answer_any_payload_with_a_result_or_an_error(base_users, data)
     if not r["ok"]:
         assert isinstance(r["error"]["code"], str) and isinstance(r["error"]["message"], str)
     json.dumps(r)  # results are plain JSON
+
+
+def test_reset_then_restoring_the_same_identity_reads_everything_again(users, texts):
+    """Reset, a different identity for a while, reset again, then the same identity restored:
+    the conversations and drafts stored on this device before read as before (the device's vault
+    key of every identity is kept), and a conversation whose stored key cannot be opened any more
+    is opened again from its first post instead of failing."""
+    a, b = users["alice"], users["bob"]
+    started = _start(a, b, body="before the reset")
+    b.ok("conv.open", {"origin": ORIGIN, "topic_id": 40, "raw": started["raw"], "me": "bob", "author": a.ref()})
+    b.ok("drafts.save", {"origin": ORIGIN, "draft_key": "topic_40", "text": "unsent words"}, sender="frame:composer")
+    b.ok("identity.reset", {"confirm": "RESET"})
+    b.ok("identity.import", {"text": texts[2], "new_passphrase": PASS})   # another identity for a while
+    b.ok("drafts.save", {"origin": ORIGIN, "draft_key": "new_topic", "text": "by the other identity"},
+         sender="frame:composer")
+    b.ok("identity.reset", {"confirm": "RESET"})
+    b.ok("identity.import", {"text": texts[1], "new_passphrase": PASS})   # bob's own key, restored
+    opened = b.ok("conv.open", {"origin": ORIGIN, "topic_id": 40, "raw": started["raw"], "me": "bob", "author": a.ref()})
+    assert (opened["status"], opened["body"]) == ("valid", "before the reset")
+    assert b.ok("drafts.load", {"origin": ORIGIN, "draft_key": "topic_40"}, sender="frame:composer")["text"] == "unsent words"
+    reply = b.ok("conv.reply", {"origin": ORIGIN, "topic_id": 40, "conversation_id": started["conversation_id"],
+                                "me": "bob", "body": "after the restore"})
+    assert a.ok("conv.open", {"origin": ORIGIN, "topic_id": 40, "raw": started["raw"], "me": "alice", "author": a.ref()})
+    read = a.ok("conv.read", {"origin": ORIGIN, "topic_id": 40,
+                              "posts": [{"post_id": 2, "raw": reply["raw"], "username": "bob", "bio_raw": b.bio}]})
+    assert read["posts"][0]["body"] == "after the restore"
+
+
+def test_a_stored_conversation_key_that_no_longer_opens_is_replaced_from_the_first_post(users):
+    a, b = users["alice"], users["bob"]
+    started = _start(a, b, body="still readable")
+    b.ok("conv.open", {"origin": ORIGIN, "topic_id": 41, "raw": started["raw"], "me": "bob", "author": a.ref()})
+    key = E.store.conversation(ORIGIN, 41)
+    rec = run(b.store.get(key))
+    rec["key"] = {"iv": rec["key"]["iv"], "ct": rec["key"]["ct"][:-4] + "AAAA"}   # sealed under a key gone
+    run(b.store.set(key, rec))
+    assert b.ok("conv.open", {"origin": ORIGIN, "topic_id": 41, "raw": started["raw"], "me": "bob",
+                              "author": a.ref()})["body"] == "still readable"

@@ -407,6 +407,21 @@ def test_group_pms(forum):
     assert r.status == 422 and r.json()["errors"] == ["Sorry, the user you're trying to message could not be found."]
 
 
+def test_group_members_are_paged_and_unknown_groups_are_refused(forum):
+    """GroupsController#members: limit/offset paging with meta.total, username descending by
+    default; an unknown group is refused like an invisible one (403), not 404."""
+    forum.create_group("crew", ["alice", "bob", "carol"], messageable_level=99)
+    a = forum.client("alice")
+    j = a.get("/groups/crew/members.json?limit=2").json()
+    assert [m["username"] for m in j["members"]] == ["carol", "bob"] and j["meta"] == {"total": 3, "limit": 2, "offset": 0}
+    assert [m["username"] for m in a.get("/groups/CREW/members.json?limit=2&offset=2").json()["members"]] == ["alice"]
+    assert [m["username"] for m in a.get("/groups/crew/members.json?asc=true").json()["members"]] == ["alice", "bob", "carol"]
+    assert set(j["members"][0]) >= {"id", "username", "name", "avatar_template"}
+    r = a.get("/groups/nosuchgroup/members.json")
+    assert r.status == 403 and r.json()["error_type"] == "invalid_access"
+    assert a.get("/groups/crew/members.json?limit=1001").status == 400
+
+
 def test_pm_list_paging(forum):
     """TopicQuery: pm_page_size per page, 0-based page, bumped_at desc, more_topics_url only
     when the page is full."""

@@ -122,6 +122,7 @@
     search_users: V.obj({ term: V.str({ min: 1, max: 60 }) }),
     // post_id: the post the asker needs; a topic cached for this page view without it is refetched.
     topic: V.obj({ topic_id: topicId, post_id: V.optional(postId) }),
+    group_members: V.obj({ name: username }),
     create_pm: V.obj({ title: V.oneOf([C.PLACEHOLDER_TITLE, C.FALLBACK_TITLE]), raw: armoured(patterns.message),
       target_recipients: V.str({ min: 1, max: 2000, re: patterns.usernameList }) }),
     reply: V.obj({ topic_id: topicId, raw: armoured(patterns.message) }),

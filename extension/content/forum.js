@@ -119,8 +119,36 @@
       }
     }
     posts.sort((a, b) => a.post_number - b.post_number);
+    // Discourse's allowed_users leaves out those who take part through an allowed group
+    // (topic_view_details_serializer.rb): their members are participants too.
     const participants = ((t.details && t.details.allowed_users) || []).map((u) => u.username);
-    return { topic_id: topicId, archetype: t.archetype, posts, participants };
+    const groups = [];
+    for (const g of (t.details && t.details.allowed_groups) || []) {
+      if (!g || typeof g.name !== "string") continue;
+      let members = [];
+      try { members = await groupMembers(g.name); } catch (_) { /* members hidden from me */ }
+      groups.push({ name: g.name, members });
+      for (const m of members) {
+        if (participants.length >= MAX_GROUP_MEMBERS) break;
+        if (!participants.some((p) => p.toLowerCase() === m.toLowerCase())) participants.push(m);
+      }
+    }
+    return { topic_id: topicId, archetype: t.archetype, posts, participants, groups };
+  }
+
+  // GroupsController#members pages by limit/offset (meta.total): every member, up to a bound.
+  const MEMBERS_PER_REQUEST = 200;
+  const MAX_GROUP_MEMBERS = 1000;
+  async function groupMembers(name) {
+    const out = [];
+    for (let offset = 0; offset < MAX_GROUP_MEMBERS; offset += MEMBERS_PER_REQUEST) {
+      const j = await ajax("GET", `/groups/${encodeURIComponent(name)}/members.json?limit=${MEMBERS_PER_REQUEST}&offset=${offset}&asc=true`);
+      const page = ((j && j.members) || []).map((m) => m && m.username).filter((u) => typeof u === "string");
+      out.push(...page);
+      const total = j && j.meta && Number.isInteger(j.meta.total) ? j.meta.total : 0;
+      if (!page.length || out.length >= total) break;
+    }
+    return out;
   }
 
   function loadTopic(topicId) {
@@ -191,6 +219,15 @@
       return { users: ((j && j.users) || []).slice(0, 20).map((u) => ({ username: u.username, name: u.name || "" })) };
     },
     async topic({ topic_id, post_id }) { return topic(topic_id, post_id ?? null); },
+    // A name that is no user may be a group: its members, or "not_found" when it is none I can see.
+    async group_members({ name }) {
+      try {
+        return { name, members: await groupMembers(name) };
+      } catch (e) {
+        if (e.code === "forbidden" || e.code === "not_found") throw new ForumError("not_found", `there is no user or group named ${name}`);
+        throw e;
+      }
+    },
     async create_pm({ title, raw, target_recipients }) {
       if (![C.PLACEHOLDER_TITLE, C.FALLBACK_TITLE].includes(title) || !P.message.test(raw)) {
         throw new ForumError("refused", "only ciphertext can be posted");

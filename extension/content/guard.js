@@ -55,17 +55,24 @@
     hooks.openEncrypted({ quote, edit: opener.matches(".edit, .post-action-menu__edit") });
   }
 
+  // Someone typing into Discourse's composer when it was covered goes on typing for a moment:
+  // those keys are not shortcuts (an "r" in a word must not open a composer mid-sentence).
+  const TYPING_PAUSE_MS = 3000;
+  let typingUntil = 0;
+
   function onKey(e) {
     if (!encrypted) return;
-    if (inComposer(e.target)) { stop(e); cover(); return; }
+    if (inComposer(e.target)) { stop(e); cover(); typingUntil = Date.now() + TYPING_PAUSE_MS; return; }
     if (e.type !== "keydown" || e.ctrlKey || e.metaKey || e.altKey || editable(e.target)) return;
-    if (!SHORTCUTS.has(e.key)) return;
+    if (!SHORTCUTS.has(e.key) && Date.now() >= typingUntil) return;
     stop(e);
-    if (e.key !== "e") hooks.openEncrypted({ quote: e.key === "q" ? selectedQuote() : null });
+    if (Date.now() < typingUntil) { typingUntil = Date.now() + TYPING_PAUSE_MS; return; }
+    // only the user's own keys open our composer (the page can dispatch synthetic ones)
+    if (e.isTrusted && e.key !== "e") hooks.openEncrypted({ quote: e.key === "q" ? selectedQuote() : null });
   }
 
   function onInput(e) {
-    if (encrypted && inComposer(e.target)) { stop(e); cover(); }
+    if (encrypted && inComposer(e.target)) { stop(e); cover(); typingUntil = Date.now() + TYPING_PAUSE_MS; }
   }
 
   // The notice over Discourse's composer, and its editor blurred.

@@ -161,8 +161,7 @@
 
   async function decoratePost(holder) {
     const postId = parseInt(holder.getAttribute("data-post-id"), 10);
-    const article = holder.closest("article[data-topic-id]") || holder;
-    const topicId = parseInt(article.getAttribute("data-topic-id") || topicIdFromUrl() || "", 10);
+    const topicId = topicOfPost(holder);
     if (!Number.isInteger(postId) || !Number.isInteger(topicId)) return;
     const cooked = ownCooked(holder);
     if (!cooked || decorated.has(cooked) || !isEncryptedCooked(cooked)) return;
@@ -216,9 +215,30 @@
     }
   }
 
+  // Discourse's topic routes: /t/{id}, /t/{id}/{post_number}, /t/{slug}/{id}[/{post_number}].
   function topicIdFromUrl() {
-    const m = location.pathname.slice(F.base.length).match(/^\/t\/(?:[^/]+\/)?(\d+)/);
-    return m ? m[1] : null;
+    const parts = location.pathname.slice(F.base.length).split("/").filter(Boolean);
+    if (parts[0] !== "t" || parts.length < 2) return null;
+    if (/^\d+$/.test(parts[1]) && (parts.length === 2 || /^\d+$/.test(parts[2]))) return parts[1];
+    return parts.length >= 3 && /^\d+$/.test(parts[2]) ? parts[2] : null;
+  }
+
+  // Which topic a post in the page belongs to. On a topic page, the one in the address (a post
+  // that claims another is the page's own making); elsewhere the post's data-topic-id, but only
+  // for a few distinct topics per page view, so that made-up ids cost a bounded number of fetches.
+  const MAX_OTHER_TOPICS = 5;
+  const otherTopics = new Set();
+  function topicOfPost(holder) {
+    const article = holder.closest("article[data-topic-id]") || holder;
+    const claimed = parseInt(article.getAttribute("data-topic-id") || "", 10);
+    const here = parseInt(topicIdFromUrl() || "", 10);
+    if (Number.isInteger(here)) return Number.isInteger(claimed) && claimed !== here ? null : here;
+    if (!Number.isInteger(claimed)) return null;
+    if (!otherTopics.has(claimed)) {
+      if (otherTopics.size >= MAX_OTHER_TOPICS) return null;
+      otherTopics.add(claimed);
+    }
+    return claimed;
   }
 
   function button(label, cls, onclick) {
@@ -344,7 +364,7 @@
     });
     document.documentElement.dataset.efdReady = "1";
     new MutationObserver(() => {
-      if (location.href !== lastHref) { lastHref = location.href; F.newPageView(); perPost.clear(); refetched.clear(); }
+      if (location.href !== lastHref) { lastHref = location.href; F.newPageView(); perPost.clear(); refetched.clear(); otherTopics.clear(); }
       schedule();
     }).observe(document.body, { childList: true, subtree: true });
     window.addEventListener("popstate", schedule);

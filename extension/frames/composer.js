@@ -4,8 +4,9 @@ import { $, api, C, el, send, forum, followHeight, TOKEN, patterns } from "./fra
 import { renderMarkdown, showInSandbox } from "./render.js";
 import { openConversation } from "../common/conversation.js";
 import { confirmOutside, decisionGuard, showSecurityPhrase, watchFocus } from "./guard.js";
+import { userText } from "../common/user_text.js";
+import { withRetry as retry } from "../common/retry.js";
 
-const MAX_ATTEMPTS = 6;
 let bundle = null;
 let recipients = [];
 let draftKey = null;
@@ -23,19 +24,54 @@ function status(state, text) {
   report();
 }
 
+// What is known about each recipient as soon as it is added (the send checks again):
+// name (lower case) -> {state: "checking" | "ok" | "group" | "no_key" | "key_changed" | "unknown", note}.
+const recipientState = new Map();
+
 function renderChips() {
-  $("#chips").replaceChildren(...recipients.map((r) => el("span", { class: "chip", "data-user": r }, [
-    r + " ", el("a", { href: "#", title: "remove", text: "×", onclick: (e) => {
-      e.preventDefault(); recipients = recipients.filter((x) => x !== r); renderChips(); scheduleSave(); } }),
-  ])));
+  $("#chips").replaceChildren(...recipients.map((r) => {
+    const st = recipientState.get(r.toLowerCase()) || { state: "checking", note: "checking…" };
+    return el("span", { class: `chip ${st.state}`, "data-user": r, "data-state": st.state }, [
+      r + " ", el("span", { class: "chip-note", text: st.note }), " ",
+      el("a", { href: "#", title: "remove", text: "×", onclick: (e) => {
+        e.preventDefault(); recipients = recipients.filter((x) => x !== r); renderChips(); scheduleSave(); } }),
+    ]);
+  }));
   report();
+}
+
+// Looks the recipient up at once: an unknown name, a user without a key or with a changed key is
+// flagged beside its chip before the user writes the whole message.
+async function checkRecipient(name) {
+  const k = name.toLowerCase();
+  const set = (state, note) => { recipientState.set(k, { state, note }); renderChips(); };
+  set("checking", "checking…");
+  let u;
+  try {
+    u = await forum("user", { username: name });
+  } catch (e) {
+    if (e.code !== "not_found") return set("unknown", "cannot check now");
+    try {
+      const g = await forum("group_members", { name });
+      return set("group", `group of ${g.members.length}`);
+    } catch (_) { return set("unknown", "no such user or group"); }
+  }
+  try {
+    const c = await send("keys.check", { origin: bundle.origin, username: name, bio_raw: u.bio_raw });
+    if (c.status === "no_key" || c.status === "bad_key") return set("no_key", "no key: cannot receive encrypted messages");
+    if (c.status === "key_changed") return set("key_changed", "KEY CHANGED: review before sending");
+    return set("ok", c.status === "verified" ? "verified key" : "has a key");
+  } catch (_) { return set("unknown", "cannot check now"); }
 }
 
 function addRecipient(name) {
   name = String(name || "").trim().replace(/^@/, "").replace(/,$/, "");
   if (!patterns.username.test(name)) return;
   if (name.toLowerCase() === bundle.me.toLowerCase()) return;
-  if (!recipients.some((r) => r.toLowerCase() === name.toLowerCase())) recipients.push(name);
+  if (!recipients.some((r) => r.toLowerCase() === name.toLowerCase())) {
+    recipients.push(name);
+    checkRecipient(name);
+  }
   $("#to").value = "";
   $("#suggest").hidden = true;
   renderChips();
@@ -95,18 +131,19 @@ async function loadDraft() {
 // ---- keys -------------------------------------------------------------------------------------
 // Checks every user's published key; returns true when sending may go on. A KEY CHANGED user
 // blocks sending until acknowledged here; a user without a key is refused by name.
-async function checkKeys(names, { requireKey = true } = {}) {
+async function checkKeys(names, { requireKey = true, statuses = null, keep = false } = {}) {
   const warn = $("#keywarn");
-  warn.replaceChildren();
+  if (!keep) warn.replaceChildren();
   let ok = true;
   for (const username of names) {
     let u;
     try { u = await forum("user", { username }); } catch (e) {
       if (!requireKey) continue;
-      warn.append(el("div", { class: "keywarn", "data-user": username, text: `${username}: ${e.message}` }));
+      warn.append(el("div", { class: "keywarn", "data-user": username, text: `${username}: ${userText(e)}` }));
       ok = false; continue;
     }
     const k = await send("keys.check", { origin: bundle.origin, username, bio_raw: u.bio_raw });
+    if (statuses) statuses.set(username, k.status);
     if ((k.status === "no_key" || k.status === "bad_key") && !requireKey) continue;   // not a recipient of a reply
     if (k.status === "no_key" || k.status === "bad_key") {
       const ask = el("button", { type: "button", class: "ask-key", "data-user": username,
@@ -135,7 +172,7 @@ async function checkKeys(names, { requireKey = true } = {}) {
               await send("keys.acknowledge", { origin: bundle.origin, username, fingerprint: k.fingerprint });
               box.remove();
               status("idle", `Accepted ${username}'s new key. You can send now.`);
-            } catch (err) { status("error", err.message); e.target.disabled = false; }
+            } catch (err) { status("error", userText(err)); e.target.disabled = false; }
           } }),
       ]);
       warn.append(box);
@@ -161,7 +198,7 @@ async function askForKey(username, button) {
       "extension answers, you can write to them encrypted.");
     button.dataset.topicId = String(res.topic_id);
   } catch (e) {
-    status("error", `The key exchange was not sent: ${e.message}`);
+    status("error", `The key exchange was not sent. ${userText(e)}`);
     button.disabled = false;
   }
 }
@@ -191,26 +228,9 @@ async function loadConversation() {
 }
 
 // ---- sending -----------------------------------------------------------------------------------
-const RETRYABLE = new Set(["rate_limited", "server_error", "offline", "no_content", "send_failed"]);
-// Waits out what the forum asks (a 429's Retry-After, Discourse's rate limits of 5 s between
-// posts and 15 s between PMs, longer for new users), counting down, with the text kept.
-const MAX_WAIT_SECONDS = 300;
-async function withRetry(what, fn) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (!RETRYABLE.has(e.code) || attempt >= MAX_ATTEMPTS) throw e;
-      const m = /retry after (\d+)/.exec(e.message || "");
-      const asked = m ? parseInt(m[1], 10) : null;
-      const wait = Math.min(asked !== null ? Math.max(asked, 1) : 2 ** attempt, MAX_WAIT_SECONDS);
-      for (let left = wait; left > 0; left--) {
-        const why = e.code === "rate_limited" ? "The forum asks to wait before the next post" : `${what}: ${e.message}`;
-        status("retrying", `${why}. Sending again in ${left} s (attempt ${attempt + 1} of ${MAX_ATTEMPTS}); your text is kept.`);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
-  }
+function withRetry(what, fn) {
+  return retry(fn, ({ why, left, attempt, of }) =>
+    status("retrying", `${what}: ${why} Sending again in ${left} s (attempt ${attempt} of ${of}); your text is kept.`));
 }
 
 async function sendNew() {
@@ -222,14 +242,22 @@ async function sendNew() {
   if (!title) return status("error", "Enter a title.");
   if (!body.trim()) return status("error", "Write a message.");
   status("checking", "Checking the recipients' keys…");
-  if (!(await checkKeys(recipients))) return status("blocked", "Not sent: see the warnings above.");
+  const { users, groups } = await resolveRecipients(recipients);
+  if (!(await checkKeys(users))) return status("blocked", "Not sent: see the warnings above.");
+  const readers = await checkGroupKeys(groups);
+  if (!readers) return status("blocked", "Not sent: see the warnings above.");
   const refs = [];
-  for (const username of recipients) refs.push({ username, bio_raw: (await forum("user", { username })).bio_raw });
+  for (const username of [...users, ...readers.filter((m) => !users.some((u) => u.toLowerCase() === m.toLowerCase()))]) {
+    refs.push({ username, bio_raw: (await forum("user", { username })).bio_raw });
+  }
   status("sending", "Encrypting…");
   const out = await send("conv.start", { origin: bundle.origin, me: bundle.me, recipients: refs, title, body,
     max_chars: bundle.max_chars || undefined });
   status("sending", "Sending…");
-  const target = Array.isArray(out.target_recipients) ? out.target_recipients.join(",") : out.target_recipients;
+  // The forum delivers to the groups themselves (their members may change); the key goes to the
+  // members who have one now.
+  const target = groups.length ? [...users, ...groups.map((g) => g.name)].join(",")
+    : Array.isArray(out.target_recipients) ? out.target_recipients.join(",") : out.target_recipients;
   const create = (title) => withRetry("Sending", () => forum("create_pm", { title, raw: out.raw, target_recipients: target }));
   try {
     return await create(C.PLACEHOLDER_TITLE);
@@ -238,6 +266,52 @@ async function sendNew() {
     if (e.code !== "forum_refused") throw e;
     return await create(C.FALLBACK_TITLE);
   }
+}
+
+// A recipient name is a user, or else a group the forum lets me see (its members are read now).
+async function resolveRecipients(names) {
+  const users = [], groups = [];
+  for (const name of names) {
+    try {
+      await forum("user", { username: name });
+      users.push(name);
+    } catch (e) {
+      if (e.code !== "not_found") throw e;
+      try {
+        groups.push(await forum("group_members", { name }));
+      } catch (ge) {
+        if (ge.code !== "not_found") throw ge;
+        users.push(name);   // checkKeys names it: "there is no such user"
+      }
+    }
+  }
+  return { users, groups };
+}
+
+// For each group: which members have a key (they will read the message) and which do not (the
+// forum shows them the topic, but they cannot read it). Returns the members who will read, or
+// null when a group has no member with a key or a member's key changed unacknowledged.
+async function checkGroupKeys(groups) {
+  const readers = [];
+  for (const g of groups) {
+    const members = g.members.filter((m) => m.toLowerCase() !== bundle.me.toLowerCase());
+    const statuses = new Map();
+    if (!(await checkKeys(members, { requireKey: false, statuses, keep: true }))) return null;
+    const withKey = members.filter((m) => ["first_seen", "verified"].includes(statuses.get(m)));
+    const without = members.filter((m) => !withKey.includes(m));
+    const box = el("div", { class: "groupkeys", "data-group": g.name }, [
+      el("div", { class: "readers", text: withKey.length
+        ? `Group ${g.name}: ${withKey.join(", ")} ${withKey.length === 1 ? "has a key and will" : "have keys and will"} be able to read it.`
+        : `Group ${g.name}: no member has a published key, so nobody in it could read the message.` }),
+      without.length ? el("div", { class: "without", text: `${without.join(", ")} ${without.length === 1 ? "has" : "have"} ` +
+        "no key: the forum shows them the conversation, but they cannot read it." }) : null,
+    ].filter(Boolean));
+    $("#keywarn").append(box);
+    report();
+    if (!withKey.length) return null;
+    readers.push(...withKey.filter((m) => !readers.includes(m)));
+  }
+  return readers;
 }
 
 async function sendReply() {
@@ -305,8 +379,8 @@ async function onSend() {
     status("sent", "Sent.");
     await send("frame.close", { token: TOKEN, topic_id: res.topic_id });
   } catch (e) {
-    const text = e.code === "recipient_without_key" || e.code === "key_change_unacknowledged" ? e.message
-      : `Not sent: ${e.message}. Your text is kept (encrypted) as a draft.`;
+    const text = e.code === "recipient_without_key" || e.code === "key_change_unacknowledged" ? `Not sent. ${userText(e)}`
+      : `Not sent. ${userText(e)} Your text is kept (encrypted) as a draft.`;
     status(e.code === "key_change_unacknowledged" ? "blocked" : "error", text);
   } finally {
     sending = false;
@@ -334,7 +408,7 @@ async function init() {
   $("#form").hidden = false;
   if (bundle.mode !== "new" && !conversation) {
     try { await loadConversation(); } catch (e) {
-      return status("error", `This conversation cannot be opened here: ${e.message}`);
+      return status("error", `This conversation cannot be opened here. ${userText(e)}`);
     }
   }
   await loadDraft();

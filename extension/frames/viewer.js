@@ -4,6 +4,8 @@ import { $, api, C, el, send, forum, fixedHeight, TOKEN, patterns } from "./fram
 import { renderMarkdown, showInSandbox } from "./render.js";
 import { membersWithoutKey, openConversation } from "../common/conversation.js";
 import { showSecurityPhrase } from "./guard.js";
+import { withRetry } from "../common/retry.js";
+import { userText } from "../common/user_text.js";
 
 const STATUS_TEXT = {
   valid: ["ok", "Signature valid"],
@@ -103,12 +105,24 @@ function header({ author, created_at, keyInfo, extra }) {
 }
 
 // Participants of the topic who cannot read it: the forum added them without giving them the key.
-function showWithoutKey(names) {
+// Participants who cannot read: members of a group the conversation was sent to who had no key
+// then, and anyone else the server added without a key.
+function showWithoutKey(names, groups = []) {
   const box = $("#warnings");
   box.replaceChildren();
   if (!names.length) return;
-  box.append(el("div", { class: "notice warn", id: "without-key", "data-users": names.join(","),
-    text: "Added by the server without a key (cannot read this conversation): " + names.join(", ") }));
+  const groupOf = (n) => groups.find((g) => g.members.some((m) => m.toLowerCase() === n.toLowerCase()));
+  const viaGroup = names.filter(groupOf);
+  const added = names.filter((n) => !groupOf(n));
+  if (viaGroup.length) {
+    box.append(el("div", { class: "notice", id: "group-without-key", "data-users": viaGroup.join(","),
+      text: "Group members without a key (the forum shows them this conversation, they cannot read it): " +
+        viaGroup.map((n) => `${n} (${groupOf(n).name})`).join(", ") }));
+  }
+  if (added.length) {
+    box.append(el("div", { class: "notice warn", id: "without-key", "data-users": added.join(","),
+      text: "Added by the server without a key (cannot read this conversation): " + added.join(", ") }));
+  }
   report();
 }
 
@@ -165,9 +179,9 @@ async function showKeyExchange(topic, post) {
   if (!answered) {
     try {
       const mine = await send("keys.announce");
-      await forum("answer_key_exchange", { topic_id: bundle.topic_id, raw: mine.raw });
+      await withRetry(() => forum("answer_key_exchange", { topic_id: bundle.topic_id, raw: mine.raw }), () => {});
       text += ` Your own key was sent back to ${post.username} in this conversation.`;
-    } catch (e) { text += ` Your own key could not be sent back: ${e.message}`; }
+    } catch (e) { text += ` Your own key could not be sent back. ${userText(e)}`; }
   }
   notice(text);
   setState("key_exchange");
@@ -205,13 +219,15 @@ async function run() {
       const keyInfo = await keyState(post.username);
       if (c.status !== "valid") { wipe(); header({ author: post.username, keyInfo }); notice(c.detail || c.status, "bad"); return setState(c.status, c.detail); }
       const names = (c.participants || []).map((p) => Array.isArray(p) ? p[0] : p).join(", ");
+      const groups = topic.groups || [];
+      const via = groups.length ? " · through " + groups.map((g) => `group ${g.name}`).join(", ") : "";
       header({ author: c.author || post.username, created_at: c.created_at, keyInfo,
-        extra: el("span", { class: "participants", text: "to " + names }) });
+        extra: el("span", { class: "participants", text: "to " + names + via }) });
       await showBody(c.title, c.body);
       showConversation(c.title);
       // When the topic's key shares cannot be read, name everyone the engine named.
       showWithoutKey(await membersWithoutKey({ send, bio, origin: bundle.origin, topic, opened: c })
-        .catch(() => c.without_key || []));
+        .catch(() => c.without_key || []), groups);
       shown = true;
       return setState("valid");
     }
@@ -242,8 +258,8 @@ async function run() {
     if (e.code === "locked") return setState("locked");
     const code = { not_a_participant: "cannot_decrypt", wrong_key: "cannot_decrypt", authentication_failed: "cannot_decrypt",
       malformed_input: "malformed", unsupported_version: "malformed", signature_missing: "unsigned" }[e.code] || "error";
-    notice(String(e.message || e), "bad");
-    setState(code, String(e.message || e));
+    notice(userText(e), "bad");
+    setState(code, userText(e));
   } finally {
     busy = false;
     report();
@@ -278,7 +294,7 @@ function watchLock() {
     bundle = await send("frame.get", { token: TOKEN });
   } catch (e) {
     notice("This frame was not opened by Encrypt for Discourse.", "bad");
-    return setState("error", e.message);
+    return setState("error", userText(e));
   }
   showSecurityPhrase();
   await run();

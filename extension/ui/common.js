@@ -15,11 +15,9 @@ export function setMessage(el, text, kind = "info") {
   el.hidden = !text;
 }
 
-export function errorText(e) {
-  if (e && e.code === "throttled") return `Too many wrong passphrases. Try again in ${Math.ceil(e.info.retry_after)} s.`;
-  if (e && e.code === "wrong_passphrase") return "Wrong passphrase.";
-  return (e && e.message) || String(e);
-}
+import { userText as errorText } from "../common/user_text.js";
+
+export { errorText };
 
 // Rough strength estimate for feedback: entropy from length and character variety, with a
 // penalty for repeats. Words separated by spaces count as about 11 bits each when long enough.
@@ -37,4 +35,20 @@ export function passphraseStrength(p) {
   const score = p.length < C.MIN_PASSPHRASE_LENGTH ? 0 : bits < 50 ? 1 : bits < 70 ? 2 : bits < 90 ? 3 : 4;
   const label = ["too short", "weak", "fair", "good", "strong"][score];
   return { score, label, bits: Math.round(bits) };
+}
+
+// An error in `el`, in the user's words; a passphrase throttle counts down to the moment the
+// next attempt is accepted.
+export function setErrorMessage(el, e) {
+  clearTimeout(el.efdCountdown);
+  const wait = e && e.code === "throttled" && e.info ? Math.ceil(Number(e.info.retry_after)) : NaN;
+  if (!Number.isFinite(wait)) return setMessage(el, errorText(e), "error");
+  let left = wait;
+  const tick = () => {
+    if (left <= 0) return setMessage(el, "You can try your passphrase again now.", "info");
+    setMessage(el, errorText({ ...e, info: { ...e.info, retry_after: left } }), "error");
+    left--;
+    el.efdCountdown = setTimeout(tick, 1000);
+  };
+  tick();
 }

@@ -3,6 +3,7 @@
 // key into the bio, the backup PM, and activating a device from the backup.
 // Forum HTTP goes through the content script of an open tab of the forum ("forum.request").
 import { $, api, C, patterns, send, show, setMessage, errorText } from "./common.js";
+import { withRetry } from "../common/retry.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 import { openConversation } from "../common/conversation.js";
 import qrcode from "../vendor/qrcode.mjs";
@@ -198,9 +199,14 @@ $("#backup-btn").addEventListener("click", async () => {
     const paper = $("#backup-paper").checked;
     const req = { passphrase: $("#backup-local").value, paper_key: paper };
     if ($("#backup-pass").value || !paper) req.backup_passphrase = $("#backup-pass").value;
+    if (req.backup_passphrase !== undefined && req.backup_passphrase.length < C.MIN_PASSPHRASE_LENGTH) {
+      b.disabled = false;
+      return msg(`The backup passphrase needs at least ${C.MIN_PASSPHRASE_LENGTH} characters (or use a paper key instead).`, "error");
+    }
     const out = await send("backup.make", req);
     // Only the encrypted record goes to the forum tab; the paper key stays on this page.
-    await forum("create_backup", { title: out.title, raw: out.raw });
+    await withRetry(() => forum("create_backup", { title: out.title, raw: out.raw }),
+      ({ why, left }) => msg(`${why} Posting the backup again in ${left} s; nothing is lost.`));
     $("#backup-local").value = ""; $("#backup-pass").value = ""; $("#backup-paper").checked = false;
     if (out.paper_key) {
       $("#paperkey-words").textContent = out.paper_key;
@@ -248,7 +254,7 @@ async function takeKeyExchange(topicId) {
   }
   if (got && !answered) {
     const mine = await send("keys.announce");
-    await forum("answer_key_exchange", { topic_id: topicId, raw: mine.raw });
+    await withRetry(() => forum("answer_key_exchange", { topic_id: topicId, raw: mine.raw }), () => {});
   }
   return got;
 }

@@ -1,5 +1,5 @@
 // Setup / options page: create, unlock, lock, import, paper key, export, reset, auto-lock.
-import { $, C, send, show, setMessage, errorText, passphraseStrength } from "./common.js";
+import { $, C, send, show, setMessage, setErrorMessage, errorText, passphraseStrength } from "./common.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 
 let state = null;
@@ -68,7 +68,7 @@ function wireCreate() {
       p.value = c.value = "";
       setMessage($("#create-msg"), "Identity created and unlocked.", "ok");
     } catch (e) {
-      setMessage($("#create-msg"), errorText(e), "error");
+      setErrorMessage($("#create-msg"), e);
       btn.disabled = false;
     } finally {
       clearInterval(tick);
@@ -95,7 +95,7 @@ function wireImport() {
       for (const id of ["#import-text", "#import-pass", "#import-new", "#import-confirm"]) $(id).value = "";
       setMessage(msg, "Identity imported and unlocked.", "ok");
     } catch (e) {
-      setMessage(msg, errorText(e), "error");
+      setErrorMessage(msg, e);
     } finally {
       $("#import-btn").disabled = false;
       await refresh();
@@ -112,7 +112,7 @@ function wireUnlockLock() {
       $("#unlock-pass").value = "";
       setMessage(msg, "");
     } catch (e) {
-      setMessage(msg, errorText(e), "error");
+      setErrorMessage(msg, e);
     } finally {
       $("#unlock-btn").disabled = false;
       await refresh();
@@ -127,7 +127,7 @@ function wireUnlockLock() {
       const r = await send("settings.set", { auto_lock_seconds: minutes * 60 });
       setMessage($("#autolock-msg"), `Saved: locks after ${Math.round(r.auto_lock_seconds / 60)} min idle.`, "ok");
     } catch (e) {
-      setMessage($("#autolock-msg"), errorText(e), "error");
+      setErrorMessage($("#autolock-msg"), e);
     }
   });
 }
@@ -143,7 +143,7 @@ function wirePaperExport() {
       show($("#paper-out"));
       setMessage($("#paper-msg"), "");
     } catch (e) {
-      setMessage($("#paper-msg"), errorText(e), "error");
+      setErrorMessage($("#paper-msg"), e);
     }
   });
   $("#export-btn").addEventListener("click", async () => {
@@ -154,7 +154,7 @@ function wirePaperExport() {
       show($("#export-out"));
       setMessage($("#export-msg"), "This block holds your private keys. Store it offline.", "error");
     } catch (e) {
-      setMessage($("#export-msg"), errorText(e), "error");
+      setErrorMessage($("#export-msg"), e);
     }
   });
 }
@@ -172,7 +172,7 @@ function wireReplace() {
         "encrypted inbox of each forum you use, and make a new key backup there.", "ok");
       msg.dataset.state = "replaced";
     } catch (e) {
-      setMessage(msg, errorText(e), "error");
+      setErrorMessage(msg, e);
       btn.disabled = confirm.value !== "REPLACE";
     } finally {
       show($("#replace-progress"), false);
@@ -191,7 +191,7 @@ function wireReset() {
       for (const id of ["#paper-out", "#export-out"]) show($(id), false);
       setMessage($("#reset-msg"), "");
     } catch (e) {
-      setMessage($("#reset-msg"), errorText(e), "error");
+      setErrorMessage($("#reset-msg"), e);
     }
     await refresh();
   });
@@ -209,7 +209,7 @@ function wirePhrase() {
       setMessage($("#phrase-msg"), "Saved. Look for it in every Encrypt for Discourse window.", "ok");
       await showSecurityPhrase();
     } catch (e) {
-      setMessage($("#phrase-msg"), errorText(e), "error");
+      setErrorMessage($("#phrase-msg"), e);
     }
   });
   showSecurityPhrase();

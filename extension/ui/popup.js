@@ -1,6 +1,6 @@
 // Popup: for the current tab, one of: not a Discourse site / not enabled / no identity /
 // locked / unlocked, with the one obvious next action.
-import { $, api, send, show, setMessage, errorText } from "./common.js";
+import { $, api, send, show, setMessage, setErrorMessage, errorText } from "./common.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 
 const SECTIONS = ["#act-enable", "#act-setup", "#act-unlock", "#act-lock"];
@@ -66,7 +66,7 @@ $("#enable-btn").addEventListener("click", () => {
     await send("site.enable", { origin });
     if (currentTab.id !== undefined) api.tabs.reload(currentTab.id);
     await refresh();
-  }).catch((e) => setMessage($("#msg"), errorText(e), "error"));
+  }).catch((e) => setErrorMessage($("#msg"), e));
 });
 $("#setup-btn").addEventListener("click", () => api.runtime.openOptionsPage());
 $("#options-link").addEventListener("click", (ev) => { ev.preventDefault(); api.runtime.openOptionsPage(); });
@@ -84,7 +84,7 @@ const unlock = async () => {
     $("#unlock-pass").value = "";
     setMessage($("#msg"), "");
   } catch (e) {
-    setMessage($("#msg"), errorText(e), "error");
+    setErrorMessage($("#msg"), e);
   }
   await refresh();
 };

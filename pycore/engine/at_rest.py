@@ -4,7 +4,8 @@ everything else (conversation keys, titles, drafts) in the vault.
 - `protect_identity` / `unprotect_identity`: PBKDF2-SHA256 (the cost is stored with the blob,
   at least 1,000,000) → AES-256-GCM over the plugin's unprotected private identity string.
 - `seal_vault` / `open_vault`: AES-256-GCM under the vault key, a random AES-256 key stored
-  RSA-OAEP-wrapped to my own encryption key (record "inband.vault"). Nothing in the vault can be
+  RSA-OAEP-wrapped to my own encryption key (record "inband.vault", which also keeps the wrapped
+  vault keys of the identities this device had before). Nothing in the vault can be
   read without the unlocked identity; the unwrapped vault key (non-extractable) is cached in
   memory per engine and per unlocked identity.
 """
@@ -51,26 +52,41 @@ _VAULT_KEYS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # engin
 
 
 async def _vault_key(engine, ident):
+    """The vault key of `ident`. The record keeps the wrapped vault key of every identity this
+    device has had (the current one first), so a reset followed by a restore of the same identity
+    finds its vault again instead of sealing a new one over it."""
     cached = _VAULT_KEYS.get(engine)
     if cached is not None and cached[0] is ident:
         return cached[1]
     prims = engine.prims
     fp = (await _identity.fingerprint(prims, ident)).hex()
     rec = await engine.store.get(names.VAULT)
+    entries = _vault_entries(rec)
     raw = None
-    if isinstance(rec, dict) and rec.get("fp") == fp:
+    mine = next((e for e in entries if e.get("fp") == fp), None)
+    if mine is not None:
         try:
-            wrapped = b64.decode(rec["wrapped"], what="stored vault key")
-            raw = await prims.rsa_oaep_decrypt(ident.encrypt_private, wrapped)
-        except (PycoreError, ValueError, KeyError):
+            raw = await prims.rsa_oaep_decrypt(ident.encrypt_private, b64.decode(mine["wrapped"], what="stored vault key"))
+        except (PycoreError, ValueError, KeyError, TypeError):
             raw = None
     if raw is None or len(raw) != 32:
         raw = prims.random_bytes(32)
-        wrapped = await prims.rsa_oaep_encrypt(ident.encrypt_public, raw)
-        await engine.store.set(names.VAULT, {"fp": fp, "wrapped": b64.encode(wrapped)})
+        mine = {"fp": fp, "wrapped": b64.encode(await prims.rsa_oaep_encrypt(ident.encrypt_public, raw))}
+    if not entries or entries[0] is not mine:
+        others = [e for e in entries if e.get("fp") != fp]
+        await engine.store.set(names.VAULT, {**mine, "previous": others})
     handle = await prims.aes_import(raw, extractable=False)
     _VAULT_KEYS[engine] = (ident, handle)
     return handle
+
+
+def _vault_entries(rec) -> list:
+    """[{fp, wrapped}] of the vault record, current first; records of older builds hold one."""
+    if not isinstance(rec, dict):
+        return []
+    first = {"fp": rec.get("fp"), "wrapped": rec.get("wrapped")}
+    rest = [e for e in rec.get("previous") or [] if isinstance(e, dict) and isinstance(e.get("fp"), str)]
+    return ([first] if isinstance(first["fp"], str) else []) + rest
 
 
 async def seal_vault(engine, ident, data: bytes) -> dict:
@@ -97,16 +113,19 @@ async def transfer_vault(engine, old_ident, new_ident) -> None:
     vault for the old key there is nothing to move."""
     prims = engine.prims
     rec = await engine.store.get(names.VAULT)
+    entries = _vault_entries(rec)
     old_fp = (await _identity.fingerprint(prims, old_ident)).hex()
-    if not isinstance(rec, dict) or rec.get("fp") != old_fp:
+    old = next((e for e in entries if e.get("fp") == old_fp), None)
+    if old is None:
         return
     try:
-        raw = await prims.rsa_oaep_decrypt(old_ident.encrypt_private, b64.decode(rec["wrapped"], what="stored vault key"))
-    except (PycoreError, KeyError):
+        raw = await prims.rsa_oaep_decrypt(old_ident.encrypt_private, b64.decode(old["wrapped"], what="stored vault key"))
+    except (PycoreError, KeyError, TypeError):
         return
     new_fp = (await _identity.fingerprint(prims, new_ident)).hex()
     wrapped = await prims.rsa_oaep_encrypt(new_ident.encrypt_public, raw)
-    await engine.store.set(names.VAULT, {"fp": new_fp, "wrapped": b64.encode(wrapped)})
+    others = [e for e in entries if e.get("fp") != new_fp]
+    await engine.store.set(names.VAULT, {"fp": new_fp, "wrapped": b64.encode(wrapped), "previous": others})
     _VAULT_KEYS.pop(engine, None)
 
 

@@ -47,7 +47,8 @@ async def check_key(engine, origin, username, bio_raw, *, via_pm: bool = False):
                 "message": f"{username} has not published an encryption key"}, None
     except MalformedInput as e:
         return {**out, "status": "bad_key", "can_send": False, "verified": False,
-                "message": f"{username}'s published key is damaged: {e}"}, None
+                "message": f"{username}'s published key is damaged and cannot be used (ask them to publish it again)",
+                "detail": str(e)}, None
     out.update(fingerprint=published.fingerprint_hex, digits=published.digits, source="pm" if via_pm else "bio")
     if pin is None:
         pin = {"username": username, "fingerprint": published.fingerprint_hex, "public": published.public,

@@ -13,7 +13,7 @@ draft a previous version wrote, so these strings never change (add new ones inst
 | session, session.<key> | the unlocked identity for this browser session: non-extractable private key handles, marker, last activity |
 | throttle | consecutive wrong passphrases and the time before which attempts are refused |
 | settings | {auto_lock_seconds} |
-| inband.vault | the vault key (AES-256) RSA-OAEP-wrapped to my own key: {fp, wrapped} |
+| inband.vault | the vault key (AES-256) RSA-OAEP-wrapped to my own key: {fp, wrapped, previous: [{fp, wrapped}] (the vault keys of identities this device had before, kept so a restored identity finds its vault)} |
 | inband.pin.<origin>.<username> | the pinned key of a user (public data) |
 | inband.conv.<origin>.<topic_id> | a conversation: id, its key and metadata sealed in the vault |
 | inband.convs.<origin> | the topic ids of the conversations opened on this device |

@@ -10,6 +10,8 @@ import time
 
 from selenium.common.exceptions import WebDriverException
 
+from tests.test_user_text import INTERNAL
+
 from .browser import wait_until
 
 POST_WAIT = 90.0
@@ -116,6 +118,9 @@ class ForumUser:
                         self.d.switch_to.frame(bodies[0])
                         out["body"] = self.d.find_element("css selector", "body").text
                     self.d.switch_to.default_content()
+                    if state != "valid":   # what a failure shows is written for users
+                        said = out["content"] + " " + out["warnings"]
+                        assert not INTERNAL.search(said), f"{self.username}: developer text in the viewer: {said!r}"
                     return out
             except WebDriverException:
                 pass

@@ -3,7 +3,7 @@ import pytest
 
 from .conftest import PASSPHRASE, vectors
 
-pytestmark = [pytest.mark.e2e, pytest.mark.firefox]
+pytestmark = [pytest.mark.e2e, pytest.mark.firefox, pytest.mark.forum_independent]
 
 
 def test_firefox_create_unlock_decrypt(firefox):

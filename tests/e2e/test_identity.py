@@ -7,7 +7,7 @@ import pytest
 from .browser import wait_until
 from .conftest import PASSPHRASE, setup_vector_identity, vectors
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.forum_independent]
 
 
 def _post_and_key(name="create_signed_one_upload", identity_index="0"):
@@ -76,6 +76,13 @@ def test_wrong_passphrase_is_refused_and_throttled(alice):
     b.click("#unlock-btn")
     wait_until(lambda: "Too many wrong passphrases" in b.q("#unlock-msg").text, timeout=30, what="throttle message")
     assert b.status()["unlocked"] is False
+    # the wait counts down where the user is looking, then says that trying again is possible
+    seconds = lambda: int((re.search(r"Wait (\d+) seconds", b.q("#unlock-msg").text) or [0, 0])[1])
+    first = seconds()
+    assert first > 0
+    wait_until(lambda: 0 < seconds() < first or "try your passphrase again now" in b.q("#unlock-msg").text,
+               timeout=15, what="the throttle counting down")
+    wait_until(lambda: "try your passphrase again now" in b.q("#unlock-msg").text, timeout=30, what="the end of the wait")
     # After the wait, the right passphrase works and the counter resets.
     wait_until(lambda: b.status()["throttled_for"] == 0, timeout=30, what="throttle to expire")
     assert b.call("identity.unlock", {"passphrase": PASSPHRASE})["unlocked"] is True

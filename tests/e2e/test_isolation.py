@@ -7,7 +7,7 @@ import pytest
 from .browser import wait_until
 from .conftest import enable_site
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.forum_independent]
 
 FORGERIES = [
     {"type": "identity.lock", "payload": {}},

@@ -65,7 +65,7 @@ def test_2_alice_offers_bob_a_key_exchange(users, srv, story):
     send_new_message(alice, ["bob"], TITLE, BODY, send=False)
     assert alice.click_send() == "blocked"
     box = alice.d.find_element("css selector", '.keywarn.nokey[data-user="bob"]')
-    assert "no published key" in box.text
+    assert "has not published" in box.text
     n = len(srv.topics())
     box.find_element("css selector", "button.ask-key").click()
     wait_until(lambda: len(srv.topics()) == n + 1, timeout=60, what="the key-exchange PM")

@@ -48,8 +48,11 @@ def test_1_alice_writes_and_backs_up_then_40_newer_pms_arrive(users, srv, story)
     alice.type("#backup-local", PASSPHRASE)
     alice.type("#backup-pass", BACKUP)
     alice.b.click("#backup-btn")
-    wait_until(lambda: alice.d.find_element("css selector", "#backup-btn").get_attribute("data-state") == "done",
+    wait_until(lambda: alice.d.find_element("css selector", "#backup-btn").get_attribute("data-state") == "done"
+               or "error" in (alice.d.find_element("css selector", "#msg").get_attribute("class") or ""),
                timeout=120, what="alice: backup posted")
+    assert alice.d.find_element("css selector", "#backup-btn").get_attribute("data-state") == "done", \
+        alice.d.find_element("css selector", "#msg").text
     for i in range(40):
         srv.create_pm("bob", ["alice"], f"Newer plain PM {i}", f"Plain message number {i} for alice.",
                       skip_validations=True)

@@ -31,6 +31,9 @@ def test_1_a_conversation_with_a_reply_to_the_first_post(users, srv, story):
     alice, bob = users["alice"], users["bob"]
     send_new_message(alice, ["bob"], TITLE, BODY)
     story.topic_id = alice.wait_topic_page()
+    # a plain post in between: Discourse hides "N replies" under a post whose only reply is
+    # directly below it (suppress_reply_directly_below, on by default)
+    srv.reply("alice", story.topic_id, "A plain word in between.", skip_validations=True)
     bob.to_forum(f"/t/{story.topic_id}")
     story.first = srv.posts(story.topic_id)[0]["id"]
     bob.read_viewer(story.first)
@@ -39,7 +42,7 @@ def test_1_a_conversation_with_a_reply_to_the_first_post(users, srv, story):
     bob.type("#body", REPLY)
     bob.send_composer()
     bob.wait_topic_page()
-    story.reply = srv.posts(story.topic_id)[1]["id"]
+    story.reply = srv.posts(story.topic_id)[2]["id"]
     # the server records it as a reply to post 1, so Discourse embeds it under post 1
     srv.forum.db.run("UPDATE posts SET reply_to_post_number = 1 WHERE id = ?", story.reply)
     # and a small action (a participant invited): no cooked, no data-post-id

@@ -389,6 +389,28 @@ def create_app(forum: Forum, server) -> Flask:
     def pm_group(username, group_name):
         return pm_list(username, "group", group_name)
 
+    # --------------------------------------------------------------------------- groups
+    @route("/groups/<group_name>/members")
+    def group_members(group_name):
+        """GroupsController#members: a group nobody may see answers 403 like an unknown one
+        (guardian.ensure_can_see!(nil)); `limit` (default 50, at most 1000) and `offset` page the
+        members, owners first, then by username descending unless `asc`."""
+        grp = forum.group_by_name_ci(group_name)
+        if not grp or not forum.can_see_group_members(g.user, grp):
+            raise invalid_access()
+        p = g.params
+        limit = as_int(p.get("limit")) if p.get("limit") not in (None, "") else 50
+        offset = as_int(p.get("offset")) or 0
+        if limit is None or limit < 0 or limit > 1000:
+            raise invalid_parameters("limit")
+        if offset < 0:
+            raise invalid_parameters("offset")
+        users = [forum.user_by_id(i) for i in forum.group_member_ids(grp["id"])]
+        users.sort(key=lambda u: u["username"].lower(), reverse=not p.get("asc"))
+        page = users[offset:offset + limit]
+        return json_response({"members": [S.group_user(u) for u in page], "owners": [],
+                              "meta": {"total": len(users), "limit": limit, "offset": offset}})
+
     # --------------------------------------------------------------------------- drafts
     @app.route("/drafts.json", methods=["GET", "POST"])
     @app.route("/drafts", methods=["GET", "POST"])

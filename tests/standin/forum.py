@@ -257,6 +257,25 @@ class Forum:
             return None
         return self.db.one("SELECT * FROM groups WHERE name = ?", name)
 
+    def group_by_name_ci(self, name: str | None) -> dict | None:
+        """GroupsController#find_group: lower(name) = name.downcase."""
+        if not name:
+            return None
+        return self.db.one("SELECT * FROM groups WHERE lower(name) = ?", name.lower())
+
+    def can_see_group_members(self, user: dict | None, group: dict) -> bool:
+        """Guardian#can_see_group_members? by members_visibility_level (Group.visibility_levels:
+        0 public, 1 logged on users, 2 members, 3 staff, 4 owners); owners are not modelled, so
+        level 4 is staff only."""
+        lvl = group["members_visibility_level"]
+        if lvl == 0:
+            return True
+        if not user:
+            return False
+        if S.staff(user) or lvl == 1:
+            return True
+        return lvl == 2 and group["id"] in self.user_group_ids(user["id"])
+
     def add_group_member(self, group: str, username: str) -> None:
         g, u = self.group_by_name(group), self.user_by_name(username)
         if not g or not u:

@@ -40,6 +40,12 @@ def basic_user(user: dict) -> dict:
             "avatar_template": avatar_template(user)}
 
 
+def group_user(user: dict) -> dict:
+    """GroupUserSerializer (a member in /groups/{name}/members.json)."""
+    return {**basic_user(user), "title": None, "last_posted_at": None, "last_seen_at": None,
+            "added_at": None, "timezone": None, "primary_group_name": None}
+
+
 def staff(user: dict | None) -> bool:
     return bool(user and (user["admin"] or user["moderator"]))
 

@@ -22,8 +22,8 @@ import json
 from datetime import datetime
 
 from ... import inband
-from ...errors import (AuthenticationFailed, BadRequest, ConversationChanged, ConversationUnknown, NotAParticipant,
-                       PycoreError)
+from ...errors import (AuthenticationFailed, BadRequest, ConversationChanged, ConversationUnknown, MalformedInput,
+                       NotAParticipant, PycoreError)
 from ...plugin import topickey
 from .. import args, at_rest
 from .. import store as names
@@ -34,8 +34,19 @@ async def _load_conv(engine, ident, origin, topic_id):
     rec = await engine.store.get(names.conversation(origin, topic_id))
     if not rec:
         raise ConversationUnknown("this conversation has not been opened on this device yet")
-    key = await topickey.from_raw(engine.prims, await at_rest.open_vault(engine, ident, rec["key"]), extractable=True)
+    key = await _stored_key(engine, ident, rec)
+    if key is None:
+        raise ConversationUnknown("this conversation's stored key cannot be opened on this device: open its first post again")
     return rec, inband.Conversation(id=rec["conversation_id"], key=key, status=rec.get("status", ""))
+
+
+async def _stored_key(engine, ident, rec):
+    """The conversation key stored in `rec`, or None when it was sealed under a vault key this
+    identity does not hold (the first post, on the forum, gives it again)."""
+    try:
+        return await topickey.from_raw(engine.prims, await at_rest.open_vault(engine, ident, rec["key"]), extractable=True)
+    except (AuthenticationFailed, MalformedInput, KeyError, TypeError):
+        return None
 
 
 async def _meta(engine, ident, rec) -> dict:
@@ -43,7 +54,10 @@ async def _meta(engine, ident, rec) -> dict:
     post was read on this device)."""
     if not rec.get("meta"):
         return {}
-    return json.loads((await at_rest.open_vault(engine, ident, rec["meta"])).decode("utf-8"))
+    try:
+        return json.loads((await at_rest.open_vault(engine, ident, rec["meta"])).decode("utf-8"))
+    except (AuthenticationFailed, MalformedInput):
+        return {}
 
 
 async def _save_conv(engine, ident, origin, topic_id, conversation_id, key, meta: dict | None):
@@ -127,7 +141,7 @@ async def open_first_post(engine, payload, context):
     stored = await engine.store.get(names.conversation(origin, topic_id))
     key = None
     if stored:
-        key = await topickey.from_raw(engine.prims, await at_rest.open_vault(engine, ident, stored["key"]), extractable=True)
+        key = await _stored_key(engine, ident, stored)
     author_keys = await known_keys(engine, origin, author, author_bio)
     unaccepted = await unaccepted_fingerprints(engine, origin, author)
     allowed = args.usernames(payload, "allowed_users")
