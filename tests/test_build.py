@@ -35,7 +35,7 @@ def _zips(out: Path):
 def test_zips_are_reproducible_and_reported(two_builds):
     (a, log_a), (b, _log_b) = two_builds
     za, zb = _zips(a), _zips(b)
-    assert [p.name for p in za] == ["encrypt-for-discourse-chromium-0.1.0.zip", "encrypt-for-discourse-firefox-0.1.0.zip"]
+    assert [p.name for p in za] == ["encrypt-for-discourse-chromium-0.2.0.zip", "encrypt-for-discourse-firefox-0.2.0.zip"]
     assert [p.name for p in zb] == [p.name for p in za]
     for pa, pb in zip(za, zb):
         data = pa.read_bytes()
@@ -201,3 +201,12 @@ def test_no_network_urls_in_extension_sources():
             urls = [u for u in re.findall(r"https?://[^\s\"'`)]+", text)
                     if not u.startswith(("http://127.0.0.1", "http://localhost"))]
             assert not urls, f"{p}: {urls}"
+
+
+def test_one_version_everywhere():
+    """The manifest, package.json, the lockfile's root and pycore state the same release version."""
+    import pycore
+    manifest = json.loads((REPO / "extension" / "manifests" / "common.json").read_text())["version"]
+    package = json.loads((REPO / "package.json").read_text())["version"]
+    lock = json.loads((REPO / "package-lock.json").read_text())
+    assert manifest == package == lock["version"] == lock["packages"][""]["version"] == pycore.__version__
