@@ -20,10 +20,12 @@ Generated into every built tree (never kept in extension/): common/config.js (ta
 build id) and common/constants.js (the facts JavaScript shares with pycore: armour markers, titles,
 the username pattern, limits; from pycore.js_constants.for_javascript()).
 
-Test builds differ from store builds in exactly two things (see docs/EXTENSION.md):
+Test builds differ from store builds in exactly these things (see docs/EXTENSION.md):
   * manifest `host_permissions` grants http://127.0.0.1/* and http://localhost/* at install, so e2e
     tests need no permission prompt for the local Discourse stand-in;
-  * common/config.js sets `testHooks: true`, which enables the `test.*` messages.
+  * common/config.js sets `testHooks: true`, which enables the `test.*` messages;
+  * the manifest overlay extension/manifests/<target>-test.json (Chromium: the fixed public "key",
+    so the test extension id is always the same; stores refuse a "key" in uploads).
 Test builds are never zipped.
 """
 from __future__ import annotations
@@ -117,6 +119,11 @@ def manifest_for(target: str, test: bool) -> dict:
     if war:
         m["web_accessible_resources"] = war
     if test:
+        # Test-only overlay: Chromium's fixed public key (a stable extension id for the tests).
+        # The Chrome Web Store refuses uploads whose manifest has a "key", so store builds never do.
+        overlay = EXT / "manifests" / f"{target}-test.json"
+        if overlay.is_file():
+            m = deep_merge(m, json.loads(overlay.read_text()))
         m["host_permissions"] = list(TEST_HOSTS)
         m["name"] = m["name"] + " (test build)"
     return m

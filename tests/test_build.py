@@ -62,9 +62,11 @@ def test_chromium_manifest(two_builds):
     assert "host_permissions" not in m and "content_scripts" not in m and "externally_connectable" not in m
     assert "<all_urls>" not in json.dumps(m)
     assert set(m["optional_host_permissions"]) == {"https://*/*", "http://*/*"}
-    # A fixed key gives the deterministic id the tests use.
+    # The store build has no key (the Chrome Web Store refuses one); the test build's fixed key
+    # gives the deterministic id the tests use.
+    assert "key" not in m
     from tests.e2e.browser import extension_id
-    assert extension_id(out / "chromium") == "amfnpddnafokmhbgjafjnbkgpndpggaj"
+    assert extension_id(out / "chromium-test") == "amfnpddnafokmhbgjafjnbkgpndpggaj"
     for war in m.get("web_accessible_resources", []):
         assert war.get("use_dynamic_url") is True
         assert all(r.startswith("frames/") and r.endswith(".html") for r in war["resources"])
@@ -86,12 +88,14 @@ def test_firefox_manifest(two_builds):
     assert not (out / "firefox" / "engine" / "offscreen.html").exists()
 
 
-def test_test_builds_differ_only_in_host_permissions_and_test_hooks(two_builds):
+def test_test_builds_differ_only_in_host_permissions_test_hooks_and_key(two_builds):
     out = two_builds[0][0]
     for target in ("chromium", "firefox"):
         store, test = out / target, out / f"{target}-test"
         ms, mt = _manifest(out, target), _manifest(out, f"{target}-test")
         assert mt.pop("host_permissions") == ["http://127.0.0.1/*", "http://localhost/*"]
+        if target == "chromium":
+            assert mt.pop("key").startswith("MIIBIjAN")
         assert mt.pop("name").endswith("(test build)")
         ms.pop("name")
         assert ms == mt
@@ -210,3 +214,63 @@ def test_one_version_everywhere():
     package = json.loads((REPO / "package.json").read_text())["version"]
     lock = json.loads((REPO / "package-lock.json").read_text())
     assert manifest == package == lock["version"] == lock["packages"][""]["version"] == pycore.__version__
+
+
+# What both stores state for uploads, checked on the zips themselves (not the unpacked trees).
+STORE_PERMISSIONS = {"chromium": ["storage", "alarms", "scripting", "activeTab", "offscreen"],
+                     "firefox": ["storage", "alarms", "scripting", "activeTab"]}
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    import struct
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_store_zips_follow_the_upload_rules(two_builds):
+    import re
+    out = two_builds[0][0]
+    zips = {p.name.split("-")[3]: p for p in _zips(out)}
+    assert set(zips) == {"chromium", "firefox"}
+    for target, zp in zips.items():
+        with zipfile.ZipFile(zp) as z:
+            names = z.namelist()
+            assert len(names) == len(set(names)), "duplicate entries"
+            assert all(not n.startswith(("/", "../")) and "/../" not in n and "\\" not in n for n in names)
+            assert not any(n.endswith("/") for n in names), "directory entries"
+            assert not any(p.startswith(".") for n in names for p in n.split("/")), "hidden files"
+            # Chromium and Firefox both refuse files whose name starts with "_" at the root
+            # (reserved: _locales, _metadata); we ship none.
+            assert not any(n.startswith("_") for n in names)
+            m = json.loads(z.read("manifest.json"))
+            assert "key" not in m, f"{target}: the Chrome Web Store refuses a manifest with a key"
+            assert "update_url" not in m, f"{target}: store-hosted extensions must not set update_url"
+            assert "update_url" not in json.dumps(m.get("browser_specific_settings", {}))
+            assert m["manifest_version"] == 3
+            assert re.fullmatch(r"(0|[1-9]\d{0,4})(\.(0|[1-9]\d{0,4})){0,3}", m["version"]), m["version"]
+            assert all(int(p) <= 65535 for p in m["version"].split("."))
+            assert 0 < len(m["name"]) <= 45 and 0 < len(m["short_name"]) <= 45
+            assert 0 < len(m["description"]) <= 132, "Chrome's limit for the description"
+            assert m["permissions"] == STORE_PERMISSIONS[target]
+            assert m["optional_host_permissions"] == ["https://*/*", "http://*/*"]
+            assert "host_permissions" not in m and "content_scripts" not in m
+            assert m["content_security_policy"] == {"extension_pages": CSP}
+            icons = m["icons"]
+            assert set(icons) >= {"16", "48", "128"}, "both stores want a 128 px icon; 16 and 48 for the UI"
+            for size, path in icons.items():
+                assert path in names, f"{target}: icon {path} is not in the zip"
+                assert _png_size(z.read(path)) == (int(size), int(size)), path
+            for page in (m["action"]["default_popup"], m["options_ui"]["page"]):
+                assert page in names
+            if target == "chromium":
+                assert m["background"] == {"service_worker": "background/router_sw.js", "type": "module"}
+                assert m["background"]["service_worker"] in names
+                assert "browser_specific_settings" not in m
+            else:
+                assert all(s in names for s in m["background"]["scripts"])
+                gecko = m["browser_specific_settings"]["gecko"]
+                assert re.fullmatch(r"[\w.+-]+@[\w.-]+", gecko["id"]) and len(gecko["id"]) <= 80
+                assert gecko["data_collection_permissions"] == {"required": ["none"]}
+                assert "minimum_chrome_version" not in m
+            for war in m.get("web_accessible_resources", []):
+                assert all(r in names for r in war["resources"])
