@@ -213,7 +213,9 @@ def test_one_version_everywhere():
     manifest = json.loads((REPO / "extension" / "manifests" / "common.json").read_text())["version"]
     package = json.loads((REPO / "package.json").read_text())["version"]
     lock = json.loads((REPO / "package-lock.json").read_text())
-    assert manifest == package == lock["version"] == lock["packages"][""]["version"] == pycore.__version__
+    import tomllib
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert manifest == package == lock["version"] == lock["packages"][""]["version"] == pycore.__version__ == project
 
 
 # What both stores state for uploads, checked on the zips themselves (not the unpacked trees).
