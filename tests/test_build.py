@@ -29,12 +29,13 @@ def two_builds(tmp_path_factory):
 
 
 def _zips(out: Path):
-    return sorted(out.glob("encrypt-for-discourse-*.zip"))
+    """The store zips (not the source package)."""
+    return sorted(p for p in out.glob("encrypt-for-discourse-*.zip") if not p.name.endswith("-source.zip"))
 
 
 def test_zips_are_reproducible_and_reported(two_builds):
     (a, log_a), (b, _log_b) = two_builds
-    za, zb = _zips(a), _zips(b)
+    za, zb = _zips(a), _zips(b)   # the store zips (the source package is checked below)
     assert [p.name for p in za] == ["encrypt-for-discourse-chromium-0.2.0.zip", "encrypt-for-discourse-firefox-0.2.0.zip"]
     assert [p.name for p in zb] == [p.name for p in za]
     for pa, pb in zip(za, zb):
@@ -276,3 +277,83 @@ def test_store_zips_follow_the_upload_rules(two_builds):
                 assert "minimum_chrome_version" not in m
             for war in m.get("web_accessible_resources", []):
                 assert all(r in names for r in war["resources"])
+
+
+def test_sha256sums_cover_the_zips_and_the_source_package(two_builds):
+    out = two_builds[0][0]
+    lines = (out / "SHA256SUMS").read_text().splitlines()
+    names = [ln.split("  ", 1)[1] for ln in lines]
+    version = json.loads((REPO / "extension" / "manifests" / "common.json").read_text())["version"]
+    assert names == [f"encrypt-for-discourse-chromium-{version}.zip", f"encrypt-for-discourse-firefox-{version}.zip",
+                     f"encrypt-for-discourse-{version}-source.zip"]
+    for ln in lines:
+        sha, name = ln.split("  ", 1)
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == sha, name
+    # the source package is reproducible too
+    assert (out / names[2]).read_bytes() == (two_builds[1][0] / names[2]).read_bytes()
+
+
+def _third_party_rows(text: str) -> dict:
+    rows = {}
+    for ln in text.splitlines():
+        cells = [c.strip().strip("`") for c in ln.strip("|").split("|")]
+        if ln.startswith("| `") and len(cells) == 6:
+            rows[cells[0]] = {"package": cells[1], "version": cells[2], "license": cells[3], "source": cells[4],
+                              "sha256": cells[5]}
+    return rows
+
+
+def test_third_party_md_lists_every_file_not_ours_with_its_published_hash(two_builds):
+    out = two_builds[0][0]
+    text = (out / "THIRD_PARTY.md").read_text()
+    rows = _third_party_rows(text)
+    node = REPO / "node_modules"
+    for target in ("chromium", "firefox"):
+        tree = out / target
+        assert (tree / "THIRD_PARTY.md").read_text() == text
+        ours = {p.relative_to(REPO / "extension").as_posix() for p in (REPO / "extension").rglob("*")
+                if p.is_file() and "manifests" not in p.parts}
+        ours |= {"manifest.json", "pycore.zip", "THIRD_PARTY.md", "common/config.js", "common/constants.js"}
+        shipped = {p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()}
+        assert shipped - ours == set(rows), "every file that is not ours is listed, and only those"
+        for path, r in rows.items():
+            published = node / r["source"]
+            assert hashlib.sha256(published.read_bytes()).hexdigest() == r["sha256"], path
+            meta = json.loads((node / r["package"] / "package.json").read_text())
+            assert meta["version"] == r["version"] and meta["name"] == r["package"]
+            data = (tree / path).read_bytes()
+            if path == "pyodide/python_stdlib.zip":
+                assert f"- as shipped: `{hashlib.sha256(data).hexdigest()}`" in text
+                assert f"`{r['sha256']}`" in text.split("## pyodide/python_stdlib.zip", 1)[1]
+            else:
+                assert hashlib.sha256(data).hexdigest() == r["sha256"], f"{path} is shipped unmodified"
+                assert r["license"] == meta["license"]
+
+
+def test_source_package_rebuilds_the_firefox_zip_byte_for_byte(two_builds, tmp_path):
+    """The review package, unpacked like `unzip` does (modes kept), built with `./dev.sh build`
+    inside it. Its bootstrap finds this checkout's .venv and node_modules (linked in: installed
+    from the same lockfiles, which the bootstrap compares) instead of downloading them again."""
+    import stat
+    out = two_builds[0][0]
+    src_zip = next(out.glob("encrypt-for-discourse-*-source.zip"))
+    with zipfile.ZipFile(src_zip) as z:
+        z.extractall(tmp_path)
+        for info in z.infolist():
+            mode = info.external_attr >> 16
+            if mode:
+                (tmp_path / info.filename).chmod(stat.S_IMODE(mode))
+    (top,) = tmp_path.iterdir()
+    assert (top / "REVIEW.md").is_file() and (top / "THIRD_PARTY.md").is_file()
+    assert not (top / "tests").exists() and not (top / ".git").exists()
+    for lockfile in ("requirements.lock", "package-lock.json"):
+        assert (top / lockfile).read_bytes() == (REPO / lockfile).read_bytes()
+    (top / ".venv").symlink_to(REPO / ".venv")
+    (top / "node_modules").symlink_to(REPO / "node_modules")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run(["./dev.sh", "build"], cwd=top, capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    name = next(out.glob("encrypt-for-discourse-firefox-*.zip")).name
+    assert (top / "dist" / name).read_bytes() == (out / name).read_bytes(), "the Firefox zip differs"
+    sha = hashlib.sha256((out / name).read_bytes()).hexdigest()
+    assert sha in (top / "REVIEW.md").read_text()
