@@ -357,3 +357,53 @@ def test_source_package_rebuilds_the_firefox_zip_byte_for_byte(two_builds, tmp_p
     assert (top / "dist" / name).read_bytes() == (out / name).read_bytes(), "the Firefox zip differs"
     sha = hashlib.sha256((out / name).read_bytes()).hexdigest()
     assert sha in (top / "REVIEW.md").read_text()
+
+
+def _verify(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "build.py"), "verify", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_verify_accepts_this_build_and_names_every_file_that_differs(two_builds, tmp_path):
+    out = two_builds[0][0]
+    chromium_zip, firefox_zip = _zips(out)
+    # against a fresh build of this source (built by the command itself)
+    r = _verify(firefox_zip)
+    assert r.returncode == 0 and "every file matches this source" in r.stdout, r.stdout + r.stderr
+    # an installed copy as the Chrome Web Store delivers it: its signed hashes in _metadata/, and
+    # the package's public key and the store's update_url added to manifest.json, re-serialised
+    inst = tmp_path / "Extensions" / "abcdefghijklmnopabcdefghijklmnop" / "0.2.0_0"
+    shutil.copytree(out / "chromium", inst)
+    m = json.loads((inst / "manifest.json").read_text())
+    m.update(key="MIIBIjANBgkq", update_url="https://store.invalid/update")
+    (inst / "manifest.json").write_text(json.dumps(m, separators=(",", ":"), sort_keys=True))
+    (inst / "_metadata").mkdir()
+    (inst / "_metadata" / "verified_contents.json").write_text("[]")
+    r = _verify(inst, "--against", chromium_zip)
+    assert r.returncode == 0, r.stdout
+    assert "_metadata/verified_contents.json" in r.stdout and "key, update_url" in r.stdout
+    # one byte of one file changed; a file removed; a file added
+    target = inst / "engine" / "host.js"
+    data = bytearray(target.read_bytes())
+    data[100] ^= 1
+    target.write_bytes(bytes(data))
+    r = _verify(inst, "--against", chromium_zip)
+    assert r.returncode == 1 and "DIFFERS  engine/host.js" in r.stdout and "DOES NOT MATCH" in r.stdout, r.stdout
+    (inst / "ui" / "popup.js").unlink()
+    (inst / "ui" / "extra.js").write_text("steal()")
+    r = _verify(inst, "--against", chromium_zip)
+    assert "MISSING  ui/popup.js" in r.stdout and "EXTRA    ui/extra.js" in r.stdout and r.returncode == 1
+    # a manifest member that no store adds is a difference
+    m["permissions"].append("tabs")
+    shutil.copytree(out / "chromium", tmp_path / "other")
+    (tmp_path / "other" / "manifest.json").write_text(json.dumps(m))
+    r = _verify(tmp_path / "other", "--against", chromium_zip)
+    assert r.returncode == 1 and "DIFFERS  manifest.json" in r.stdout
+    # a signed Firefox package: META-INF/ is the add-ons site's signature
+    signed = tmp_path / "signed.xpi"
+    shutil.copyfile(firefox_zip, signed)
+    with zipfile.ZipFile(signed, "a") as z:
+        z.writestr("META-INF/cose.sig", b"signature")
+    r = _verify(signed, "--against", out / "firefox")
+    assert r.returncode == 0 and "META-INF/cose.sig" in r.stdout, r.stdout
+    assert _verify(tmp_path / "nothing-here").returncode == 1
