@@ -10,9 +10,6 @@
     python build.py verify PATH [--against ZIP|DIR]
                                     does an installed extension folder, or a downloaded zip/xpi/crx,
                                     hold exactly this source's store build? exit 0 (yes) or 1 (no)
-    python build.py screenshots [--out DIR]
-                                    store screenshots of the demo in real Chromium, 1280x800
-                                    (default docs/store/screenshots; needs .venv and a build)
     python build.py bench [--json FILE] [--runs N]
                                     measure the engine in a real headless Chromium (needs selenium
                                     from .venv and a previous build); prints a table
@@ -518,9 +515,6 @@ def main(argv: list[str]) -> int:
             return 2
         against = Path(argv[argv.index("--against") + 1]) if "--against" in argv else None
         return verify(Path(argv[1]), against)
-    if argv and argv[0] == "screenshots":
-        import subprocess
-        return subprocess.call([sys.executable, "-m", "tests.e2e.screenshots", *argv[1:]], cwd=ROOT)
     if argv and argv[0] == "bench":
         # The benchmark drives a browser with the test tooling (selenium, in .venv only): run it
         # as its own process so that building never imports tests/.
