@@ -131,6 +131,7 @@ def test_03_the_update_keeps_everything(users, srv, story, ext_dir):
     shutil.copytree(ext_dir, installed)
     alice.b.driver = alice.b._start()
     alice.b.main_handle = alice.b.driver.current_window_handle
+    alice.d = alice.b.driver          # ForumUser keeps the driver it was given
     alice.forum_handle = None
     alice.ext_handle = None
     alice.login()
