@@ -5,6 +5,11 @@
                                     build dist/chromium, dist/firefox (store builds, unpacked),
                                     dist/chromium-test, dist/firefox-test (test builds, unpacked)
                                     and the store zips dist/encrypt-for-discourse-<target>-<version>.zip
+                                    plus dist/encrypt-for-discourse-<version>-source.zip (the review
+                                    package), dist/THIRD_PARTY.md and dist/SHA256SUMS
+    python build.py verify PATH [--against ZIP|DIR]
+                                    does an installed extension folder, or a downloaded zip/xpi/crx,
+                                    hold exactly this source's store build? exit 0 (yes) or 1 (no)
     python build.py bench [--json FILE] [--runs N]
                                     measure the engine in a real headless Chromium (needs selenium
                                     from .venv and a previous build); prints a table
@@ -20,10 +25,12 @@ Generated into every built tree (never kept in extension/): common/config.js (ta
 build id) and common/constants.js (the facts JavaScript shares with pycore: armour markers, titles,
 the username pattern, limits; from pycore.js_constants.for_javascript()).
 
-Test builds differ from store builds in exactly two things (see docs/EXTENSION.md):
+Test builds differ from store builds in exactly these things (see docs/EXTENSION.md):
   * manifest `host_permissions` grants http://127.0.0.1/* and http://localhost/* at install, so e2e
     tests need no permission prompt for the local Discourse stand-in;
-  * common/config.js sets `testHooks: true`, which enables the `test.*` messages.
+  * common/config.js sets `testHooks: true`, which enables the `test.*` messages;
+  * the manifest overlay extension/manifests/<target>-test.json (Chromium: the fixed public "key",
+    so the test extension id is always the same; stores refuse a "key" in uploads).
 Test builds are never zipped.
 """
 from __future__ import annotations
@@ -117,6 +124,11 @@ def manifest_for(target: str, test: bool) -> dict:
     if war:
         m["web_accessible_resources"] = war
     if test:
+        # Test-only overlay: Chromium's fixed public key (a stable extension id for the tests).
+        # The Chrome Web Store refuses uploads whose manifest has a "key", so store builds never do.
+        overlay = EXT / "manifests" / f"{target}-test.json"
+        if overlay.is_file():
+            m = deep_merge(m, json.loads(overlay.read_text()))
         m["host_permissions"] = list(TEST_HOSTS)
         m["name"] = m["name"] + " (test build)"
     return m
@@ -222,6 +234,7 @@ def build_tree(target: str, test: bool, shared: dict) -> Path:
     (out / "common" / "config.js").write_text(config_js(target, test, build_id))
     (out / "common" / "constants.js").write_text(constants_js())
     (out / "manifest.json").write_text(json.dumps(manifest_for(target, test), indent=2, sort_keys=False) + "\n")
+    (out / "THIRD_PARTY.md").write_text(shared["third_party"])
     return out
 
 
@@ -255,7 +268,7 @@ def zip_path(target: str) -> Path:
 def build(zips: bool = True) -> dict:
     check_inputs()
     DIST.mkdir(exist_ok=True)
-    shared = {"stdlib": trimmed_stdlib(NODE / "pyodide" / "python_stdlib.zip"), "pycore": package_zip()}
+    shared = shared_inputs()
     result = {}
     for target in TARGETS:
         tree = build_tree(target, False, shared)
@@ -264,13 +277,244 @@ def build(zips: bool = True) -> dict:
         if zips:
             zp = zip_path(target)
             make_zip(tree, zp)
-            data = zp.read_bytes()
-            result[target] = {"zip": str(zp), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-            log(f"{_rel(zp)}  {len(data):>10,} bytes  sha256 {result[target]['sha256']}")
+            result[target] = _report(zp)
+    (DIST / "THIRD_PARTY.md").write_text(shared["third_party"])
+    if zips:
+        sp = DIST / f"encrypt-for-discourse-{version()}-source.zip"
+        make_source_zip(sp, shared["third_party"], result["firefox"])
+        result["source"] = _report(sp)
+        # sha256sum's format: `sha256sum -c SHA256SUMS` checks the downloads.
+        sums = "".join(f"{result[k]['sha256']}  {Path(result[k]['zip']).name}\n" for k in ("chromium", "firefox", "source"))
+        (DIST / "SHA256SUMS").write_text(sums)
+        log(f"{_rel(DIST / 'SHA256SUMS')}")
     return result
 
 
+def _report(zp: Path) -> dict:
+    data = zp.read_bytes()
+    r = {"zip": str(zp), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    log(f"{_rel(zp)}  {len(data):>10,} bytes  sha256 {r['sha256']}")
+    return r
+
+
+def shared_inputs() -> dict:
+    """What every built tree shares: the trimmed stdlib, pycore.zip and THIRD_PARTY.md."""
+    shared = {"stdlib": trimmed_stdlib(NODE / "pyodide" / "python_stdlib.zip"), "pycore": package_zip()}
+    shared["third_party"] = third_party_md(shared["stdlib"])
+    return shared
+
+
+# ---------------------------------------------------------------------------------- third party
+STDLIB_LICENSE = "PSF-2.0 (CPython's standard library, as distributed in the pyodide package)"
+
+
+def third_party_files(stdlib: bytes) -> list[dict]:
+    """Every file of the package that is not ours: where it comes from and its SHA-256, as
+    published in the npm package (the file in node_modules, installed by `npm ci` from the
+    lockfile's integrity-checked tarball) and as shipped."""
+    rows = []
+    shipped = {f"pyodide/{f}": f"pyodide/{f}" for f in PYODIDE_FILES}
+    shipped.update(VENDOR)
+    shipped.update(VENDOR_LICENSES)
+    for dst, src in sorted(shipped.items()):
+        if not (NODE / src).is_file():   # build_tree() ships a licence file only when the package has one
+            continue
+        pkg = src.split("/", 1)[0]
+        meta = json.loads((NODE / pkg / "package.json").read_text())
+        published = hashlib.sha256((NODE / src).read_bytes()).hexdigest()
+        row = {"path": dst, "package": pkg, "version": meta["version"], "license": meta.get("license", "?"),
+               "source": src, "published_sha256": published, "shipped_sha256": published, "note": ""}
+        if dst == "pyodide/python_stdlib.zip":
+            row["license"] = STDLIB_LICENSE
+            row["shipped_sha256"] = hashlib.sha256(stdlib).hexdigest()
+            row["note"] = "trimmed by build.py (see below)"
+        rows.append(row)
+    return rows
+
+
+def third_party_md(stdlib: bytes) -> str:
+    rows = third_party_files(stdlib)
+    lines = [
+        "# Third-party files in Encrypt for Discourse " + version(),
+        "",
+        "Generated by build.py. Every file of the extension package that we did not write, with the npm",
+        "package it comes from (installed by `npm ci` from package-lock.json, whose integrity hashes",
+        "pin each package tarball) and the SHA-256 of the file as published in that package. To check",
+        "one: `npm pack <package>@<version>`, unpack the tarball, `sha256sum package/<file>`.",
+        "",
+        "All files are shipped unmodified except `pyodide/python_stdlib.zip`. The pyodide npm package",
+        "holds no licence file; its package.json states the licence given here.",
+        "",
+        "| file in the package | npm package | version | licence | file in the npm package | SHA-256 as published |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| `{r['path']}` | {r['package']} | {r['version']} | {r['license']} | `{r['source']}` "
+                     f"| `{r['published_sha256']}` |")
+    std = next(r for r in rows if r["path"] == "pyodide/python_stdlib.zip")
+    lines += [
+        "",
+        "## pyodide/python_stdlib.zip (trimmed)",
+        "",
+        f"- as published in pyodide {std['version']} (`{std['source']}`): `{std['published_sha256']}`",
+        f"- as shipped: `{std['shipped_sha256']}`",
+        "",
+        "Derived by `trimmed_stdlib()` in build.py, deterministically (the same input always gives the",
+        "same bytes): the published archive is read in name order; top-level modules and packages in",
+        "`STDLIB_DROP` (unused by the extension: unittest, email, xml, http, ...) and every `encodings/`",
+        "module not in `STDLIB_KEEP_ENCODINGS` are left out; from each remaining `.py` file the module,",
+        "class and function docstrings are removed with an `ast` round trip (`strip_docstrings()`; a file",
+        "this Python cannot parse is kept verbatim); entries are written with the date 1980-01-01,",
+        "permissions 0644 and deflate level 9. No file is added and no code is changed. To reproduce:",
+        "`python build.py` from the source package, or call `build.trimmed_stdlib(path)` on the",
+        "published archive and hash the result (needs the same Python minor version as the build, since",
+        "`ast.unparse` output can differ between versions; this package was built with Python "
+        f"{sys.version_info.major}.{sys.version_info.minor}).",
+        "",
+        "The rest of the package (everything not listed here) is this project's own code, MIT licence.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- source package
+# What the add-ons site's reviewers need to rebuild the package: every input of the build and the
+# tools that install them; not the tests (in the repository) nor generated files.
+SOURCE_TOP_FILES = ("README.md", "build.py", "dev.sh", "package.json", "package-lock.json", "pyproject.toml",
+                    "requirements.in", "requirements.lock")
+SOURCE_DIRS = ("docs", "extension", "pycore", "tools")
+
+
+def source_files() -> list[Path]:
+    files = [ROOT / f for f in SOURCE_TOP_FILES if (ROOT / f).is_file()]
+    for d in SOURCE_DIRS:
+        for p in (ROOT / d).rglob("*"):
+            rel = p.relative_to(ROOT)
+            # the same exclusions as build_tree() and pycore's package_zip(): caches, editor files
+            if p.is_file() and "__pycache__" not in rel.parts and not p.name.endswith((".pyc", "~")) \
+                    and not (rel.parts[0] == "extension" and p.name.startswith(".")):
+                files.append(p)
+    return sorted(files, key=lambda p: p.relative_to(ROOT).as_posix())
+
+
+def make_source_zip(dest: Path, third_party: str, firefox: dict) -> None:
+    top = dest.name[:-len(".zip")] + "/"
+    review = (EXT.parent / "docs" / "store" / "REVIEW.md").read_text()
+    review = review.replace("{version}", version()).replace("{top}", top.rstrip("/")) \
+        .replace("{firefox_zip}", Path(firefox["zip"]).name).replace("{firefox_sha256}", firefox["sha256"]) \
+        .replace("{python}", f"{sys.version_info.major}.{sys.version_info.minor}")
+    entries = [(p.relative_to(ROOT).as_posix(), p.read_bytes(), 0o755 if os.access(p, os.X_OK) else 0o644)
+               for p in source_files()]
+    entries += [("REVIEW.md", review.encode(), 0o644), ("THIRD_PARTY.md", third_party.encode(), 0o644)]
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for rel, data, mode in sorted(entries):
+            zi = zipfile.ZipInfo(top + rel, FIXED_DATE)
+            zi.external_attr = (0o100000 | mode) << 16   # a regular file; unzip restores the mode
+            zi.create_system = 3                          # Unix, so that unzip reads the mode
+            zi.compress_type = zipfile.ZIP_STORED if rel.endswith((".zip", ".png")) else zipfile.ZIP_DEFLATED
+            z.writestr(zi, data, compresslevel=9)
+
+
+# ---------------------------------------------------------------------------------- verify
+# What a store or a browser adds when it publishes or installs a package; never part of our build.
+# Chrome Web Store: _metadata/ (signed hashes); the add-ons site: META-INF/ (the signature).
+STORE_ADDED_DIRS = ("_metadata/", "META-INF/")
+# Manifest members a store or a browser adds: Chromium writes the package's public "key" into the
+# installed manifest.json (a CRX install; the file is re-serialised, so only its meaning is
+# compared), and the Chrome Web Store adds "update_url".
+STORE_ADDED_MANIFEST = ("key", "update_url")
+
+
+def read_package(path: Path) -> dict[str, bytes]:
+    """{name: bytes} of an extension folder or of a zip/xpi/crx (a CRX is a zip behind a signed
+    header, which zipfile skips)."""
+    if path.is_dir():
+        return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    with zipfile.ZipFile(path) as z:
+        return {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
+
+
+def target_of(manifest: dict) -> str:
+    return "chromium" if "service_worker" in manifest.get("background", {}) else "firefox"
+
+
+def built_store_files(target: str) -> dict[str, bytes]:
+    """This source's store build of `target`, built now into a temporary folder."""
+    import tempfile
+    global DIST
+    check_inputs()
+    saved = DIST
+    with tempfile.TemporaryDirectory(prefix="efd-verify-") as tmp:
+        DIST = Path(tmp)
+        try:
+            return read_package(build_tree(target, False, shared_inputs()))
+        finally:
+            DIST = saved
+
+
+def compare_packages(installed: dict[str, bytes], built: dict[str, bytes]) -> dict:
+    """What differs between an installed/downloaded package and a build: lists of file names, and
+    the store-added files and manifest members (reported, never failures)."""
+    store_added = sorted(n for n in installed if n.startswith(STORE_ADDED_DIRS))
+    mine = {n: d for n, d in installed.items() if not n.startswith(STORE_ADDED_DIRS)}
+    r = {"same": [], "differs": [], "missing": sorted(set(built) - set(mine)), "extra": sorted(set(mine) - set(built)),
+         "store_added": store_added, "manifest_added": []}
+    for name in sorted(set(mine) & set(built)):
+        if name == "manifest.json" and mine[name] != built[name]:
+            try:
+                got, want = json.loads(mine[name]), json.loads(built[name])
+            except ValueError:
+                r["differs"].append(name)
+                continue
+            added = [k for k in STORE_ADDED_MANIFEST if k in got and k not in want]
+            for k in added:
+                got.pop(k)
+            r["manifest_added"] = added
+            (r["same"] if got == want else r["differs"]).append(name)
+        else:
+            (r["same"] if mine[name] == built[name] else r["differs"]).append(name)
+    r["ok"] = not (r["differs"] or r["missing"] or r["extra"])
+    return r
+
+
+def verify(path: Path, against: Path | None = None) -> int:
+    if not path.exists():
+        log(f"verify: {path} does not exist")
+        return 1
+    installed = read_package(path)
+    if "manifest.json" not in installed:
+        log(f"verify: {path} holds no manifest.json: not an extension folder or package")
+        return 1
+    m = json.loads(installed["manifest.json"])
+    target = target_of(m)
+    if against is not None:
+        built, what = read_package(against), f"the store build {against}"
+    else:
+        built, what = built_store_files(target), "this source's store build (built now)"
+    bm = json.loads(built["manifest.json"])
+    log(f"verify: {path}\n  {target} package, version {m.get('version')}; compared with {what}, version {bm.get('version')}")
+    r = compare_packages(installed, built)
+    log(f"  {len(r['same'])} of {len(built)} files identical")
+    for kind in ("differs", "missing", "extra"):
+        for n in r[kind]:
+            log(f"  {kind.upper():8} {n}")
+    for n in r["store_added"]:
+        log(f"  added by the store or the browser (not compared): {n}")
+    if r["manifest_added"]:
+        log(f"  manifest.json: identical in meaning apart from members the store or the browser adds: "
+            f"{', '.join(r['manifest_added'])}")
+    log("  RESULT: every file matches this source" if r["ok"] else
+        "  RESULT: DOES NOT MATCH this source (the files above differ, are missing or are extra)")
+    return 0 if r["ok"] else 1
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "verify":
+        if len(argv) < 2:
+            print("usage: python build.py verify PATH [--against ZIP|DIR]", file=sys.stderr)
+            return 2
+        against = Path(argv[argv.index("--against") + 1]) if "--against" in argv else None
+        return verify(Path(argv[1]), against)
     if argv and argv[0] == "bench":
         # The benchmark drives a browser with the test tooling (selenium, in .venv only): run it
         # as its own process so that building never imports tests/.

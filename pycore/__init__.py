@@ -15,4 +15,4 @@ Development and build-time modules, not shipped in the extension: `vectors` (the
 runner, `python -m pycore vectors DIR`), `js_constants` (facts build.py hands to JavaScript).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

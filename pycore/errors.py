@@ -137,6 +137,12 @@ class ConversationUnknown(EngineError):
     code = "conversation_unknown"
 
 
+class NewerData(EngineError):
+    """A stored record was written by a newer version of the extension (a higher schema version
+    than this code knows): it is neither read nor changed."""
+    code = "newer_data"
+
+
 __all__ = [name for name, value in dict(globals()).items()
            if isinstance(value, type) and issubclass(value, PycoreError) and not name.startswith("_")]
 __all__ += ["FOR_USERS"]

@@ -29,13 +29,14 @@ def two_builds(tmp_path_factory):
 
 
 def _zips(out: Path):
-    return sorted(out.glob("encrypt-for-discourse-*.zip"))
+    """The store zips (not the source package)."""
+    return sorted(p for p in out.glob("encrypt-for-discourse-*.zip") if not p.name.endswith("-source.zip"))
 
 
 def test_zips_are_reproducible_and_reported(two_builds):
     (a, log_a), (b, _log_b) = two_builds
-    za, zb = _zips(a), _zips(b)
-    assert [p.name for p in za] == ["encrypt-for-discourse-chromium-0.1.0.zip", "encrypt-for-discourse-firefox-0.1.0.zip"]
+    za, zb = _zips(a), _zips(b)   # the store zips (the source package is checked below)
+    assert [p.name for p in za] == ["encrypt-for-discourse-chromium-0.2.0.zip", "encrypt-for-discourse-firefox-0.2.0.zip"]
     assert [p.name for p in zb] == [p.name for p in za]
     for pa, pb in zip(za, zb):
         data = pa.read_bytes()
@@ -62,9 +63,11 @@ def test_chromium_manifest(two_builds):
     assert "host_permissions" not in m and "content_scripts" not in m and "externally_connectable" not in m
     assert "<all_urls>" not in json.dumps(m)
     assert set(m["optional_host_permissions"]) == {"https://*/*", "http://*/*"}
-    # A fixed key gives the deterministic id the tests use.
+    # The store build has no key (the Chrome Web Store refuses one); the test build's fixed key
+    # gives the deterministic id the tests use.
+    assert "key" not in m
     from tests.e2e.browser import extension_id
-    assert extension_id(out / "chromium") == "amfnpddnafokmhbgjafjnbkgpndpggaj"
+    assert extension_id(out / "chromium-test") == "amfnpddnafokmhbgjafjnbkgpndpggaj"
     for war in m.get("web_accessible_resources", []):
         assert war.get("use_dynamic_url") is True
         assert all(r.startswith("frames/") and r.endswith(".html") for r in war["resources"])
@@ -86,12 +89,14 @@ def test_firefox_manifest(two_builds):
     assert not (out / "firefox" / "engine" / "offscreen.html").exists()
 
 
-def test_test_builds_differ_only_in_host_permissions_and_test_hooks(two_builds):
+def test_test_builds_differ_only_in_host_permissions_test_hooks_and_key(two_builds):
     out = two_builds[0][0]
     for target in ("chromium", "firefox"):
         store, test = out / target, out / f"{target}-test"
         ms, mt = _manifest(out, target), _manifest(out, f"{target}-test")
         assert mt.pop("host_permissions") == ["http://127.0.0.1/*", "http://localhost/*"]
+        if target == "chromium":
+            assert mt.pop("key").startswith("MIIBIjAN")
         assert mt.pop("name").endswith("(test build)")
         ms.pop("name")
         assert ms == mt
@@ -201,3 +206,204 @@ def test_no_network_urls_in_extension_sources():
             urls = [u for u in re.findall(r"https?://[^\s\"'`)]+", text)
                     if not u.startswith(("http://127.0.0.1", "http://localhost"))]
             assert not urls, f"{p}: {urls}"
+
+
+def test_one_version_everywhere():
+    """The manifest, package.json, the lockfile's root and pycore state the same release version."""
+    import pycore
+    manifest = json.loads((REPO / "extension" / "manifests" / "common.json").read_text())["version"]
+    package = json.loads((REPO / "package.json").read_text())["version"]
+    lock = json.loads((REPO / "package-lock.json").read_text())
+    import tomllib
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert manifest == package == lock["version"] == lock["packages"][""]["version"] == pycore.__version__ == project
+
+
+# What both stores state for uploads, checked on the zips themselves (not the unpacked trees).
+STORE_PERMISSIONS = {"chromium": ["storage", "alarms", "scripting", "activeTab", "offscreen"],
+                     "firefox": ["storage", "alarms", "scripting", "activeTab"]}
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    import struct
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_store_zips_follow_the_upload_rules(two_builds):
+    import re
+    out = two_builds[0][0]
+    zips = {p.name.split("-")[3]: p for p in _zips(out)}
+    assert set(zips) == {"chromium", "firefox"}
+    for target, zp in zips.items():
+        with zipfile.ZipFile(zp) as z:
+            names = z.namelist()
+            assert len(names) == len(set(names)), "duplicate entries"
+            assert all(not n.startswith(("/", "../")) and "/../" not in n and "\\" not in n for n in names)
+            assert not any(n.endswith("/") for n in names), "directory entries"
+            assert not any(p.startswith(".") for n in names for p in n.split("/")), "hidden files"
+            # Chromium and Firefox both refuse files whose name starts with "_" at the root
+            # (reserved: _locales, _metadata); we ship none.
+            assert not any(n.startswith("_") for n in names)
+            m = json.loads(z.read("manifest.json"))
+            assert "key" not in m, f"{target}: the Chrome Web Store refuses a manifest with a key"
+            assert "update_url" not in m, f"{target}: store-hosted extensions must not set update_url"
+            assert "update_url" not in json.dumps(m.get("browser_specific_settings", {}))
+            assert m["manifest_version"] == 3
+            assert re.fullmatch(r"(0|[1-9]\d{0,4})(\.(0|[1-9]\d{0,4})){0,3}", m["version"]), m["version"]
+            assert all(int(p) <= 65535 for p in m["version"].split("."))
+            assert 0 < len(m["name"]) <= 45 and 0 < len(m["short_name"]) <= 45
+            assert 0 < len(m["description"]) <= 132, "Chrome's limit for the description"
+            assert m["permissions"] == STORE_PERMISSIONS[target]
+            assert m["optional_host_permissions"] == ["https://*/*", "http://*/*"]
+            assert "host_permissions" not in m and "content_scripts" not in m
+            assert m["content_security_policy"] == {"extension_pages": CSP}
+            icons = m["icons"]
+            assert set(icons) >= {"16", "48", "128"}, "both stores want a 128 px icon; 16 and 48 for the UI"
+            for size, path in icons.items():
+                assert path in names, f"{target}: icon {path} is not in the zip"
+                assert _png_size(z.read(path)) == (int(size), int(size)), path
+            for page in (m["action"]["default_popup"], m["options_ui"]["page"]):
+                assert page in names
+            if target == "chromium":
+                assert m["background"] == {"service_worker": "background/router_sw.js", "type": "module"}
+                assert m["background"]["service_worker"] in names
+                assert "browser_specific_settings" not in m
+            else:
+                assert all(s in names for s in m["background"]["scripts"])
+                gecko = m["browser_specific_settings"]["gecko"]
+                assert re.fullmatch(r"[\w.+-]+@[\w.-]+", gecko["id"]) and len(gecko["id"]) <= 80
+                assert gecko["data_collection_permissions"] == {"required": ["none"]}
+                assert "minimum_chrome_version" not in m
+            for war in m.get("web_accessible_resources", []):
+                assert all(r in names for r in war["resources"])
+
+
+def test_sha256sums_cover_the_zips_and_the_source_package(two_builds):
+    out = two_builds[0][0]
+    lines = (out / "SHA256SUMS").read_text().splitlines()
+    names = [ln.split("  ", 1)[1] for ln in lines]
+    version = json.loads((REPO / "extension" / "manifests" / "common.json").read_text())["version"]
+    assert names == [f"encrypt-for-discourse-chromium-{version}.zip", f"encrypt-for-discourse-firefox-{version}.zip",
+                     f"encrypt-for-discourse-{version}-source.zip"]
+    for ln in lines:
+        sha, name = ln.split("  ", 1)
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == sha, name
+    # the source package is reproducible too
+    assert (out / names[2]).read_bytes() == (two_builds[1][0] / names[2]).read_bytes()
+
+
+def _third_party_rows(text: str) -> dict:
+    rows = {}
+    for ln in text.splitlines():
+        cells = [c.strip().strip("`") for c in ln.strip("|").split("|")]
+        if ln.startswith("| `") and len(cells) == 6:
+            rows[cells[0]] = {"package": cells[1], "version": cells[2], "license": cells[3], "source": cells[4],
+                              "sha256": cells[5]}
+    return rows
+
+
+def test_third_party_md_lists_every_file_not_ours_with_its_published_hash(two_builds):
+    out = two_builds[0][0]
+    text = (out / "THIRD_PARTY.md").read_text()
+    rows = _third_party_rows(text)
+    node = REPO / "node_modules"
+    for target in ("chromium", "firefox"):
+        tree = out / target
+        assert (tree / "THIRD_PARTY.md").read_text() == text
+        ours = {p.relative_to(REPO / "extension").as_posix() for p in (REPO / "extension").rglob("*")
+                if p.is_file() and "manifests" not in p.parts}
+        ours |= {"manifest.json", "pycore.zip", "THIRD_PARTY.md", "common/config.js", "common/constants.js"}
+        shipped = {p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()}
+        assert shipped - ours == set(rows), "every file that is not ours is listed, and only those"
+        for path, r in rows.items():
+            published = node / r["source"]
+            assert hashlib.sha256(published.read_bytes()).hexdigest() == r["sha256"], path
+            meta = json.loads((node / r["package"] / "package.json").read_text())
+            assert meta["version"] == r["version"] and meta["name"] == r["package"]
+            data = (tree / path).read_bytes()
+            if path == "pyodide/python_stdlib.zip":
+                assert f"- as shipped: `{hashlib.sha256(data).hexdigest()}`" in text
+                assert f"`{r['sha256']}`" in text.split("## pyodide/python_stdlib.zip", 1)[1]
+            else:
+                assert hashlib.sha256(data).hexdigest() == r["sha256"], f"{path} is shipped unmodified"
+                assert r["license"] == meta["license"]
+
+
+def test_source_package_rebuilds_the_firefox_zip_byte_for_byte(two_builds, tmp_path):
+    """The review package, unpacked like `unzip` does (modes kept), built with `./dev.sh build`
+    inside it. Its bootstrap finds this checkout's .venv and node_modules (linked in: installed
+    from the same lockfiles, which the bootstrap compares) instead of downloading them again."""
+    import stat
+    out = two_builds[0][0]
+    src_zip = next(out.glob("encrypt-for-discourse-*-source.zip"))
+    with zipfile.ZipFile(src_zip) as z:
+        z.extractall(tmp_path)
+        for info in z.infolist():
+            mode = info.external_attr >> 16
+            if mode:
+                (tmp_path / info.filename).chmod(stat.S_IMODE(mode))
+    (top,) = tmp_path.iterdir()
+    assert (top / "REVIEW.md").is_file() and (top / "THIRD_PARTY.md").is_file()
+    assert not (top / "tests").exists() and not (top / ".git").exists()
+    for lockfile in ("requirements.lock", "package-lock.json"):
+        assert (top / lockfile).read_bytes() == (REPO / lockfile).read_bytes()
+    (top / ".venv").symlink_to(REPO / ".venv")
+    (top / "node_modules").symlink_to(REPO / "node_modules")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run(["./dev.sh", "build"], cwd=top, capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    name = next(out.glob("encrypt-for-discourse-firefox-*.zip")).name
+    assert (top / "dist" / name).read_bytes() == (out / name).read_bytes(), "the Firefox zip differs"
+    sha = hashlib.sha256((out / name).read_bytes()).hexdigest()
+    assert sha in (top / "REVIEW.md").read_text()
+
+
+def _verify(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "build.py"), "verify", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_verify_accepts_this_build_and_names_every_file_that_differs(two_builds, tmp_path):
+    out = two_builds[0][0]
+    chromium_zip, firefox_zip = _zips(out)
+    # against a fresh build of this source (built by the command itself)
+    r = _verify(firefox_zip)
+    assert r.returncode == 0 and "every file matches this source" in r.stdout, r.stdout + r.stderr
+    # an installed copy as the Chrome Web Store delivers it: its signed hashes in _metadata/, and
+    # the package's public key and the store's update_url added to manifest.json, re-serialised
+    inst = tmp_path / "Extensions" / "abcdefghijklmnopabcdefghijklmnop" / "0.2.0_0"
+    shutil.copytree(out / "chromium", inst)
+    m = json.loads((inst / "manifest.json").read_text())
+    m.update(key="MIIBIjANBgkq", update_url="https://store.invalid/update")
+    (inst / "manifest.json").write_text(json.dumps(m, separators=(",", ":"), sort_keys=True))
+    (inst / "_metadata").mkdir()
+    (inst / "_metadata" / "verified_contents.json").write_text("[]")
+    r = _verify(inst, "--against", chromium_zip)
+    assert r.returncode == 0, r.stdout
+    assert "_metadata/verified_contents.json" in r.stdout and "key, update_url" in r.stdout
+    # one byte of one file changed; a file removed; a file added
+    target = inst / "engine" / "host.js"
+    data = bytearray(target.read_bytes())
+    data[100] ^= 1
+    target.write_bytes(bytes(data))
+    r = _verify(inst, "--against", chromium_zip)
+    assert r.returncode == 1 and "DIFFERS  engine/host.js" in r.stdout and "DOES NOT MATCH" in r.stdout, r.stdout
+    (inst / "ui" / "popup.js").unlink()
+    (inst / "ui" / "extra.js").write_text("steal()")
+    r = _verify(inst, "--against", chromium_zip)
+    assert "MISSING  ui/popup.js" in r.stdout and "EXTRA    ui/extra.js" in r.stdout and r.returncode == 1
+    # a manifest member that no store adds is a difference
+    m["permissions"].append("tabs")
+    shutil.copytree(out / "chromium", tmp_path / "other")
+    (tmp_path / "other" / "manifest.json").write_text(json.dumps(m))
+    r = _verify(tmp_path / "other", "--against", chromium_zip)
+    assert r.returncode == 1 and "DIFFERS  manifest.json" in r.stdout
+    # a signed Firefox package: META-INF/ is the add-ons site's signature
+    signed = tmp_path / "signed.xpi"
+    shutil.copyfile(firefox_zip, signed)
+    with zipfile.ZipFile(signed, "a") as z:
+        z.writestr("META-INF/cose.sig", b"signature")
+    r = _verify(signed, "--against", out / "firefox")
+    assert r.returncode == 0 and "META-INF/cose.sig" in r.stdout, r.stdout
+    assert _verify(tmp_path / "nothing-here").returncode == 1

@@ -5,6 +5,7 @@
 import "../common/config.js";
 import "../common/constants.js";
 import "../common/messages.js";
+import { storageSchema } from "./storage_schema.js";
 
 const M = globalThis.EFD_MESSAGES;
 const CFG = globalThis.EFD_CONFIG || {};
@@ -27,6 +28,7 @@ function scriptId(origin) {
 }
 
 export function createRouter({ api, engineCall, dropEngine }) {
+  const storage = storageSchema(api);
   // ---- browser-session marker (storage.session: gone after a browser restart) -------------
   let markerPromise = null;
   function marker() {
@@ -91,6 +93,7 @@ export function createRouter({ api, engineCall, dropEngine }) {
       if (!(await api.permissions.contains({ origins: [originPattern(o)] }))) {
         throw new M.Rejected(`no host permission for ${o}: grant it from the popup first`, "no_permission");
       }
+      await storage.writable("local", M.Rejected);
       await registerSite(o);
       const sites = await enabledSites();
       if (!sites.includes(o)) await api.storage.local.set({ sites: [...sites, o].sort() });
@@ -98,6 +101,7 @@ export function createRouter({ api, engineCall, dropEngine }) {
     },
     async "site.disable"({ origin }) {
       const o = new URL(origin).origin;
+      await storage.writable("local", M.Rejected);
       for (const id of [scriptId(o), scriptId(o) + "-early"]) {
         await api.scripting.unregisterContentScripts({ ids: [id] }).catch(() => {});
       }
@@ -114,6 +118,7 @@ export function createRouter({ api, engineCall, dropEngine }) {
   };
 
   async function dispatch(msg, sender) {
+    await storage.ready().catch((e) => console.warn("storage check failed", e));
     const ctx = M.classifySender(api, sender);
     let decl;
     try {
@@ -167,7 +172,7 @@ export function createRouter({ api, engineCall, dropEngine }) {
     syncRegistrations().catch((e) => console.warn("sync failed", e));
   }
 
-  return { dispatch, listen, marker, ROUTER_HANDLERS };
+  return { dispatch, listen, marker, ROUTER_HANDLERS, storage };
 }
 
 // ---- frames placed by the content script, forum requests relayed to it ----------------------

@@ -14,6 +14,7 @@ from ..errors import BadRequest, IdentityExists, Locked, NoIdentity, PycoreError
 from ..plugin import identity as _identity
 from . import at_rest
 from . import store as names
+from .migrate import check_storage
 from .args import MIN_PASSPHRASE_LENGTH, check_new_passphrase
 from .handlers import HANDLERS
 
@@ -45,6 +46,7 @@ class Engine:
         self._marker = ""
         self._cached: tuple[str, _identity.Identity] | None = None  # (marker, unlocked identity)
         self.handlers = dict(HANDLERS)
+        self.storage_report: dict | None = None   # check_storage() of this start (engine.status "storage")
 
     # ------------------------------------------------------------------ entry point
     async def handle(self, type: str, payload: dict, context: dict) -> dict:
@@ -57,6 +59,9 @@ class Engine:
         if not isinstance(payload, dict) or not isinstance(context, dict):
             return {"ok": False, "error": {"code": BadRequest.code, "message": "payload and context must be objects"}}
         try:
+            if self.storage_report is None:
+                # Once per start, before any handler reads a record: older records are migrated.
+                self.storage_report = await check_storage(self.store)
             self._marker = context.get("marker") if isinstance(context.get("marker"), str) else ""
             await self._expire_session()
             result = await handler(self, payload, context)

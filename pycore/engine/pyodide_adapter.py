@@ -7,33 +7,35 @@ import json
 import time
 
 from .machine import Engine
-from .store import is_jsonable
+from .store import VersionedStore, is_jsonable
 
 
-class IdbStore:
-    """Adapts the JS IndexedDB store (`efd_host.store`: get/put/remove returning promises of
-    {kind, v} records) to the engine's store interface. JSON values travel as JSON strings; any
-    other value (a CryptoKey JsProxy) is stored as it is, so IndexedDB structured-clones it."""
+class IdbStore(VersionedStore):
+    """Adapts the JS IndexedDB store (`efd_host.store`: get/put/remove/keys returning promises;
+    records {kind, v, schema}) to the engine's store interface. JSON values travel as JSON
+    strings; any other value (a CryptoKey JsProxy) is stored as it is, so IndexedDB
+    structured-clones it. idb.js refuses, in the same transaction, to overwrite or remove a
+    record of a higher schema."""
 
     def __init__(self, js_store):
         self.js = js_store
 
-    async def get(self, key):
+    async def get_record(self, key):
         rec = await self.js.get(key)
         if rec is None:
             return None
-        if rec.kind == "json":
-            return json.loads(rec.v)
-        return rec.v
+        return int(rec.schema), (json.loads(rec.v) if rec.kind == "json" else rec.v)
 
-    async def set(self, key, value):
+    async def put_record(self, key, schema, value):
         if is_jsonable(value):
-            await self.js.put(key, "json", json.dumps(value))
-        else:
-            await self.js.put(key, "key", value)
+            return bool(await self.js.put(key, "json", json.dumps(value), schema))
+        return bool(await self.js.put(key, "key", value, schema))
 
-    async def delete(self, key):
-        await self.js.remove(key)
+    async def remove_record(self, key, schema):
+        return bool(await self.js.remove(key, schema))
+
+    async def keys(self):
+        return sorted(str(k) for k in (await self.js.keys()).to_py())
 
 
 _engine: Engine | None = None

@@ -7,6 +7,11 @@ browser, kept in the extension's IndexedDB as they are: `pycore.engine.pyodide_a
 Record names are a stored format: an update of the extension must still find every key, pin and
 draft a previous version wrote, so these strings never change (add new ones instead).
 
+Every record carries the schema version of the code that wrote it (`SCHEMA`; records of 0.1.0,
+written before schema versions, count as 0). On start the engine migrates older records
+(`pycore.engine.migrate`); a record with a newer version is never read, overwritten or deleted
+(`NewerData`), and a record whose name this code does not know is kept as it is and reported.
+
 | record | holds |
 |---|---|
 | identity | the passphrase-protected private identity (`at_rest.protect_identity`), the public identity, fingerprint, origin of creation |
@@ -20,11 +25,19 @@ draft a previous version wrote, so these strings never change (add new ones inst
 | inband.cid.<origin>.<conversation_id> | the first topic a conversation id was seen in (copies) |
 | inband.msgids.<origin>.<topic_id> | {message_id: post_id} (duplicate detection) |
 | inband.draft.<origin>.<draft_key> | an unsent message sealed in the vault |
+| meta | {schema, unknown, newer, migrated_from}: the storage check of the last start (migrate.py) |
 """
 
 from __future__ import annotations
 
 import json
+import re
+
+from ..errors import NewerData
+
+# The schema version of the records this code writes. Raise it when a record's content changes
+# shape, and add the step from the previous version to pycore.engine.migrate.MIGRATIONS.
+SCHEMA = 1
 
 IDENTITY = "identity"
 SESSION = "session"
@@ -32,6 +45,21 @@ SESSION_KEYS = ("encrypt_public", "encrypt_private", "sign_public", "sign_privat
 THROTTLE = "throttle"
 SETTINGS = "settings"
 VAULT = "inband.vault"
+META = "meta"
+
+# Every record name this code writes (anything else in the store is someone else's: kept, reported).
+KNOWN_NAMES = re.compile(r"identity|session|session\.[a-z_]+|throttle|settings|meta|inband\.vault"
+                         r"|inband\.(pin|conv|convs|cid|msgids|draft)\..+", re.S)
+
+
+def is_known(name: str) -> bool:
+    return KNOWN_NAMES.fullmatch(name) is not None
+
+
+def newer_error(key: str, schema: int) -> NewerData:
+    return NewerData(f"the stored record {key!r} was written by a newer version of Encrypt for Discourse "
+                     f"(storage schema {schema}; this version knows up to {SCHEMA}): update the extension. "
+                     "The record was left as it is.", record=key, schema=schema, known=SCHEMA)
 
 
 def session_key(name: str) -> str:
@@ -67,22 +95,64 @@ def is_jsonable(value) -> bool:
     return value is None or isinstance(value, (dict, list, str, int, float, bool))
 
 
-class MemoryStore:
-    """The CPython store: a dict. Values are kept as given (key handles included)."""
+class VersionedStore:
+    """get/set/delete as the engine uses them, over a store of records that carry a schema
+    version. Subclasses provide `get_record(key) -> (schema, value) | None`,
+    `put_record(key, schema, value) -> bool` and `remove_record(key, schema) -> bool` (both
+    refuse, returning False, when the stored record's schema is higher than `schema`), `keys()`."""
+
+    async def get(self, key):
+        rec = await self.get_record(key)
+        if rec is None:
+            return None
+        schema, value = rec
+        if schema > SCHEMA:
+            raise newer_error(key, schema)
+        if schema < SCHEMA:   # not migrated yet (the start-up check has not run): read it as migrated
+            from .migrate import upgrade
+            value = upgrade(key, schema, value)
+        return value
+
+    async def set(self, key, value):
+        if not await self.put_record(key, SCHEMA, value):
+            raise newer_error(key, (await self.get_record(key))[0])
+
+    async def delete(self, key):
+        if not await self.remove_record(key, SCHEMA):
+            raise newer_error(key, (await self.get_record(key))[0])
+
+
+class MemoryStore(VersionedStore):
+    """The CPython store: a dict. Values are kept as given (key handles included); `schemas`
+    holds each record's schema version (a key missing there: 0, like a record of 0.1.0)."""
 
     def __init__(self):
         self.data: dict = {}
+        self.schemas: dict = {}
 
-    async def get(self, key):
-        v = self.data.get(key)
-        return json.loads(v) if isinstance(v, _Json) else v
+    async def get_record(self, key):
+        if key not in self.data:
+            return None
+        v = self.data[key]
+        return self.schemas.get(key, 0), (json.loads(v) if isinstance(v, _Json) else v)
 
-    async def set(self, key, value):
+    async def put_record(self, key, schema, value):
+        if key in self.data and self.schemas.get(key, 0) > schema:
+            return False
         # JSON values are stored serialised, like IndexedDB would, so callers cannot share mutable state.
         self.data[key] = _Json(json.dumps(value)) if is_jsonable(value) else value
+        self.schemas[key] = schema
+        return True
 
-    async def delete(self, key):
+    async def remove_record(self, key, schema):
+        if key in self.data and self.schemas.get(key, 0) > schema:
+            return False
         self.data.pop(key, None)
+        self.schemas.pop(key, None)
+        return True
+
+    async def keys(self):
+        return sorted(self.data)
 
 
 class _Json(str):

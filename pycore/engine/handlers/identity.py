@@ -45,7 +45,7 @@ async def status(engine, payload, context):
     unlocked = await engine.is_unlocked()
     out = {"has_identity": bool(rec), "unlocked": unlocked, "auto_lock_seconds": settings["auto_lock_seconds"],
            "throttled_for": max(0.0, float(t.get("until", 0)) - engine.clock()),
-           "failures": int(t.get("failures", 0))}
+           "failures": int(t.get("failures", 0)), "storage": engine.storage_report}
     if rec:
         out.update(version=rec["version"], fingerprint=rec["fingerprint"],
                    digits=inband.fingerprint_digits(rec["fingerprint"]),
