@@ -10,6 +10,9 @@
     python build.py verify PATH [--against ZIP|DIR]
                                     does an installed extension folder, or a downloaded zip/xpi/crx,
                                     hold exactly this source's store build? exit 0 (yes) or 1 (no)
+    python build.py screenshots [--out DIR]
+                                    the store screenshots (docs/store/screenshots) from the demo in a
+                                    real headless Chromium at 1280x800 (needs a previous build)
     python build.py bench [--json FILE] [--runs N]
                                     measure the engine in a real headless Chromium (needs selenium
                                     from .venv and a previous build); prints a table
@@ -515,6 +518,10 @@ def main(argv: list[str]) -> int:
             return 2
         against = Path(argv[argv.index("--against") + 1]) if "--against" in argv else None
         return verify(Path(argv[1]), against)
+    if argv and argv[0] == "screenshots":
+        # Also drives a browser with the test tooling, in its own process.
+        import subprocess
+        return subprocess.call([sys.executable, "-m", "tests.e2e.screenshots", *argv[1:]], cwd=ROOT)
     if argv and argv[0] == "bench":
         # The benchmark drives a browser with the test tooling (selenium, in .venv only): run it
         # as its own process so that building never imports tests/.
