@@ -16,6 +16,7 @@ from . import at_rest
 from . import store as names
 from .args import MIN_PASSPHRASE_LENGTH, check_new_passphrase
 from .handlers import HANDLERS
+from .reads import ReadCache
 
 MIN_KDF_ITERATIONS = 1_000_000
 DEFAULT_AUTO_LOCK_SECONDS = 30 * 60
@@ -45,6 +46,7 @@ class Engine:
         self._marker = ""
         self._cached: tuple[str, _identity.Identity] | None = None  # (marker, unlocked identity)
         self.handlers = dict(HANDLERS)
+        self.reads = ReadCache()   # verified posts (plaintext, memory only): pycore.engine.reads
 
     # ------------------------------------------------------------------ entry point
     async def handle(self, type: str, payload: dict, context: dict) -> dict:
@@ -78,6 +80,7 @@ class Engine:
         sess = await self.store.get(names.SESSION)
         if not sess:
             self._cached = None
+            self.reads.clear()
             return
         if sess.get("marker") != self._marker:
             await self.drop_session()
@@ -87,8 +90,9 @@ class Engine:
             await self.drop_session()
 
     async def drop_session(self) -> None:
-        """Locks: deletes the unlocked keys of this browser session."""
+        """Locks: deletes the unlocked keys of this browser session, and every post read with them."""
         self._cached = None
+        self.reads.clear()
         await self.store.delete(names.SESSION)
         for k in names.SESSION_KEYS:
             await self.store.delete(names.session_key(k))
