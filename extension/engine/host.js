@@ -4,6 +4,7 @@
 // No network: Pyodide and pycore.zip come from the extension package.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 import { idbStore, snapshotCache } from "./idb.js";
+import { a256Decoder } from "./a256.js";
 
 const PYCORE_DIR = "/lib/efd";
 const INDEX_URL = new URL("../pyodide/", import.meta.url).href;
@@ -54,7 +55,7 @@ export class EngineHost {
     const t1 = performance.now();
     // The file system is not part of a memory snapshot: unpack pycore every time.
     py.unpackArchive(new Uint8Array(buf), "zip", { extractDir: PYCORE_DIR });
-    py.registerJsModule("efd_host", { store: idbStore });
+    py.registerJsModule("efd_host", { store: idbStore, a256Decoder });
     await py.runPythonAsync(BOOT_PY);
     this.stats.phases = { loadPyodideMs: t1 - t0, pycoreMs: performance.now() - t1 };
     this.py = py;
