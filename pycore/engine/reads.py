@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections import OrderedDict
+from contextlib import contextmanager
 
 MAX_ENTRIES = 5000
 
@@ -43,6 +45,7 @@ class ReadCache:
         self._meta: dict = {}                      # hash of a sealed metadata blob -> its contents
         self.decrypted = 0                         # posts decrypted and verified (cache misses)
         self.hits = 0
+        self.timing: dict = {}                     # phase -> total ms (where a read spends its time)
 
     def get(self, key, trust):
         hit = self._items.get(key)
@@ -88,5 +91,14 @@ class ReadCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    @contextmanager
+    def phase(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timing[name] = self.timing.get(name, 0.0) + (time.perf_counter() - t0) * 1000
+
     def stats(self) -> dict:
-        return {"decrypted": self.decrypted, "hits": self.hits, "entries": len(self._items)}
+        return {"decrypted": self.decrypted, "hits": self.hits, "entries": len(self._items),
+                "timing_ms": {k: round(v, 1) for k, v in self.timing.items()}}

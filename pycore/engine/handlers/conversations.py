@@ -273,6 +273,8 @@ async def _read_refs(engine, origin, topic_id, refs, *, only_cached=False):
     # The author's published key first (first use pins it, a different one is recorded as a
     # change): the pin as it is afterwards is part of what a cached result must match.
     badges, tokens = {}, {}
+    timer = engine.reads.phase("authors (bio keys, pins)")
+    timer.__enter__()
     for lower, u in users.items():
         if u["bio"] is not None:
             result, _ = await check_key(engine, origin, u["name"], u["bio"])
@@ -281,6 +283,7 @@ async def _read_refs(engine, origin, topic_id, refs, *, only_cached=False):
         badges.setdefault(lower, _pin_badge(pin, own))
         tokens[lower] = reads.trust_token(rec.get("conversation_id"), rec.get("key"), pin, me_rec.get("public"),
                                           me_rec.get("retired"))
+    timer.__exit__(None, None, None)
     cache = engine.reads
     keys = [reads.post_key(origin, topic_id, r["post_id"], r["raw"]) for r in refs]
     out: list = [None] * len(refs)
@@ -295,7 +298,8 @@ async def _read_refs(engine, origin, topic_id, refs, *, only_cached=False):
                 out[i] = _with_request(hit, refs[i], badges[refs[i]["username"].lower()])
         return left
 
-    missing = from_cache(range(len(refs)))
+    with engine.reads.phase("cache lookups"):
+        missing = from_cache(range(len(refs)))
     if missing and only_cached:
         for i in missing:
             out[i] = dict(_EMPTY_ITEM, post_id=refs[i]["post_id"], status="pending",
@@ -310,15 +314,20 @@ async def _read_refs(engine, origin, topic_id, refs, *, only_cached=False):
 
 
 async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, users, tokens, badges, out):
-    _rec, conv = await _load_conv(engine, ident, origin, topic_id)
+    with engine.reads.phase("conversation key"):
+        _rec, conv = await _load_conv(engine, ident, origin, topic_id)
     authors = {}
-    for i in missing:
-        lower = refs[i]["username"].lower()
-        if lower not in authors:
-            u = users[lower]
-            authors[lower] = (await known_keys(engine, origin, u["name"], u["bio"]),
-                              await unaccepted_fingerprints(engine, origin, u["name"]))
-    results = await _read_all(engine, conv, [refs[i] for i in missing], authors)
+    with engine.reads.phase("authors' accepted keys"):
+        for i in missing:
+            lower = refs[i]["username"].lower()
+            if lower not in authors:
+                u = users[lower]
+                authors[lower] = (await known_keys(engine, origin, u["name"], u["bio"]),
+                                  await unaccepted_fingerprints(engine, origin, u["name"]))
+    with engine.reads.phase("decrypt + verify (read_post, concurrent)"):
+        results = await _read_all(engine, conv, [refs[i] for i in missing], authors)
+    timer = engine.reads.phase("results, duplicates, store")
+    timer.__enter__()
     engine.reads.decrypted += len(missing)
     seen_key = names.message_ids(origin, topic_id)
     seen = await engine.store.get(seen_key) or {}
@@ -349,6 +358,7 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
     if seen != seen_before:
         await engine.store.set(seen_key, seen)
     await _add_invited(engine, origin, topic_id, invitees)
+    timer.__exit__(None, None, None)
 
 
 async def read_posts(engine, payload, context):
