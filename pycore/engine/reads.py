@@ -5,7 +5,7 @@ and verify the same post again.
 An entry is found only by (forum origin, topic id, post id, SHA-256 of the post's raw): a page
 cannot have one post's plaintext shown for another (another id or another raw is another key).
 It is served only while what it was verified against is unchanged: the `trust` token is a hash of
-the stored conversation record, the author's pin and this device's identity record, recomputed
+the stored conversation's id, the author's pin and this device's identity record, recomputed
 from the store on every request, so accepting a key change, a new pin, a replaced identity or
 another conversation stored for the topic makes every older entry a miss. Entries hold plaintext:
 they live in the engine's memory only, and locking (`Engine.drop_session`) clears them.

@@ -281,8 +281,9 @@ async def _read_refs(engine, origin, topic_id, refs, *, only_cached=False):
             badges[lower] = _key_badge(result, own)
         pin = await engine.store.get(names.pin(origin, u["name"]))
         badges.setdefault(lower, _pin_badge(pin, own))
-        tokens[lower] = reads.trust_token(rec.get("conversation_id"), rec.get("key"), pin, me_rec.get("public"),
-                                          me_rec.get("retired"))
+        # The conversation by its id (a signed post binds that id; the sealed key record is
+        # re-sealed, with a fresh IV, whenever the first post is opened again).
+        tokens[lower] = reads.trust_token(rec.get("conversation_id"), pin, me_rec.get("public"), me_rec.get("retired"))
     timer.__exit__(None, None, None)
     cache = engine.reads
     keys = [reads.post_key(origin, topic_id, r["post_id"], r["raw"]) for r in refs]
