@@ -60,9 +60,13 @@ def _decrypted(u: ForumUser) -> int:
     return u.call("test.read_stats")["decrypted"]
 
 
-def _first_screen(u: ForumUser, topic, n=3):
-    """The first replies (Discourse cloaks posts a few screens away: only these are sure to be placed)."""
-    for pid in topic["replies"][:n]:
+def _first_screen(u: ForumUser, topic):
+    """The first reply, then every reply viewer placed by then (Discourse cloaks the posts a few
+    screens away: how many are placed depends on the frames' heights)."""
+    assert u.read_viewer(topic["replies"][0])["state"] == "valid"
+    u.to_forum()
+    placed = [int(f.get_attribute("data-efd-post-id")) for f in u.viewers()]
+    for pid in [p for p in placed if p in topic["replies"]]:
         assert u.read_viewer(pid)["state"] == "valid"
 
 
@@ -91,7 +95,7 @@ def test_1_one_topic_fetch_serves_every_frame_of_the_page(bob: ForumUser, srv, t
     ours = (t - page_topic) + (raws - page_raws)
     assert ours <= 3, f"the extension made {ours} topic requests for a {POSTS}-post page view ({t} topic, {raws} raws)"
     bob.to_forum()
-    assert len(bob.viewers()) >= 3
+    assert len(bob.viewers()) >= 2   # the first post's and at least one reply's
 
 
 def test_2_cloaking_and_going_back_do_not_decrypt_again(bob: ForumUser, srv, topic):
@@ -101,7 +105,7 @@ def test_2_cloaking_and_going_back_do_not_decrypt_again(bob: ForumUser, srv, top
     wait_until(lambda: _decrypted(bob) >= POSTS - 1, timeout=60, what="the page view read its topic ahead")
     before = _decrypted(bob)
     # Discourse re-creates a cloaked post: its viewer comes back and shows it
-    pid = topic["replies"][1]
+    pid = topic["replies"][0]
     n = srv.post(pid)["post_number"]
     bob.to_forum()
     bob.d.execute_script("window.__standin.setAutoCloak(false); window.__standin.cloak(arguments[0])", n)
