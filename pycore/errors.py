@@ -188,6 +188,8 @@ FOR_USERS = {
     "conversation_changed": ("The page now shows another conversation than the one you were writing in.",
                              "Nothing was sent. Reload the conversation and check where you are writing."),
     "conversation_unknown": ("This conversation has not been opened on this device yet.", "Open its first post, then try again."),
+    "newer_data": ("This data was saved by a newer version of the extension, so this version leaves it untouched.",
+                   "Update the extension; nothing was changed or lost."),
     # the router
     "rejected": ("The extension refused a request from this page.", "Reload the page; if it keeps happening, the page may be interfering."),
     "router_error": ("The extension ran into a problem.", "Try again; if it keeps happening, restart the browser."),

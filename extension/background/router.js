@@ -45,8 +45,10 @@ export function createRouter({ api, engineCall, dropEngine }) {
     return markerPromise;
   }
 
-  async function toEngine(type, payload, senderCtx) {
+  async function toEngine(type, payload, senderCtx, sender = null) {
     const context = { sender: senderCtx, marker: await marker() };
+    // A content script's requests are about the forum of its tab, whatever its payload says.
+    if (senderCtx === "content" && sender && sender.url) context.origin = new URL(sender.url).origin;
     const reply = await engineCall(type, payload, context);
     if (reply && reply.ok && reply.result && typeof reply.result.unlocked === "boolean") {
       await api.storage.session.set({ unlocked: reply.result.unlocked });
@@ -138,7 +140,7 @@ export function createRouter({ api, engineCall, dropEngine }) {
         if (!h) return M.fail("not_implemented", `${msg.type} has no router handler`);
         reply = M.ok(await h(payload, sender));
       } else {
-        reply = await toEngine(msg.type, payload, ctx);
+        reply = await toEngine(msg.type, payload, ctx, sender);
       }
     } catch (e) {
       reply = M.fail(e.code || "router_error", e.message || String(e));

@@ -109,6 +109,8 @@
   const postRef = V.obj({ post_id: postId, raw: V.str({ max: 200000 }), username, bio_raw: bio,
     created_at: V.optional(V.str({ max: 40 })) });
   const maxChars = V.optional(V.int({ min: 1000, max: 1000000 }));
+  // Posts per conv.read / conv.prepare: a whole long topic in one batch.
+  const MAX_READ_POSTS = 2000;
   const draftKey = V.str({ min: 1, max: 100, re: /^[A-Za-z0-9_.:-]+$/ });
   // Ciphertext only: what the content script may post (checked here and again in content/forum.js).
   const armoured = (re) => V.str({ min: 40, max: 200000, re });
@@ -123,6 +125,8 @@
     // post_id: the post the asker needs; a topic cached for this page view without it is refetched.
     topic: V.obj({ topic_id: topicId, post_id: V.optional(postId) }),
     group_members: V.obj({ name: username }),
+    // One post of the page view's topic (a viewer needs its own raw, not the whole topic).
+    post: V.obj({ topic_id: topicId, post_id: postId }),
     create_pm: V.obj({ title: V.oneOf([C.PLACEHOLDER_TITLE, C.FALLBACK_TITLE]), raw: armoured(patterns.message),
       target_recipients: V.str({ min: 1, max: 2000, re: patterns.usernameList }) }),
     reply: V.obj({ topic_id: topicId, raw: armoured(patterns.message) }),
@@ -246,7 +250,13 @@
       me: username, author: userRef, allowed_users: V.optional(V.array(username, { max: 1000 })) }) },
     "conv.accept_share": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId,
       raw: V.str({ max: 200000 }), me: username, poster: userRef }) },
-    "conv.read": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId, posts: V.array(postRef, { max: 200 }) }) },
+    // only_cached: answer from the engine's read cache only (a post not read yet is "pending").
+    "conv.read": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId,
+      posts: V.array(postRef, { max: MAX_READ_POSTS }), only_cached: V.optional(V.bool()) }) },
+    // A page view reads its topic's posts ahead for its viewer frames, in batches; the results
+    // stay in the engine (counts only come back). The router sets the origin from the tab.
+    "conv.prepare": { from: ["content"], to: "engine", payload: V.obj({ topic_id: topicId,
+      posts: V.array(postRef, { max: MAX_READ_POSTS }) }), contentResult: ["read", "decrypted"] },
     // conversation_id: the conversation the composer shows the user; the engine refuses another one.
     "conv.reply": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, topic_id: topicId,
       conversation_id: conversationId, me: username, body: V.str({ min: 1, max: 200000 }), max_chars: maxChars }) },
@@ -263,6 +273,8 @@
     // ---- test hooks: only honoured when EFD_CONFIG.testHooks (test builds) --------------------
     "test.engine_info": { from: ["page:*"], to: "engine", payload: V.obj({}), test: true },
     "test.drop_engine": { from: ["page:*"], to: "router", payload: V.obj({}), test: true },
+    // Posts the engine decrypted and served from its read cache (counts only); clear empties it.
+    "test.read_stats": { from: ["page:*"], to: "engine", payload: V.obj({ clear: V.optional(V.bool()) }), test: true },
   });
 
   const PAGE_NAMES = { "ui/popup.html": "popup", "ui/options.html": "options", "ui/inbox.html": "inbox",
@@ -322,7 +334,9 @@
 
   // ---- the router -> engine hop -----------------------------------------------------------------
   // context: who sent the request to the router (a sender class) and the browser-session marker.
-  const engineContext = V.obj({ sender: V.str({ min: 1, max: 100 }), marker: V.str({ min: 1, max: 200 }) });
+  // origin: the sender tab's forum, set by the router for content scripts.
+  const engineContext = V.obj({ sender: V.str({ min: 1, max: 100 }), marker: V.str({ min: 1, max: 200 }),
+    origin: V.optional(origin) });
 
   function isEngineRequest(msg) {
     return !!msg && typeof msg === "object" && msg.target === "engine";

@@ -228,6 +228,14 @@
         throw e;
       }
     },
+    // A viewer's own post, from the page view's topic: each frame gets one raw, not the whole
+    // topic (which would cost every frame of a long topic the raws of all the others).
+    async post({ topic_id, post_id }) {
+      const t = await topic(topic_id, post_id);
+      const post = t.posts.find((p) => p.post_id === post_id);
+      if (!post) throw new ForumError("not_found", "this post is not in the topic");
+      return { topic_id, post };
+    },
     async create_pm({ title, raw, target_recipients }) {
       if (![C.PLACEHOLDER_TITLE, C.FALLBACK_TITLE].includes(title) || !P.message.test(raw)) {
         throw new ForumError("refused", "only ciphertext can be posted");

@@ -134,6 +134,74 @@
     return has(t);
   }
 
+  // ------------------------------------------------------------------ reading ahead
+  // The engine decrypts and verifies a topic's replies in batches for the page view, nearest the
+  // viewport first; each viewer frame then finds its post's result in the engine (conv.read
+  // only_cached) instead of each driving a decryption. This script sends ciphertext and public
+  // bios and gets counts back, never plaintext.
+  const readAheads = new Map();      // topic id -> promise, this page view
+  const READ_AHEAD_FIRST = 12;       // the first batch: about what a screen shows
+  const READ_AHEAD_MAX = 200;
+  function readAhead(topicId) {
+    if (!readAheads.has(topicId)) readAheads.set(topicId, runReadAhead(topicId).catch(() => null));
+    return readAheads.get(topicId);
+  }
+
+  function postElement(postId) {
+    return document.querySelector(`article[data-post-id="${postId}"], .reply[data-post-id="${postId}"]`);
+  }
+  // Posts shown near the viewport first, then the others by their distance in the topic from
+  // the shown ones.
+  function viewportOrder(posts) {
+    const mid = window.innerHeight / 2;
+    const dist = new Map();
+    let anchor = null, best = Infinity;
+    for (const p of posts) {
+      const el = postElement(p.post_id);
+      if (!el) continue;
+      const r = el.getBoundingClientRect();
+      const d = r.bottom < 0 ? -r.bottom : r.top > window.innerHeight ? r.top - window.innerHeight : Math.abs((r.top + r.bottom) / 2 - mid) / 1e6;
+      dist.set(p.post_id, d);
+      if (d < best) { best = d; anchor = p.post_number; }
+    }
+    const rank = (p) => dist.has(p.post_id) ? dist.get(p.post_id) : 1e9 + Math.abs(p.post_number - (anchor ?? 0));
+    return [...posts].sort((a, b) => rank(a) - rank(b));
+  }
+
+  // -> {posts, read, decrypted, batches, ms} (ms: from having the raws to every batch answered)
+  async function runReadAhead(topicId) {
+    const t = await F.run("topic", { topic_id: topicId });
+    const replies = t.posts.filter((p) => p.post_number > 1 && P.message.test(p.raw));
+    const out = { posts: replies.length, read: 0, decrypted: 0, batches: 0, ms: 0 };
+    if (!replies.length) return out;
+    const t0 = performance.now();
+    const bios = new Map();
+    await Promise.all([...new Set(replies.map((p) => p.username))].map(async (u) => {
+      const b = await F.run("user", { username: u }).then((x) => x.bio_raw, () => null);
+      bios.set(u.toLowerCase(), b);
+    }));
+    const refs = viewportOrder(replies).map((p) => ({ post_id: p.post_id, raw: p.raw, username: p.username,
+      bio_raw: bios.get(p.username.toLowerCase()) ?? null, created_at: p.created_at || null }));
+    let size = READ_AHEAD_FIRST;
+    for (let i = 0; i < refs.length; i += size, size = Math.min(size * 4, READ_AHEAD_MAX)) {
+      const batch = refs.slice(i, i + size);
+      // Before the conversation is opened on this device (by the first post's viewer), the
+      // engine cannot read its replies: wait for it, a bounded time.
+      let reply;
+      for (const wait of [0, 250, 500, 1000, 2000, 4000, 8000]) {
+        if (wait) await new Promise((r) => setTimeout(r, wait));
+        reply = await api.runtime.sendMessage({ type: "conv.prepare", payload: { topic_id: topicId, posts: batch } });
+        if (!(reply && !reply.ok && reply.error && reply.error.code === "conversation_unknown")) break;
+      }
+      if (!reply || !reply.ok) break;   // locked, or no identity: the viewers say so
+      out.read += reply.result.read;
+      out.decrypted += reply.result.decrypted;
+      out.batches += 1;
+    }
+    out.ms = performance.now() - t0;
+    return out;
+  }
+
   // The viewer's height, from the ciphertext's size only (common/constants.js VIEWER_HEIGHTS):
   // known before the frame loads, so a post that comes back from cloaking takes its place at once.
   function viewerHeight(raw) {
@@ -180,6 +248,7 @@
     let raw;
     try { raw = await encryptedRawOf(topicId, postId); } catch (_) { decorated.delete(cooked); return; }
     if (raw === null || liveFramesOf(postId) >= 2) return;
+    if (P.message.test(raw)) readAhead(topicId);
     if (placing >= MAX_PLACING) { waiting.push([cooked, postId, topicId, raw]); return; }
     await place(cooked, postId, topicId, raw);
   }
@@ -346,6 +415,22 @@
     });
   }
 
+  // Test builds only: the benchmark times a page view's reading ahead of a topic (from having
+  // its raws to every post verified in the engine); counts and times only.
+  if (CFG.testHooks) {
+    document.addEventListener("efd-test-read", async (ev) => {
+      const topicId = parseInt(document.documentElement.getAttribute("data-efd-test-read-topic") || "", 10);
+      document.documentElement.removeAttribute("data-efd-test-read");
+      let result;
+      try {
+        await F.run("topic", { topic_id: topicId });
+        readAheads.delete(topicId);
+        result = { ok: true, ...(await readAhead(topicId)) };
+      } catch (e) { result = { ok: false, error: String(e && e.message || e) }; }
+      document.documentElement.setAttribute("data-efd-test-read", JSON.stringify(result));
+    });
+  }
+
   let lastHref = location.href;
   async function start() {
     try {
@@ -364,7 +449,7 @@
     });
     document.documentElement.dataset.efdReady = "1";
     new MutationObserver(() => {
-      if (location.href !== lastHref) { lastHref = location.href; F.newPageView(); perPost.clear(); refetched.clear(); otherTopics.clear(); }
+      if (location.href !== lastHref) { lastHref = location.href; F.newPageView(); perPost.clear(); refetched.clear(); otherTopics.clear(); readAheads.clear(); }
       schedule();
     }).observe(document.body, { childList: true, subtree: true });
     window.addEventListener("popstate", schedule);

@@ -4,6 +4,7 @@
 // No network: Pyodide and pycore.zip come from the extension package.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 import { idbStore, snapshotCache } from "./idb.js";
+import { a256Decoder } from "./a256.js";
 
 const PYCORE_DIR = "/lib/efd";
 const INDEX_URL = new URL("../pyodide/", import.meta.url).href;
@@ -54,7 +55,7 @@ export class EngineHost {
     const t1 = performance.now();
     // The file system is not part of a memory snapshot: unpack pycore every time.
     py.unpackArchive(new Uint8Array(buf), "zip", { extractDir: PYCORE_DIR });
-    py.registerJsModule("efd_host", { store: idbStore });
+    py.registerJsModule("efd_host", { store: idbStore, a256Decoder });
     await py.runPythonAsync(BOOT_PY);
     this.stats.phases = { loadPyodideMs: t1 - t0, pycoreMs: performance.now() - t1 };
     this.py = py;
@@ -98,6 +99,14 @@ export class EngineHost {
     return loadPyodide({ indexURL: INDEX_URL, packages: [] });
   }
 
+  // Bytes the engine holds: Pyodide's WebAssembly memory (it never shrinks) and this document's
+  // JavaScript heap where the browser tells it (Chromium).
+  memory() {
+    const wasm = this.py && this.py._module && this.py._module.HEAP8 ? this.py._module.HEAP8.length : null;
+    const js = globalThis.performance && performance.memory ? performance.memory.usedJSHeapSize : null;
+    return { wasmBytes: wasm, jsHeapBytes: js };
+  }
+
   // Drop the Pyodide instance (tests, and Firefox when asked to restart). State is in IndexedDB.
   drop() {
     if (this.handleJson) { try { this.handleJson.destroy(); } catch (_) { /* already gone */ } }
@@ -111,7 +120,7 @@ export class EngineHost {
     this.stats.requests += 1;
     if (type === "test.engine_info") {
       if (!this.testHooks) return { ok: false, error: { code: "rejected", message: "test hooks disabled" } };
-      return { ok: true, result: { booted: !!this.handleJson, ...this.stats } };
+      return { ok: true, result: { booted: !!this.handleJson, ...this.stats, memory: this.memory() } };
     }
     try {
       await this.boot();
@@ -119,12 +128,18 @@ export class EngineHost {
       console.error("engine boot failed", e);
       return { ok: false, error: { code: "engine_boot_failed", message: String(e && e.message || e) } };
     }
+    const t0 = performance.now();
     try {
       const out = await this.handleJson(type, JSON.stringify(payload ?? {}), JSON.stringify(context ?? {}));
       return JSON.parse(out);
     } catch (e) {
       console.error("engine error", type, e);
       return { ok: false, error: { code: "engine_error", message: String(e && e.message || e).slice(-500) } };
+    } finally {
+      // time in the engine per request type (test builds show it in test.engine_info)
+      const h = this.stats.handleMs || (this.stats.handleMs = {});
+      const [n, ms] = h[type] || [0, 0];
+      h[type] = [n + 1, Math.round((ms + performance.now() - t0) * 10) / 10];
     }
   }
 }

@@ -17,6 +17,7 @@ from . import store as names
 from .migrate import check_storage
 from .args import MIN_PASSPHRASE_LENGTH, check_new_passphrase
 from .handlers import HANDLERS
+from .reads import ReadCache
 
 MIN_KDF_ITERATIONS = 1_000_000
 DEFAULT_AUTO_LOCK_SECONDS = 30 * 60
@@ -47,6 +48,7 @@ class Engine:
         self._cached: tuple[str, _identity.Identity] | None = None  # (marker, unlocked identity)
         self.handlers = dict(HANDLERS)
         self.storage_report: dict | None = None   # check_storage() of this start (engine.status "storage")
+        self.reads = ReadCache()   # verified posts (plaintext, memory only): pycore.engine.reads
 
     # ------------------------------------------------------------------ entry point
     async def handle(self, type: str, payload: dict, context: dict) -> dict:
@@ -83,6 +85,7 @@ class Engine:
         sess = await self.store.get(names.SESSION)
         if not sess:
             self._cached = None
+            self.reads.clear()
             return
         if sess.get("marker") != self._marker:
             await self.drop_session()
@@ -92,8 +95,9 @@ class Engine:
             await self.drop_session()
 
     async def drop_session(self) -> None:
-        """Locks: deletes the unlocked keys of this browser session."""
+        """Locks: deletes the unlocked keys of this browser session, and every post read with them."""
         self._cached = None
+        self.reads.clear()
         await self.store.delete(names.SESSION)
         for k in names.SESSION_KEYS:
             await self.store.delete(names.session_key(k))

@@ -41,12 +41,28 @@ class IdbStore(VersionedStore):
 _engine: Engine | None = None
 
 
+def _install_fast_decoder(host) -> None:
+    """The host's A256 decoder (extension/engine/a256.js), when it has one: the text goes to
+    JavaScript once and comes back as bytes, None when pycore must decide."""
+    make = getattr(host, "a256Decoder", None)
+    if make is None:
+        return
+    from ..inband import armour
+    decode = make(armour.A256_ALPHABET)
+
+    def fast(text: str):
+        out = decode(text)
+        return None if out is None else out.to_bytes()
+    armour.use_fast_decoder(fast)
+
+
 async def handle_json(type: str, payload_json: str, context_json: str) -> str:
     """Entry point for the JS engine host: JSON strings in and out (no proxy lifetimes)."""
     global _engine
     if _engine is None:
         import efd_host  # registered by extension/engine/host.js
         from ..primitives import default_primitives
+        _install_fast_decoder(efd_host)
         _engine = Engine(default_primitives(), IdbStore(efd_host.store), time.time)
     try:
         payload = json.loads(payload_json)

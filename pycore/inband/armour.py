@@ -44,6 +44,10 @@ def a256_encode(data: bytes, *, line: int = LINE) -> str:
 def a256_decode(text: str, *, what: str = "armoured data") -> bytes:
     if not isinstance(text, str):
         raise MalformedInput(f"{what}: expected text")
+    if _fast_decode is not None:
+        out = _fast_decode(text)
+        if out is not None:
+            return out
     if _unicodedata is not None and not text.isascii():
         text = _unicodedata.normalize("NFC", text)
     out = bytearray()
@@ -56,6 +60,18 @@ def a256_decode(text: str, *, what: str = "armoured data") -> bytes:
             raise MalformedInput(f"{what}: unexpected character U+{ord(ch):04X}")
         out.append(v)
     return bytes(out)
+
+
+# Decoding runs once for every post read, and a Python loop over each character is most of the
+# engine's own work per post. An embedder may install a faster decoder (the extension's engine
+# host does, in JavaScript): it must return exactly a256_decode's bytes, or None for any text it
+# does not handle (then the code above decides, errors included).
+_fast_decode = None
+
+
+def use_fast_decoder(fn) -> None:
+    global _fast_decode
+    _fast_decode = fn
 
 
 def a256_length(n_bytes: int) -> int:

@@ -45,24 +45,58 @@ def _js_error_name(exc: JsException) -> str:
         return type(exc).__name__
 
 
-def _need(key, kind: str, private: bool):
+# Keys already checked, by id (the entry holds the key, so the id cannot be reused meanwhile):
+# reading a post checks the same conversation and author keys again and again, and each look
+# at a CryptoKey's members is a call into JavaScript.
+_CHECKED: dict = {}
+_CHECKED_LIMIT = 512
+
+
+def _checked(key, what: str, test) -> bool:
+    hit = _CHECKED.get((id(key), what))
+    if hit is not None and hit is key:
+        return True
     try:
-        ok = key.algorithm.name == _RSA_NAME[kind] and key.type == ("private" if private else "public")
+        ok = bool(test())
     except Exception:
         ok = False
-    if not ok:
+    if ok:
+        if len(_CHECKED) >= _CHECKED_LIMIT:
+            _CHECKED.clear()
+        _CHECKED[(id(key), what)] = key
+    return ok
+
+
+def _need(key, kind: str, private: bool):
+    ktype = "private" if private else "public"
+    if not _checked(key, kind + ktype, lambda: key.algorithm.name == _RSA_NAME[kind] and key.type == ktype):
         raise KeyUnusable(f"expected an RSA {kind} {'private' if private else 'public'} key")
     return key
 
 
 def _need_aes(key):
-    try:
-        ok = key.algorithm.name == "AES-GCM"
-    except Exception:
-        ok = False
-    if not ok:
+    if not _checked(key, "aes", lambda: key.algorithm.name == "AES-GCM"):
         raise KeyUnusable("expected an AES-GCM key")
     return key
+
+
+# Algorithm parameters: WebCrypto reads (and copies) them when the operation is called, so one
+# object per algorithm serves every call; only the AES-GCM IV changes between calls.
+_PARAMS: dict = {}
+
+
+def _params(name: str, **members):
+    key = (name, tuple(sorted(members.items())))
+    p = _PARAMS.get(key)
+    if p is None:
+        p = _PARAMS[key] = _obj(name=name, **members)
+    return p
+
+
+def _gcm(iv: bytes):
+    p = _params("AES-GCM")
+    p.iv = _u8(iv)
+    return p
 
 
 class WebCryptoPrimitives:
@@ -96,14 +130,14 @@ class WebCryptoPrimitives:
             raise KeyUnusable(f"AES key export refused ({_js_error_name(exc)}): not extractable") from None
 
     async def aes_gcm_encrypt(self, key, iv: bytes, data: bytes) -> bytes:
-        return _bytes(await _SUBTLE.encrypt(_obj(name="AES-GCM", iv=_u8(iv)), _need_aes(key), _u8(data)))
+        return _bytes(await _SUBTLE.encrypt(_gcm(iv), _need_aes(key), _u8(data)))
 
     async def aes_gcm_decrypt(self, key, iv: bytes, data: bytes) -> bytes:
         _need_aes(key)
         if len(data) < 16:
             raise AuthenticationFailed("AES-GCM: ciphertext shorter than its 16-byte tag")
         try:
-            return _bytes(await _SUBTLE.decrypt(_obj(name="AES-GCM", iv=_u8(iv)), key, _u8(data)))
+            return _bytes(await _SUBTLE.decrypt(_gcm(iv), key, _u8(data)))
         except JsException:
             raise AuthenticationFailed("AES-GCM authentication failed: altered ciphertext or wrong key") from None
 
@@ -145,7 +179,7 @@ class WebCryptoPrimitives:
         return _bytes(await _SUBTLE.sign(params, _need(private, "pss", True), _u8(data)))
 
     async def rsa_pss_verify(self, public, signature: bytes, data: bytes, salt_length: int = 32) -> bool:
-        params = _obj(name="RSA-PSS", saltLength=salt_length)
+        params = _params("RSA-PSS", saltLength=salt_length)
         try:
             return bool(await _SUBTLE.verify(params, _need(public, "pss", False), _u8(signature), _u8(data)))
         except JsException:

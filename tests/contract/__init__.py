@@ -39,8 +39,8 @@ class Router:
             raise RuntimeError("the messages.js checker stopped")
         return json.loads(line)
 
-    def check(self, type: str, payload, sender: str) -> dict:
-        return self.ask({"op": "check", "type": type, "payload": payload, "sender": sender})
+    def check(self, type: str, payload, sender: str, test_hooks: bool = False) -> dict:
+        return self.ask({"op": "check", "type": type, "payload": payload, "sender": sender, "testHooks": test_hooks})
 
     def default_sender(self, type: str) -> str:
         """The first context messages.js allows to send `type` ("frame:*" read as the viewer,

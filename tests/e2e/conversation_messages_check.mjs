@@ -16,12 +16,18 @@ const rejected = (type, payload, ctx, re) => assert.throws(() => M.check({ type,
   return true;
 });
 
-test("the content script may only register frames and open the inbox; it receives no plaintext fields", () => {
+test("the content script may only register frames, open the inbox and have posts read ahead; it receives no plaintext fields", () => {
   const fromContent = Object.entries(M.TYPES).filter(([, d]) => d.from.includes("content")).map(([t]) => t).sort();
   assert.deepEqual(fromContent.filter((t) => /^(frame|forum|ui|keys|conv|drafts|backup)\./.test(t)),
-    ["frame.register", "ui.open_inbox"]);
+    ["conv.prepare", "frame.register", "ui.open_inbox"]);
   assert.deepEqual(M.TYPES["frame.register"].contentResult, ["registered"]);
   assert.deepEqual(M.TYPES["ui.open_inbox"].contentResult, ["opened"]);
+  // reading ahead: ciphertext in, counts out
+  assert.deepEqual(M.TYPES["conv.prepare"].contentResult, ["read", "decrypted"]);
+  assert.deepEqual(M.forContent(M.TYPES["conv.prepare"], { read: 2, decrypted: 1, posts: [{ body: "secret" }] }),
+    { read: 2, decrypted: 1 });
+  ok("conv.prepare", { topic_id: 3, posts: [{ post_id: 7, raw: "x", username: "bob" }] }, "content");
+  rejected("conv.prepare", { topic_id: 3, posts: [] }, "frame:viewer");
   for (const t of ["conv.open", "conv.read", "conv.start", "conv.reply", "keys.acknowledge", "keys.mark_verified",
     "drafts.load", "drafts.save", "backup.make", "backup.restore", "forum.request", "frame.get", "conv.list"]) {
     rejected(t, {}, "content", /may not be sent from content/);

@@ -6,7 +6,9 @@ later posts, writing replies and key shares, and the list of conversations on th
 | conv.start | {origin, me, recipients: [{username, bio_raw}], title, body, max_chars?} | {raw, title (placeholder), target_recipients, conversation_id, participants} |
 | conv.open | {origin, topic_id, raw (first post), me, author: {username, bio_raw?}, allowed_users?: [username] (Discourse's details.allowed_users)} | {topic_id, conversation_id, status, detail, title, body, author, participants, created_at, author_key, invited, without_key? (allowed users who got no key: added by the server or invited without a key share), copied_from_topic?} |
 | conv.accept_share | {origin, topic_id, raw (key-share post), me, poster: {username, bio_raw?}} | {topic_id, conversation_id, status, detail} (no plaintext) |
-| conv.read | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}]} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint, invitee_digits}], conversation: {id, title}} |
+| conv.read | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}], only_cached?} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint, invitee_digits, author_key: {status, fingerprint, digits, verified, own}}], conversation: {id, title}} — with only_cached, a post not read yet is status "pending" (nothing is decrypted) |
+| conv.prepare | {origin, topic_id, posts: [as conv.read]} (from the content script) | {read, decrypted} — the results stay in the engine's read cache for the page's viewers |
+| test.read_stats | {clear?} (test builds) | {decrypted, hits, entries} |
 | conv.reply | {origin, topic_id, conversation_id (the one the composer shows), me, body, max_chars?} | {raw} |
 | conv.share_key | {origin, topic_id, conversation_id, me, invitee: {username, bio_raw}, max_chars?} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
 | conv.list | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at}]} |
@@ -14,10 +16,15 @@ later posts, writing replies and key shares, and the list of conversations on th
 Statuses of posts: pycore.inband's (valid, invalid_signature, wrong_conversation, wrong_author,
 unsigned, unverified, cannot_decrypt, key_not_accepted) plus "duplicate" (a message id already seen in another
 post) and "malformed" (not an encrypted message). Only "valid" posts carry a body.
+
+A post read once is served from the engine's read cache (pycore.engine.reads) while its
+conversation record, its author's pin and my identity are unchanged: viewers re-created by
+cloaking or a return to the topic cost no decryption.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 
@@ -25,9 +32,9 @@ from ... import inband
 from ...errors import (AuthenticationFailed, BadRequest, ConversationChanged, ConversationUnknown, MalformedInput,
                        NotAParticipant, PycoreError)
 from ...plugin import topickey
-from .. import args, at_rest
+from .. import args, at_rest, reads
 from .. import store as names
-from ..pins import known_keys, sendable_key, unaccepted_fingerprints
+from ..pins import check_key, known_keys, sendable_key, unaccepted_fingerprints
 
 
 async def _load_conv(engine, ident, origin, topic_id):
@@ -196,17 +203,10 @@ async def accept_share(engine, payload, context):
             "detail": share.detail}
 
 
-async def read_posts(engine, payload, context):
-    origin, topic_id = args.origin(payload, context), args.topic_id(payload)
+def _post_refs(payload) -> list[dict]:
     posts = payload.get("posts")
     if not isinstance(posts, list) or not all(isinstance(p, dict) for p in posts):
         raise BadRequest("posts must be a list of {post_id, raw, username, bio_raw?}")
-    ident = await engine.require_unlocked()
-    rec, conv = await _load_conv(engine, ident, origin, topic_id)
-    seen_key = names.message_ids(origin, topic_id)
-    seen = await engine.store.get(seen_key) or {}
-    keys_cache: dict = {}
-    invitees: list = []
     out = []
     for p in posts:
         post_id = p.get("post_id")
@@ -216,39 +216,191 @@ async def read_posts(engine, payload, context):
         raw, bio, server_time = p.get("raw"), p.get("bio_raw"), p.get("created_at")
         if not isinstance(raw, str) or (bio is not None and not isinstance(bio, str)):
             raise BadRequest("posts[].raw must be a string")
-        if username.lower() not in keys_cache:
-            keys_cache[username.lower()] = (await known_keys(engine, origin, username, bio),
-                                            await unaccepted_fingerprints(engine, origin, username))
-        item = {"post_id": post_id, "kind": None, "status": "malformed", "detail": "", "body": None, "author": None,
-                "created_at": None, "invitee": None, "invitee_fingerprint": None, "invitee_digits": None,
-                "time_skew_seconds": None}
+        out.append({"post_id": post_id, "username": username, "raw": raw, "bio_raw": bio,
+                    "created_at": server_time if isinstance(server_time, str) else None})
+    return out
+
+
+def _key_badge(result: dict, own: set) -> dict:
+    """The author's key as the viewer's header shows it (public data)."""
+    fp = result.get("fingerprint")
+    return {"status": result.get("status"), "fingerprint": fp, "digits": result.get("digits"),
+            "verified": bool(result.get("verified")), "own": bool(fp and fp in own)}
+
+
+def _pin_badge(pin, own: set) -> dict:
+    if not pin:
+        return _key_badge({"status": "no_key"}, own)
+    status = "key_changed" if pin.get("pending") else "verified" if pin.get("verified") else "first_seen"
+    return _key_badge({"status": status, "fingerprint": pin["fingerprint"], "verified": pin.get("verified"),
+                       "digits": inband.fingerprint_digits(pin["fingerprint"])}, own)
+
+
+_EMPTY_ITEM = {"kind": None, "status": "malformed", "detail": "", "body": None, "author": None, "created_at": None,
+               "invitee": None, "invitee_fingerprint": None, "invitee_digits": None, "time_skew_seconds": None}
+# Posts whose cryptography is in flight at once: WebCrypto runs them on the browser's threads.
+_CONCURRENT_READS = 64
+
+
+async def _read_all(engine, conv, refs, authors):
+    """inband.read_post for every ref, `_CONCURRENT_READS` at a time; a PycoreError in place of
+    the result of a post that is not an encrypted message."""
+    async def one(ref):
+        accepted, unaccepted = authors[ref["username"].lower()]
         try:
-            accepted, unaccepted = keys_cache[username.lower()]
-            r = await inband.read_post(engine.prims, conv, raw, accepted, poster_username=username, unaccepted=unaccepted)
+            return await inband.read_post(engine.prims, conv, ref["raw"], accepted, poster_username=ref["username"],
+                                          unaccepted=unaccepted)
         except PycoreError as e:
-            item["detail"] = str(e)
-            out.append(item)
-            continue
-        item.update(kind=r.kind, status=r.status, detail=r.detail, body=r.body, author=r.author_name,
-                    created_at=r.created_at, invitee=r.invitee_name, invitee_fingerprint=r.invitee_fingerprint,
-                    invitee_digits=inband.fingerprint_digits(r.invitee_fingerprint) if r.invitee_fingerprint else None)
-        if r.status == inband.STATUS_VALID:
-            signed_t, server_t = _iso_seconds(r.created_at), _iso_seconds(server_time)
-            if signed_t is not None and server_t is not None:
-                item["time_skew_seconds"] = int(round(server_t - signed_t))
-            if r.kind == "key_share":
-                invitees.append(r.invitee_name)
-            first = seen.get(r.message_id)
-            if first is not None and first != post_id:
-                item.update(status=inband.STATUS_DUPLICATE, body=None,
-                            detail=f"the same message was already posted as post {first}")
+            return e
+    out = []
+    for i in range(0, len(refs), _CONCURRENT_READS):
+        out += await asyncio.gather(*(one(r) for r in refs[i:i + _CONCURRENT_READS]))
+    return out
+
+
+def _with_request(item: dict, ref: dict, badge: dict) -> dict:
+    """A read result completed with what depends on this request: Discourse's time of the post
+    (the skew) and the author's key as it stands."""
+    out = dict(item, post_id=ref["post_id"], author_key=badge)
+    signed_t, server_t = _iso_seconds(item.get("created_at")), _iso_seconds(ref["created_at"])
+    out["time_skew_seconds"] = (int(round(server_t - signed_t)) if item.get("status") == inband.STATUS_VALID
+                                and signed_t is not None and server_t is not None else None)
+    return out
+
+
+async def _read_refs(engine, origin, topic_id, refs, *, only_cached=False):
+    """The read results of `refs` (in order) and the stored conversation record. Results already
+    verified against the same stored state come from the engine's read cache (pycore.engine.reads);
+    the others are decrypted and verified together, one batch per topic at a time."""
+    ident = await engine.require_unlocked()
+    rec = await engine.store.get(names.conversation(origin, topic_id))
+    if not rec:
+        raise ConversationUnknown("this conversation has not been opened on this device yet")
+    me_rec = await engine.store.get(names.IDENTITY) or {}
+    own = {me_rec.get("fingerprint")} | {r.get("fingerprint") for r in me_rec.get("retired") or [] if isinstance(r, dict)}
+    own.discard(None)
+    users: dict = {}
+    for ref in refs:
+        u = users.setdefault(ref["username"].lower(), {"name": ref["username"], "bio": None})
+        if ref["bio_raw"] is not None and u["bio"] is None:
+            u["bio"] = ref["bio_raw"]
+    # The author's published key first (first use pins it, a different one is recorded as a
+    # change): the pin as it is afterwards is part of what a cached result must match.
+    badges, tokens = {}, {}
+    timer = engine.reads.phase("authors (bio keys, pins)")
+    timer.__enter__()
+    for lower, u in users.items():
+        if u["bio"] is not None:
+            result, _ = await check_key(engine, origin, u["name"], u["bio"])
+            badges[lower] = _key_badge(result, own)
+        pin = await engine.store.get(names.pin(origin, u["name"]))
+        badges.setdefault(lower, _pin_badge(pin, own))
+        # The conversation by its id (a signed post binds that id; the sealed key record is
+        # re-sealed, with a fresh IV, whenever the first post is opened again).
+        tokens[lower] = reads.trust_token(rec.get("conversation_id"), pin, me_rec.get("public"), me_rec.get("retired"))
+    timer.__exit__(None, None, None)
+    cache = engine.reads
+    keys = [reads.post_key(origin, topic_id, r["post_id"], r["raw"]) for r in refs]
+    out: list = [None] * len(refs)
+
+    def from_cache(indexes):
+        left = []
+        for i in indexes:
+            hit = cache.get(keys[i], tokens[refs[i]["username"].lower()])
+            if hit is None:
+                left.append(i)
             else:
-                seen[r.message_id] = post_id
-        out.append(item)
-    await engine.store.set(seen_key, seen)
+                out[i] = _with_request(hit, refs[i], badges[refs[i]["username"].lower()])
+        return left
+
+    with engine.reads.phase("cache lookups"):
+        missing = from_cache(range(len(refs)))
+    if missing and only_cached:
+        for i in missing:
+            out[i] = dict(_EMPTY_ITEM, post_id=refs[i]["post_id"], status="pending",
+                          detail="not read yet", author_key=badges[refs[i]["username"].lower()])
+        missing = []
+    if missing:
+        async with cache.topic_lock(origin, topic_id):
+            missing = from_cache(missing)   # a batch that held the lock may have read them
+            if missing:
+                await _read_missing(engine, ident, origin, topic_id, refs, keys, missing, users, tokens, badges, out)
+    return out, rec, ident
+
+
+async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, users, tokens, badges, out):
+    with engine.reads.phase("conversation key"):
+        _rec, conv = await _load_conv(engine, ident, origin, topic_id)
+    authors = {}
+    with engine.reads.phase("authors' accepted keys"):
+        for i in missing:
+            lower = refs[i]["username"].lower()
+            if lower not in authors:
+                u = users[lower]
+                authors[lower] = (await known_keys(engine, origin, u["name"], u["bio"]),
+                                  await unaccepted_fingerprints(engine, origin, u["name"]))
+    with engine.reads.phase("decrypt + verify (read_post, concurrent)"):
+        results = await _read_all(engine, conv, [refs[i] for i in missing], authors)
+    timer = engine.reads.phase("results, duplicates, store")
+    timer.__enter__()
+    engine.reads.decrypted += len(missing)
+    seen_key = names.message_ids(origin, topic_id)
+    seen = await engine.store.get(seen_key) or {}
+    seen_before = dict(seen)
+    invitees: list = []
+    for i, r in zip(missing, results):
+        ref = refs[i]
+        item = dict(_EMPTY_ITEM)
+        if isinstance(r, PycoreError):
+            item["detail"] = str(r)
+        else:
+            item.update(kind=r.kind, status=r.status, detail=r.detail, body=r.body, author=r.author_name,
+                        created_at=r.created_at, invitee=r.invitee_name, invitee_fingerprint=r.invitee_fingerprint,
+                        invitee_digits=inband.fingerprint_digits(r.invitee_fingerprint) if r.invitee_fingerprint
+                        else None)
+            if r.status == inband.STATUS_VALID:
+                if r.kind == "key_share":
+                    invitees.append(r.invitee_name)
+                first = seen.get(r.message_id)
+                if first is not None and first != ref["post_id"]:
+                    item.update(status=inband.STATUS_DUPLICATE, body=None,
+                                detail=f"the same message was already posted as post {first}")
+                else:
+                    seen[r.message_id] = ref["post_id"]
+        lower = ref["username"].lower()
+        engine.reads.put(keys[i], tokens[lower], item)
+        out[i] = _with_request(item, ref, badges[lower])
+    if seen != seen_before:
+        await engine.store.set(seen_key, seen)
     await _add_invited(engine, origin, topic_id, invitees)
-    meta = await _meta(engine, ident, rec)
-    return {"posts": out, "conversation": {"id": conv.id, "title": meta.get("title")}}
+    timer.__exit__(None, None, None)
+
+
+async def read_posts(engine, payload, context):
+    origin, topic_id = args.origin(payload, context), args.topic_id(payload)
+    refs = _post_refs(payload)
+    only_cached = payload.get("only_cached") is True
+    out, rec, ident = await _read_refs(engine, origin, topic_id, refs, only_cached=only_cached)
+    meta = await engine.reads.meta(rec, lambda: _meta(engine, ident, rec))
+    return {"posts": out, "conversation": {"id": rec["conversation_id"], "title": meta.get("title")}}
+
+
+async def prepare_posts(engine, payload, context):
+    """A page view reads its topic's posts ahead, in batches, for its viewer frames: the results
+    stay in the engine (the content script that asks gets counts only)."""
+    origin, topic_id = args.origin(payload, context), args.topic_id(payload)
+    refs = _post_refs(payload)
+    before = engine.reads.decrypted
+    out, _rec, _ident = await _read_refs(engine, origin, topic_id, refs)
+    return {"read": len(out), "decrypted": engine.reads.decrypted - before}
+
+
+async def read_stats(engine, payload, context):
+    """Test builds: how many posts this engine decrypted and how many it served from its cache
+    (counts only); `clear` empties the cache first."""
+    if payload.get("clear") is True:
+        engine.reads.clear()
+    return engine.reads.stats()
 
 
 async def _conversation_for_sending(engine, ident, payload, origin, topic_id):
@@ -307,6 +459,8 @@ HANDLERS = {
     "conv.open": open_first_post,
     "conv.accept_share": accept_share,
     "conv.read": read_posts,
+    "conv.prepare": prepare_posts,
+    "test.read_stats": read_stats,
     "conv.reply": reply,
     "conv.share_key": share_key,
     "conv.list": list_conversations,
