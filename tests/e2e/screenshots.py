@@ -39,6 +39,7 @@ def take(out: Path, ext_dir: Path) -> list[Path]:
                 u.d.set_window_size(*SIZE)
                 u.login()
                 import_vector(u, i, PASSPHRASE)
+                u.call("settings.set", {"security_phrase": f"{name}'s blue heron"})
                 enable_and_publish(u)
             alice, bob = users
 

@@ -28,4 +28,4 @@ def test_the_screenshot_command_takes_every_picture(tmp_path, ext_dir):
         p = tmp_path / f"{name}.png"
         assert p.is_file() and str(p) in r.stdout, name
         assert png_size(p) == SIZE, (name, png_size(p))
-        assert p.stat().st_size > 20_000, f"{name}.png looks empty"
+        assert p.stat().st_size > 10_000, f"{name}.png looks blank"   # a blank 1280×800 PNG is ~4 kB
