@@ -200,7 +200,7 @@ def _reply(u: ForumUser, srv, story, text, failures: dict) -> tuple[dict, list]:
     assert srv.failures_left() == 0
     posts = srv.posts(story.topic_id)
     assert len(posts) == n + 1                          # exactly one post arrived (no duplicate)
-    statuses = [r["status"] for r in srv.requests[mark:] if r["path"] == "/posts.json" and r["method"] == "POST"]
+    statuses = [r["status"] for r in srv.requests[mark:] if r["app_path"] == "/posts.json" and r["method"] == "POST"]
     return posts[-1], statuses, status_text
 
 

@@ -131,7 +131,7 @@ def test_rate_limited_send_is_retried_without_losing_the_text(users, srv, story)
         bob.wait_topic_page(timeout=90)
         posts = srv.posts(story.topic_id)
         assert len(posts) == n + 1
-        assert any(r["status"] == 429 for r in srv.requests if r["path"] == "/posts.json")
+        assert any(r["status"] == 429 for r in srv.requests if r["app_path"] == "/posts.json")
     finally:
         srv.settings["rate_limit_create_post"] = 0
     assert "violet-badger" in bob.read_viewer(posts[-1]["id"])["body"]

@@ -50,8 +50,8 @@ def bob(request, ext_dir, tmp_path_factory, srv, topic):
 def _topic_requests(srv, mark, tid):
     """(topic, raws) requests to the forum since `mark`."""
     reqs = srv.requests[mark:]
-    topic = [r for r in reqs if (r.get("app_path") or r["path"]).rstrip("/") == f"/t/{tid}.json"]
-    raws = [r for r in reqs if (r.get("app_path") or r["path"]) == f"/t/{tid}/posts.json"
+    topic = [r for r in reqs if r["app_path"].rstrip("/") == f"/t/{tid}.json"]
+    raws = [r for r in reqs if r["app_path"] == f"/t/{tid}/posts.json"
             and "include_raw=true" in (r.get("query") or "")]
     return len(topic), len(raws)
 

@@ -72,7 +72,7 @@ def test_2_a_topic_page_fetches_the_raws_once_for_all_its_viewers(users, srv, st
     assert "glaucous-marten" in bob.read_viewer(story.reply_post_id)["body"]
     assert bob.read_viewer(story.first_post_id)["title"] == TITLE
     raws = [r for r in srv.requests[mark:]
-            if r["path"] == f"/t/{story.topic_id}/posts.json" and "include_raw=true" in (r["query"] or "")]
+            if r["app_path"] == f"/t/{story.topic_id}/posts.json" and "include_raw=true" in (r["query"] or "")]
     assert len(raws) == 1, [r["raw_uri"] for r in raws]
 
 
