@@ -290,6 +290,9 @@ def start_standin(oracle, usernames, settings=None, password="standin-password-1
     watched by `oracle`."""
     from tests.standin.profile import with_profile
     from tests.standin.server import StandinServer, hostile_scripts
+    # The stories start from keys published in bios. Where single sign-on owns the bio, keys come
+    # by PM instead: test_key_exchange_pm.py sets that override itself (a test's settings win).
+    settings = {"discourse_connect_overrides_bio": False, **(settings or {})}
     s = StandinServer(inject=hostile_scripts() + extra_inject(), settings=with_profile(settings)).start()
     oracle.watch(s)
     for name in usernames:
