@@ -688,3 +688,18 @@ def test_a_stored_conversation_key_that_no_longer_opens_is_replaced_from_the_fir
     run(b.store.set(key, rec))
     assert b.ok("conv.open", {"origin": ORIGIN, "topic_id": 41, "raw": started["raw"], "me": "bob",
                               "author": a.ref()})["body"] == "still readable"
+
+
+def test_published_says_whether_the_bio_holds_this_device_s_key(users):
+    a, b = users["alice"], users["bob"]
+    mine = a.ok("identity.public")
+    assert a.ok("keys.published", {"bio_raw": a.bio}) == {"state": "same", "digits": mine["digits"]}
+    assert a.ok("keys.published", {"bio_raw": "Hi, I am alice."})["state"] == "none"
+    # another key in my bio (published from another device, or before a reset): named by its digits
+    other = a.ok("keys.published", {"bio_raw": b.bio})
+    assert other["state"] == "other" and other["published_digits"] == b.ok("identity.public")["digits"]
+    assert other["digits"] == mine["digits"] != other["published_digits"]
+    damaged = b.bio.replace("Fingerprint:", "Fingerprnt:")
+    assert a.ok("keys.published", {"bio_raw": damaged})["state"] == "damaged"
+    # the content script may not ask
+    assert a.err("keys.published", {"bio_raw": a.bio}, sender="content", router_rejects=True)["code"] == "rejected"

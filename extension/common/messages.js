@@ -228,6 +228,8 @@
     // ---- engine: published keys and pins -------------------------------------------------------
     "keys.publish": { from: EXT, to: "engine", payload: V.obj({ bio_raw: V.str({ max: 10000 }) }) },
     "keys.check": { from: EXT, to: "engine", payload: V.obj({ origin, username, bio_raw: bio }) },
+    // Whether my bio publishes this device's key (the inbox offers the repair when not).
+    "keys.published": { from: EXT, to: "engine", payload: V.obj({ bio_raw: V.str({ max: 10000 }) }) },
     // Key exchange by PM, for forums that keep bios read-only (PROTOCOL §3.4).
     "keys.announce": { from: EXT, to: "engine", payload: V.obj({}) },
     "keys.receive": { from: EXT, to: "engine", payload: V.obj({ origin, username, raw: V.str({ min: 40, max: 200000 }) }) },

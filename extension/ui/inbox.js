@@ -55,8 +55,35 @@ async function refresh() {
   if (!me) return state("not-logged-in", `Log in to ${origin} in the forum tab first.`, "error");
   state("ready", `Logged in to ${origin} as ${me}.`, "ok");
   show($("#sec-forum")); show($("#sec-convs")); show($("#sec-keys"));
+  await checkPublishedKey();
   await listConversations();
 }
+
+// Is the key in my profile this device's? After a restore, a reset or a new identity on another
+// device they can differ unnoticed: contacts then encrypt to a key this device cannot open.
+const KEY_STATE_TEXT = {
+  same: (r) => [`Your profile publishes this device's key (fingerprint ${r.digits}).`, "ok"],
+  none: () => ["Your key is not in your profile yet: others cannot write to you encrypted until you publish it.", "warn"],
+  other: (r) => [`Your profile publishes another key (fingerprint ${r.published_digits}), not this device's ` +
+    `(fingerprint ${r.digits}). Contacts encrypt to the published key, which this device cannot open. Publish this ` +
+    "device's key (contacts are told that your key changed), or, to keep the published key, reset this device's " +
+    "identity in the options and restore it from your forum backup.", "error"],
+  damaged: () => ["The key block in your profile is damaged: publish your key again to repair it.", "error"],
+};
+async function checkPublishedKey() {
+  let r;
+  try {
+    const u = await forum("user", { username: me });
+    r = await send("keys.published", { bio_raw: u.bio_raw || "" });
+  } catch (e) {
+    return setMessage($("#key-state"), errorText(e), "error");
+  }
+  const [text, kind] = KEY_STATE_TEXT[r.state](r);
+  $("#key-state").dataset.state = r.state;
+  setMessage($("#key-state"), text, kind);
+  show($("#key-repair"), r.state === "other" || r.state === "damaged");
+}
+$("#repair-publish-btn").addEventListener("click", () => $("#publish-btn").click());
 
 async function listConversations() {
   const { conversations } = await send("conv.list", { origin });
@@ -186,6 +213,7 @@ $("#publish-btn").addEventListener("click", async () => {
       $("#publish-state").textContent = `Published. Fingerprint: ${p.digits}` + (p.key_change
         ? ". It tells your contacts that it replaces your previous key, signed by that key." : "");
       $("#publish-state").dataset.state = "published";
+      await checkPublishedKey();
     }
   } catch (e) { msg(errorText(e), "error"); }
   b.disabled = false;

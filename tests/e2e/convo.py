@@ -321,6 +321,8 @@ def enable_and_publish(u: ForumUser, publish=True, timeout=90):
         wait_until(lambda: u.page_state("#publish-state") == "published", timeout=timeout,
                    what=f"{u.username}: key published")
         assert "-----BEGIN EFD PUBLIC KEY-----" in u.srv.user(u.username)["bio_raw"]
+        wait_until(lambda: u.page_state("#key-state") == "same", timeout=30,
+                   what=f"{u.username}: the inbox sees this device's key in the profile")
 
 
 def any_failed(request) -> bool:

@@ -62,8 +62,14 @@ def test_2_alice_replaces_her_key_and_publishes_it(users, srv, story):
     # publish from the inbox: the block carries the change, signed by the old key
     alice.to_forum("/")
     assert alice.inbox() == "ready"
-    b.click("#publish-btn")
+    # until then the inbox says that the profile publishes the old key, which this device replaced
+    wait_until(lambda: alice.page_state("#key-state") == "other", timeout=60, what="alice: the key mismatch named")
+    assert story.old_digits in b.q("#key-state").text and story.new_digits in b.q("#key-state").text
+    assert b.q("#key-repair").is_displayed()
+    b.click("#repair-publish-btn")
     wait_until(lambda: alice.page_state("#publish-state") == "published", timeout=90, what="alice: published")
+    wait_until(lambda: alice.page_state("#key-state") == "same", timeout=60, what="alice: the published key is hers")
+    assert not b.q("#key-repair").is_displayed()
     assert story.new_digits in b.q("#publish-state").text and "replaces your previous key" in b.q("#publish-state").text
     bio = srv.user("alice")["bio_raw"]
     assert bio.count(inband.KEY_BEGIN) == 1 and "Fingerprint: " + story.new_digits in bio

@@ -4,6 +4,7 @@ pin, accepting a key change, marking a contact verified, safety codes.
 | type | payload | result |
 |---|---|---|
 | keys.publish | {bio_raw} | {bio_raw (the new bio), fingerprint, digits, changed, key_change (previous fingerprint or null)} — no unlock needed; after identity.replace the block carries the key change signed by the old key |
+| keys.published | {bio_raw (my bio as the forum serves it)} | {state: "same" (this device's key is the published one) / "none" / "other" (another key is published: an older one, or one from another device) / "damaged", digits (this device's), published_digits? (state "other")} — no unlock needed |
 | keys.announce | {} | {raw (a key-exchange post: PROTOCOL §3.4), title, fingerprint, digits} |
 | keys.receive | {origin, username (the post's Discourse poster), raw (their key-exchange post)} | as keys.check, source "pm" |
 | keys.check | {origin, username, bio_raw} | {username, status: first_seen/verified/key_changed/no_key/bad_key, can_send, fingerprint?, digits?, verified, source? ("bio", or "pm": the key came by a key-exchange PM and the bio holds none), change_signed?, pinned_fingerprint?, message?} |
@@ -15,7 +16,7 @@ pin, accepting a key change, marking a contact verified, safety codes.
 from __future__ import annotations
 
 from ... import inband
-from ...errors import BadRequest
+from ...errors import BadRequest, MalformedInput, NoPublishedKey
 from ...plugin import b64
 from ...plugin import identity as _identity
 from .. import args
@@ -45,6 +46,27 @@ async def publish(engine, payload, context):
     pk = await inband.find_bio_block(engine.prims, new)
     return {"bio_raw": new, "fingerprint": pk.fingerprint_hex, "digits": pk.digits, "changed": new != bio,
             "key_change": pk.key_change.previous_fingerprint.hex() if pk.key_change else None}
+
+
+async def published(engine, payload, context):
+    """Whether the key my bio publishes is this device's: after a restore, a reset or a new
+    identity on another device they can differ unnoticed, and then contacts encrypt to a key this
+    device cannot open. The inbox offers the repair."""
+    rec = await engine.store.get(names.IDENTITY)
+    if not rec:
+        raise BadRequest("no identity yet: create or import one")
+    mine = rec["fingerprint"]
+    out = {"digits": inband.fingerprint_digits(mine)}
+    bio = args.optional_text(payload, "bio_raw") or ""
+    try:
+        pk = await inband.find_bio_block(engine.prims, bio)
+    except NoPublishedKey:
+        return {**out, "state": "none"}
+    except MalformedInput:
+        return {**out, "state": "damaged"}
+    if pk.fingerprint_hex == mine:
+        return {**out, "state": "same"}
+    return {**out, "state": "other", "published_digits": pk.digits}
 
 
 async def announce(engine, payload, context):
@@ -106,6 +128,7 @@ async def safety_code(engine, payload, context):
 
 HANDLERS = {
     "keys.publish": publish,
+    "keys.published": published,
     "keys.check": check,
     "keys.announce": announce,
     "keys.receive": receive,
