@@ -78,6 +78,9 @@ async function checkPublishedKey() {
   } catch (e) {
     return setMessage($("#key-state"), errorText(e), "error");
   }
+  showKeyState(r);
+}
+function showKeyState(r) {
   const [text, kind] = KEY_STATE_TEXT[r.state](r);
   $("#key-state").dataset.state = r.state;
   setMessage($("#key-state"), text, kind);
@@ -213,7 +216,8 @@ $("#publish-btn").addEventListener("click", async () => {
       $("#publish-state").textContent = `Published. Fingerprint: ${p.digits}` + (p.key_change
         ? ". It tells your contacts that it replaces your previous key, signed by that key." : "");
       $("#publish-state").dataset.state = "published";
-      await checkPublishedKey();
+      // The forum kept the bio as sent (put_bio re-read it): it now publishes this device's key.
+      showKeyState({ state: "same", digits: p.digits });
     }
   } catch (e) { msg(errorText(e), "error"); }
   b.disabled = false;

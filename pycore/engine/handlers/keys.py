@@ -52,10 +52,7 @@ async def published(engine, payload, context):
     """Whether the key my bio publishes is this device's: after a restore, a reset or a new
     identity on another device they can differ unnoticed, and then contacts encrypt to a key this
     device cannot open. The inbox offers the repair."""
-    rec = await engine.store.get(names.IDENTITY)
-    if not rec:
-        raise BadRequest("no identity yet: create or import one")
-    mine = rec["fingerprint"]
+    mine = await my_fingerprint(engine)
     out = {"digits": inband.fingerprint_digits(mine)}
     bio = args.optional_text(payload, "bio_raw") or ""
     try:
