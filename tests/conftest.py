@@ -65,12 +65,17 @@ def prims():
     return default_primitives()
 
 
-@pytest.fixture(scope="session")
-def vectors_dir() -> Path:
+def known_answer_dir() -> Path:
+    """The known-answer vectors; a clear failure when they are not where CI lays them out."""
     path = shared_dir() / "vectors"
     if not path.is_dir():
         pytest.fail(f"known-answer vectors not found at {path} (set ENCRYPT_SHARED_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def vectors_dir() -> Path:
+    return known_answer_dir()
 
 
 @pytest.fixture(scope="session")

@@ -29,12 +29,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing_tool
+from tests.conftest import known_answer_dir, missing_tool
 
 from .browser import ChromiumExt, FirefoxExt, extension_id
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("ENCRYPT_SHARED_DIR") or REPO.parent / "shared")
 PASSPHRASE = "e2e test passphrase, long enough"
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +79,7 @@ def ext_id(ext_dir) -> str:
 
 
 def vectors(name: str) -> dict:
-    return json.loads((SHARED / "vectors" / f"{name}.json").read_text("utf-8"))
+    return json.loads((known_answer_dir() / f"{name}.json").read_text("utf-8"))
 
 
 @pytest.fixture(scope="session")
