@@ -26,7 +26,9 @@ Zips are reproducible: fixed timestamps, sorted entries, fixed permissions.
 
 Generated into every built tree (never kept in extension/): common/config.js (target, test hooks,
 build id) and common/constants.js (the facts JavaScript shares with pycore: armour markers, titles,
-the username pattern, limits; from pycore.js_constants.for_javascript()).
+the username pattern, limits; from pycore.js_constants.for_javascript()). _locales/en/messages.json
+is extension/_locales/en/messages.json (the UI's words) merged with the error_* messages generated
+from pycore/errors.py FOR_USERS (locale_messages()).
 
 Test builds differ from store builds in exactly these things (see docs/EXTENSION.md):
   * manifest `host_permissions` grants http://127.0.0.1/* and http://localhost/* at install, so e2e
@@ -49,7 +51,7 @@ import zipfile
 from pathlib import Path
 
 from pycore.__main__ import package_zip  # the one reproducible pycore archive
-from pycore.js_constants import for_javascript
+from pycore.js_constants import error_messages, for_javascript
 
 ROOT = Path(__file__).resolve().parent
 EXT = ROOT / "extension"
@@ -192,6 +194,29 @@ def constants_js() -> str:
 
 
 GENERATED = ("common/config.js", "common/constants.js")
+DEFAULT_LOCALE = "en"
+
+
+def locale_messages(locale: str) -> dict:
+    """_locales/<locale>/messages.json as shipped: the hand-written UI messages of
+    extension/_locales/<locale>/messages.json and, for the default locale, the error words of
+    pycore/errors.py FOR_USERS (pycore.js_constants.error_messages()), defined there only. A key
+    in both is a mistake (one would silently win), so it fails the build. Other locales translate
+    the error_* messages in their own file; a key they lack falls back to the default locale."""
+    src = EXT / "_locales" / locale / "messages.json"
+    written = json.loads(src.read_text(encoding="utf-8"))
+    if locale != DEFAULT_LOCALE:
+        return written
+    generated = error_messages()
+    clash = sorted(set(written) & set(generated))
+    if clash:
+        sys.exit(f"build.py: {_rel(src)} defines messages that build.py generates from pycore/errors.py "
+                 f"FOR_USERS: {', '.join(clash)}")
+    return {**written, **generated}
+
+
+def messages_json(messages: dict) -> str:
+    return json.dumps(messages, indent=2, ensure_ascii=False) + "\n"
 
 
 def check_inputs():
@@ -236,6 +261,9 @@ def build_tree(target: str, test: bool, shared: dict) -> Path:
     build_id = hashlib.sha256(PYODIDE_VERSION.encode() + shared["stdlib"] + shared["pycore"]).hexdigest()[:16]
     (out / "common" / "config.js").write_text(config_js(target, test, build_id))
     (out / "common" / "constants.js").write_text(constants_js())
+    for d in sorted((EXT / "_locales").iterdir()):
+        if (d / "messages.json").is_file():
+            (out / "_locales" / d.name / "messages.json").write_text(messages_json(locale_messages(d.name)), encoding="utf-8")
     (out / "manifest.json").write_text(json.dumps(manifest_for(target, test), indent=2, sort_keys=False) + "\n")
     (out / "THIRD_PARTY.md").write_text(shared["third_party"])
     return out

@@ -145,7 +145,7 @@ class NewerData(EngineError):
 
 __all__ = [name for name, value in dict(globals()).items()
            if isinstance(value, type) and issubclass(value, PycoreError) and not name.startswith("_")]
-__all__ += ["FOR_USERS"]
+__all__ += ["FOR_USERS", "FORUM_SAYS", "WITH_FORUM_WORDS"]
 
 
 # ---------------------------------------------------------------------------- what the user reads
@@ -211,3 +211,8 @@ FOR_USERS = {
     "content_error": ("The extension's script in the forum page ran into a problem.", "Reload the page."),
     "unexpected": ("Something went wrong.", "Try again; if it keeps happening, reload the page."),
 }
+
+# The forum's own refusals carry the forum's words (Discourse writes them for its users, in their
+# language): these codes have a second message that quotes them after the two sentences.
+WITH_FORUM_WORDS = ("forum_refused", "forbidden")
+FORUM_SAYS = "The forum says: \u201c{forum_words}\u201d"

@@ -243,9 +243,14 @@ def test_store_zips_follow_the_upload_rules(two_builds):
             assert not any(n.endswith("/") for n in names), "directory entries"
             assert not any(p.startswith(".") for n in names for p in n.split("/")), "hidden files"
             # Chromium and Firefox both refuse files whose name starts with "_" at the root
-            # (reserved: _locales, _metadata); we ship none.
-            assert not any(n.startswith("_") for n in names)
+            # (reserved: _metadata and the like) except the locales' messages.
+            assert not any(n.startswith("_") and not re.fullmatch(r"_locales/[A-Za-z_]+/messages\.json", n) for n in names)
             m = json.loads(z.read("manifest.json"))
+            assert m["default_locale"] == "en" and "_locales/en/messages.json" in names
+            words = json.loads(z.read("_locales/en/messages.json"))
+            for k in ("name", "short_name", "description"):   # as the store and the browser read them
+                m[k] = re.sub(r"__MSG_(\w+)__", lambda g: words[g.group(1)]["message"], m[k])
+            assert any(k.startswith("error_") for k in words), "the error words generated from FOR_USERS"
             assert "key" not in m, f"{target}: the Chrome Web Store refuses a manifest with a key"
             assert "update_url" not in m, f"{target}: store-hosted extensions must not set update_url"
             assert "update_url" not in json.dumps(m.get("browser_specific_settings", {}))

@@ -13,7 +13,11 @@ def manifest(target: str) -> dict:
     import sys
     sys.path.insert(0, str(REPO))
     import build
-    return build.manifest_for(target, test=False)
+    m = build.manifest_for(target, test=False)
+    # the words as the browser and the store read them: __MSG_key__ from the default locale
+    words = build.locale_messages(m["default_locale"])
+    return {k: re.sub(r"__MSG_(\w+)__", lambda g: words[g.group(1)]["message"], v) if isinstance(v, str) else v
+            for k, v in m.items()}
 
 
 @pytest.mark.parametrize("target", ["chromium", "firefox"])

@@ -12,9 +12,9 @@ const CFG = globalThis.EFD_CONFIG || {};
 const TICK_ALARM = "efd-autolock-tick";
 
 // Content scripts registered on enabled forums, in load order: the shared facts and the message
-// contract, then the forum HTTP client (content/forum.js), then the page integration that uses it
+// contract, the words (common/i18n.js), then the forum HTTP client (content/forum.js), then the page integration that uses it
 // (content/page.js).
-export const CONTENT_SCRIPTS = ["common/config.js", "common/constants.js", "common/messages.js",
+export const CONTENT_SCRIPTS = ["common/config.js", "common/constants.js", "common/messages.js", "common/i18n.js",
   "content/forum.js", "content/guard.js", "content/page.js"];
 // Run at document_start, before the page's scripts: what must be read before the page can change it.
 export const EARLY_CONTENT_SCRIPTS = ["content/early.js"];

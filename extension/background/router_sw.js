@@ -1,6 +1,7 @@
 // Chromium service worker: the router only. The engine lives in an offscreen document,
 // created on demand (and again after Chromium drops it).
 import { createRouter } from "./router.js";
+import "../common/i18n.js";
 
 const api = globalThis.chrome;
 const M = globalThis.EFD_MESSAGES;
@@ -13,7 +14,7 @@ async function ensureOffscreen() {
   if (ctxs.length) return;
   if (!creating) {
     creating = api.offscreen.createDocument({ url: OFFSCREEN_URL, reasons: ["WORKERS"],
-      justification: "Runs the Python/WebAssembly crypto engine that holds the user's keys." })
+      justification: globalThis.EFD_I18N.t("offscreen_justification") })
       .finally(() => { creating = null; });
   }
   await creating;

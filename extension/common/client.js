@@ -4,8 +4,10 @@
 import "./config.js";
 import "./constants.js";
 import "./messages.js";
+import "./i18n.js";
 
 export const api = globalThis.browser ?? globalThis.chrome;
+export const { t, tNodes, localizePage } = globalThis.EFD_I18N;
 
 export class RequestError extends Error {
   constructor(error) { super(error.message); this.code = error.code; this.info = error; }
@@ -20,12 +22,3 @@ export async function send(type, payload = {}) {
 }
 
 export const $ = (sel, root = document) => root.querySelector(sel);
-
-// Fills elements marked data-constant="NAME" with pycore's fact of that name (common/constants.js),
-// so that page texts (limits, titles) are not retyped in the HTML.
-export function showConstants(root = document) {
-  for (const el of root.querySelectorAll("[data-constant]")) {
-    const value = globalThis.EFD_CONSTANTS[el.dataset.constant];
-    if (value !== undefined) el.textContent = String(value);
-  }
-}

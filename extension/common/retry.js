@@ -3,9 +3,8 @@
 // it is read-only or failing, and the network may drop. The operation is tried again after what
 // the forum asks (or a growing pause), counting down through `tell`; nothing is lost meanwhile.
 // Extension pages and frames only.
-import "./constants.js";
+import { fieldValues, knownCode } from "./user_text.js";
 
-const C = globalThis.EFD_CONSTANTS;
 export const RETRYABLE = new Set(["rate_limited", "server_error", "offline", "no_content", "send_failed"]);
 export const MAX_ATTEMPTS = 6;
 export const MAX_WAIT_SECONDS = 300;
@@ -21,7 +20,8 @@ export async function withRetry(fn, tell) {
       const m = /retry after (\d+)/.exec(e.message || "");
       const asked = m ? parseInt(m[1], 10) : null;
       const wait = Math.min(asked !== null ? Math.max(asked, 1) : 2 ** attempt, MAX_WAIT_SECONDS);
-      const why = (C.USER_TEXT[e.code] || C.USER_TEXT.unexpected)[0];
+      const code = knownCode(e.code);
+      const why = globalThis.EFD_I18N.t(`error_${code}_what`, fieldValues(code, e.info || {}));
       for (let left = wait; left > 0; left--) {
         tell({ why, left, attempt: attempt + 1, of: MAX_ATTEMPTS });
         await new Promise((r) => setTimeout(r, 1000));

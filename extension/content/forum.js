@@ -68,10 +68,8 @@
     if (!r.ok) {
       // Discourse's own words name the cause (blocked words, trust level, a recipient who does
       // not accept PMs, the daily PM limit, too many recipients), in the forum's language.
-      let msg = json && Array.isArray(json.errors) ? json.errors.join(" ") : (json && json.error) || `HTTP ${r.status}`;
-      if (r.status === 403 && json && json.error_type === "invalid_access") {
-        msg += " (the forum does not allow this to your account: your trust level may not allow private messages)";
-      }
+      // (The extension's own words for a refusal are the forbidden and forum_refused messages.)
+      const msg = json && Array.isArray(json.errors) ? json.errors.join(" ") : (json && json.error) || `HTTP ${r.status}`;
       throw new ForumError(r.status === 404 ? "not_found" : r.status === 403 ? "forbidden" : "forum_refused", String(msg).slice(0, 500));
     }
     return json;

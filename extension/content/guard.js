@@ -87,12 +87,11 @@
     note.style.cssText = "position:absolute;inset:0;z-index:10;display:flex;flex-direction:column;gap:8px;" +
       "align-items:center;justify-content:center;background:rgba(255,255,255,.96);color:#1b1f24;" +
       "font:14px system-ui,sans-serif;text-align:center;padding:12px;";
-    note.textContent = "This conversation is end-to-end encrypted. The forum's own editor would save and send " +
-      "your text unencrypted, so it is switched off here.";
+    note.textContent = globalThis.EFD_I18N.t("guard_editor_off");
     const b = document.createElement("button");
     b.type = "button";
     b.className = "btn btn-primary efd-guard-open";
-    b.textContent = "Write an encrypted reply";
+    b.textContent = globalThis.EFD_I18N.t("guard_write_encrypted");
     b.addEventListener("click", (ev) => { stop(ev); if (ev.isTrusted) hooks.openEncrypted({}); });
     note.append(b);
     if (getComputedStyle(rc).position === "static") rc.style.position = "relative";

@@ -18,6 +18,7 @@
   const CFG = globalThis.EFD_CONFIG || {};
   const F = globalThis.EFD_FORUM;
   const P = M.patterns;
+  const { t } = globalThis.EFD_I18N;
   const meta = document.querySelector('meta[name="generator"]');
   const generator = meta ? String(meta.content || "").slice(0, 200) : null;
   if (!generator || !/^Discourse\b/.test(generator)) return;
@@ -259,7 +260,7 @@
     ourFrames.add(iframe);
     iframe.className = "efd-viewer";
     iframe.dataset.efdPostId = String(postId);
-    iframe.setAttribute("title", "Encrypted message (Encrypt for Discourse)");
+    iframe.setAttribute("title", t("page_viewer_title"));
     iframe.setAttribute("referrerpolicy", "no-referrer");
     iframe.style.cssText = `display:block;width:100%;height:${viewerHeight(raw)}px;border:0;margin:0;padding:0;` +
       "background:transparent;";
@@ -310,10 +311,10 @@
     return claimed;
   }
 
-  function button(label, cls, onclick) {
+  function button(label, { className }, onclick) {
     const b = document.createElement("button");
     b.type = "button";
-    b.className = "btn efd-button " + cls;
+    b.className = "btn efd-button " + className;
     b.textContent = label;
     // Only the user's own clicks: the page can dispatch synthetic ones (isTrusted false).
     b.addEventListener("click", (e) => { e.preventDefault(); e.stopPropagation(); if (e.isTrusted) onclick(); });
@@ -324,14 +325,13 @@
     const footer = document.querySelector("#topic-footer-buttons");
     if (!footer || footer.querySelector(".efd-reply")) return;
     const create = footer.querySelector(".create");
-    const reply = button("Encrypted reply", "btn-primary efd-reply", () => openComposer({ mode: "reply", topic_id: topicId }));
-    const invite = button("Add participant (encrypted)", "efd-invite", () => openComposer({ mode: "invite", topic_id: topicId }));
+    const reply = button(t("encrypted_reply"), { className: "btn-primary efd-reply" }, () => openComposer({ mode: "reply", topic_id: topicId }));
+    const invite = button(t("page_add_participant"), { className: "efd-invite" }, () => openComposer({ mode: "invite", topic_id: topicId }));
     if (create) create.before(reply, invite); else footer.prepend(reply, invite);
     const note = document.createElement("div");
     note.className = "efd-notice";
     note.style.cssText = "font-size:12px;color:#57606a;margin:4px 0;";
-    note.textContent = "This conversation is end-to-end encrypted: answer with \u201cEncrypted reply\u201d. " +
-      "The forum's own Reply button would send plain text.";
+    note.textContent = t("page_encrypted_note", [t("encrypted_reply")]);
     footer.append(note);
   }
 
@@ -352,7 +352,7 @@
       "box-shadow:0 0 12px rgba(0,0,0,.35);border-radius:8px 8px 0 0;background:#fff;";
     const iframe = document.createElement("iframe");
     iframe.className = "efd-composer";
-    iframe.setAttribute("title", "Encrypted composer (Encrypt for Discourse)");
+    iframe.setAttribute("title", t("page_composer_title"));
     iframe.style.cssText = "display:block;width:100%;height:520px;border:0;border-radius:8px 8px 0 0;";
     dock.append(iframe);
     document.body.append(dock);
@@ -372,8 +372,8 @@
       const anchor = document.querySelector(".messages-nav, .user-nav-messages, .user-navigation-secondary")
         || document.querySelector("#main-outlet");
       if (anchor) {
-        const b = button("New encrypted message", "btn-primary efd-new-message", () => openComposer({ mode: "new" }));
-        const inbox = button("Encrypted inbox", "efd-open-inbox", () => send("ui.open_inbox").catch(() => {}));
+        const b = button(t("new_encrypted_message"), { className: "btn-primary efd-new-message" }, () => openComposer({ mode: "new" }));
+        const inbox = button(t("popup_inbox_link"), { className: "efd-open-inbox" }, () => send("ui.open_inbox").catch(() => {}));
         const wrap = document.createElement("div");
         wrap.className = "efd-actions";
         wrap.append(b, inbox);
@@ -384,7 +384,7 @@
     const m = path.match(PROFILE_PATH);
     const controls = document.querySelector(".user-profile-controls, .user-main .controls");
     if (m && controls && !controls.querySelector(".efd-message-user") && me && m[1].toLowerCase() !== me.toLowerCase()) {
-      controls.append(button("Send encrypted message", "btn-primary efd-message-user", () => openComposer({ mode: "new", to: m[1] })));
+      controls.append(button(t("page_message_user"), { className: "btn-primary efd-message-user" }, () => openComposer({ mode: "new", to: m[1] })));
     }
   }
 

@@ -1,6 +1,6 @@
 // The composer frame: new encrypted PM, encrypted reply, or invite (key share) in an encrypted
 // conversation. Plaintext stays here and in the engine; the content script only posts ciphertext.
-import { $, api, C, el, send, forum, followHeight, TOKEN, patterns } from "./frame.js";
+import { $, api, C, el, send, forum, followHeight, TOKEN, patterns, t, tNodes } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
 import { openConversation } from "../common/conversation.js";
 import { confirmOutside, decisionGuard, showSecurityPhrase, watchFocus } from "./guard.js";
@@ -30,10 +30,10 @@ const recipientState = new Map();
 
 function renderChips() {
   $("#chips").replaceChildren(...recipients.map((r) => {
-    const st = recipientState.get(r.toLowerCase()) || { state: "checking", note: "checking…" };
+    const st = recipientState.get(r.toLowerCase()) || { state: "checking", note: t("composer_chip_checking") };
     return el("span", { class: `chip ${st.state}`, "data-user": r, "data-state": st.state }, [
       r + " ", el("span", { class: "chip-note", text: st.note }), " ",
-      el("a", { href: "#", title: "remove", text: "×", onclick: (e) => {
+      el("a", { href: "#", title: t("composer_chip_remove"), text: "×", onclick: (e) => {
         e.preventDefault(); recipients = recipients.filter((x) => x !== r); renderChips(); scheduleSave(); } }),
     ]);
   }));
@@ -45,23 +45,23 @@ function renderChips() {
 async function checkRecipient(name) {
   const k = name.toLowerCase();
   const set = (state, note) => { recipientState.set(k, { state, note }); renderChips(); };
-  set("checking", "checking…");
+  set("checking", t("composer_chip_checking"));
   let u;
   try {
     u = await forum("user", { username: name });
   } catch (e) {
-    if (e.code !== "not_found") return set("unknown", "cannot check now");
+    if (e.code !== "not_found") return set("unknown", t("inbox_key_error"));
     try {
       const g = await forum("group_members", { name });
-      return set("group", `group of ${g.members.length}`);
-    } catch (_) { return set("unknown", "no such user or group"); }
+      return set("group", g.members.length === 1 ? t("composer_chip_group_one") : t("composer_chip_group", [g.members.length]));
+    } catch (_) { return set("unknown", t("composer_chip_unknown")); }
   }
   try {
     const c = await send("keys.check", { origin: bundle.origin, username: name, bio_raw: u.bio_raw });
-    if (c.status === "no_key" || c.status === "bad_key") return set("no_key", "no key: cannot receive encrypted messages");
-    if (c.status === "key_changed") return set("key_changed", "KEY CHANGED: review before sending");
-    return set("ok", c.status === "verified" ? "verified key" : "has a key");
-  } catch (_) { return set("unknown", "cannot check now"); }
+    if (c.status === "no_key" || c.status === "bad_key") return set("no_key", t("composer_chip_no_key"));
+    if (c.status === "key_changed") return set("key_changed", t("composer_chip_key_changed"));
+    return set("ok", c.status === "verified" ? t("composer_chip_verified") : t("composer_chip_has_key"));
+  } catch (_) { return set("unknown", t("inbox_key_error")); }
 }
 
 function addRecipient(name) {
@@ -89,7 +89,7 @@ function autocomplete(input, box, pick) {
         const { users } = await forum("search_users", { term });
         if (input.value.trim().replace(/^@/, "") !== term) return;   // typed on or picked meanwhile
         box.replaceChildren(...users.filter((u) => u.username.toLowerCase() !== bundle.me.toLowerCase())
-          .map((u) => el("div", { "data-username": u.username, text: u.name ? `${u.username} (${u.name})` : u.username,
+          .map((u) => el("div", { "data-username": u.username, text: u.name ? t("composer_suggestion", [u.username, u.name]) : u.username,
             onclick: () => pick(u.username) })));
         box.hidden = !users.length;
         report();
@@ -124,7 +124,7 @@ async function loadDraft() {
         for (const r of t.to || []) addRecipient(r);
       } catch (_) { /* old format */ }
     }
-    status("idle", "Draft restored.");
+    status("idle", t("composer_draft_restored"));
   } catch (_) { /* none */ }
 }
 
@@ -139,7 +139,7 @@ async function checkKeys(names, { requireKey = true, statuses = null, keep = fal
     let u;
     try { u = await forum("user", { username }); } catch (e) {
       if (!requireKey) continue;
-      warn.append(el("div", { class: "keywarn", "data-user": username, text: `${username}: ${userText(e)}` }));
+      warn.append(el("div", { class: "keywarn", "data-user": username, text: t("composer_user_problem", [username, userText(e)]) }));
       ok = false; continue;
     }
     const k = await send("keys.check", { origin: bundle.origin, username, bio_raw: u.bio_raw });
@@ -147,31 +147,27 @@ async function checkKeys(names, { requireKey = true, statuses = null, keep = fal
     if ((k.status === "no_key" || k.status === "bad_key") && !requireKey) continue;   // not a recipient of a reply
     if (k.status === "no_key" || k.status === "bad_key") {
       const ask = el("button", { type: "button", class: "ask-key", "data-user": username,
-        text: `Exchange keys with ${username} by private message`, onclick: (e) => askForKey(username, e.target) });
+        text: t("composer_ask_key", [username]), onclick: (e) => askForKey(username, e.target) });
       warn.append(el("div", { class: "keywarn nokey", "data-user": username }, [
-        el("div", { text: `${k.message || username + " has no published key"}. You cannot send an encrypted message to ` +
-          `${username} until their key is known.` }),
-        el("div", { class: "muted", text: "On forums that keep profiles read-only, keys travel in a private message " +
-          "instead: it carries your public key (nothing secret), and their extension answers with theirs." }),
+        el("div", { text: t(k.status === "bad_key" ? "composer_key_damaged" : "composer_no_key", [username]) }),
+        el("div", { class: "muted", text: t("composer_key_exchange_explained") }),
         ask]));
       ok = false;
     } else if (k.status === "key_changed") {
       const box = el("div", { class: "keywarn keychanged", "data-user": username }, [
-        el("strong", { text: `KEY CHANGED: ${username}'s published key is not the one you saw before.` }),
-        el("div", { text: k.change_signed ? "The change is signed by their previous key." :
-          "The change is NOT signed by their previous key: the forum may be substituting keys. Compare the safety code with them out of band before you continue." }),
-        el("button", { type: "button", class: "ack", "data-user": username, text: `I understand, accept ${username}'s new key`,
+        el("strong", { text: t("composer_key_changed", [username]) }),
+        el("div", { text: k.change_signed ? t("composer_key_change_signed") : t("composer_key_change_unsigned") }),
+        el("button", { type: "button", class: "ack", "data-user": username, text: t("composer_accept_key", [username]),
           onclick: async (e) => {
             const guard = ackGuards.get(e.target);
-            if (!guard.armed()) return status("blocked", "Not accepted: this window was covered or not fully visible.");
-            if (guard.confirmOutside && !(await confirmOutside(TOKEN,
-              `Accept ${username}'s new key (fingerprint ${k.digits})? Only do this after checking the change with ${username}.`,
-              "accept_key"))) return status("idle", "Not accepted.");
+            if (!guard.armed()) return status("blocked", t("composer_not_accepted_covered"));
+            if (guard.confirmOutside && !(await confirmOutside(TOKEN, t("composer_confirm_accept_key", [username, k.digits]),
+              "accept_key"))) return status("idle", t("composer_not_accepted"));
             e.target.disabled = true;
             try {
               await send("keys.acknowledge", { origin: bundle.origin, username, fingerprint: k.fingerprint });
               box.remove();
-              status("idle", `Accepted ${username}'s new key. You can send now.`);
+              status("idle", t("composer_accepted_key", [username]));
             } catch (err) { status("error", userText(err)); e.target.disabled = false; }
           } }),
       ]);
@@ -193,12 +189,11 @@ async function askForKey(username, button) {
   button.disabled = true;
   try {
     const a = await send("keys.announce");
-    const res = await withRetry("Sending the key", () => forum("create_key_exchange", { to: username, raw: a.raw }));
-    status("idle", `Key exchange sent to ${username} (a private message with your public key). When their ` +
-      "extension answers, you can write to them encrypted.");
+    const res = await withRetry(t("composer_what_sending_key"), () => forum("create_key_exchange", { to: username, raw: a.raw }));
+    status("idle", t("composer_key_exchange_sent", [username]));
     button.dataset.topicId = String(res.topic_id);
   } catch (e) {
-    status("error", `The key exchange was not sent. ${userText(e)}`);
+    status("error", t("composer_key_exchange_failed", [userText(e)]));
     button.disabled = false;
   }
 }
@@ -219,10 +214,11 @@ async function loadConversation() {
   conversation = { id: c.conversation_id, title: c.title,
     participants: (c.participants || []).map((p) => (Array.isArray(p) ? p[0] : p)) };
   const box = $("#conversation");
-  box.replaceChildren(el("span", { text: bundle.mode === "invite" ? "Add someone to " : "Reply in " }),
-    el("strong", { id: "conversation-title", text: `\u201c${conversation.title}\u201d` }),
-    el("span", { text: " \u2014 with " }),
-    el("span", { id: "conversation-participants", text: conversation.participants.join(", ") }));
+  // One sentence; the title and the participants are elements of their own (tests and styles
+  // find them by id), placed where the translation puts them.
+  box.replaceChildren(...tNodes(bundle.mode === "invite" ? "composer_invite_in" : "composer_reply_in", [
+    el("strong", { id: "conversation-title", text: t("quoted", [conversation.title]) }),
+    el("span", { id: "conversation-participants", text: conversation.participants.join(", ") })]));
   box.hidden = false;
   report();
 }
@@ -230,7 +226,7 @@ async function loadConversation() {
 // ---- sending -----------------------------------------------------------------------------------
 function withRetry(what, fn) {
   return retry(fn, ({ why, left, attempt, of }) =>
-    status("retrying", `${what}: ${why} Sending again in ${left} s (attempt ${attempt} of ${of}); your text is kept.`));
+    status("retrying", t("composer_retrying", [what, why, left, attempt, of])));
 }
 
 async function sendNew() {
@@ -238,27 +234,27 @@ async function sendNew() {
   if (pending) addRecipient(pending);
   const title = $("#title").value.trim();
   const body = $("#body").value;
-  if (!recipients.length) return status("error", "Add at least one recipient.");
-  if (!title) return status("error", "Enter a title.");
-  if (!body.trim()) return status("error", "Write a message.");
-  status("checking", "Checking the recipients' keys…");
+  if (!recipients.length) return status("error", t("composer_need_recipient"));
+  if (!title) return status("error", t("composer_need_title"));
+  if (!body.trim()) return status("error", t("composer_need_body"));
+  status("checking", t("composer_checking_recipients"));
   const { users, groups } = await resolveRecipients(recipients);
-  if (!(await checkKeys(users))) return status("blocked", "Not sent: see the warnings above.");
+  if (!(await checkKeys(users))) return status("blocked", t("composer_blocked"));
   const readers = await checkGroupKeys(groups);
-  if (!readers) return status("blocked", "Not sent: see the warnings above.");
+  if (!readers) return status("blocked", t("composer_blocked"));
   const refs = [];
   for (const username of [...users, ...readers.filter((m) => !users.some((u) => u.toLowerCase() === m.toLowerCase()))]) {
     refs.push({ username, bio_raw: (await forum("user", { username })).bio_raw });
   }
-  status("sending", "Encrypting…");
+  status("sending", t("composer_encrypting"));
   const out = await send("conv.start", { origin: bundle.origin, me: bundle.me, recipients: refs, title, body,
     max_chars: bundle.max_chars || undefined });
-  status("sending", "Sending…");
+  status("sending", t("composer_sending"));
   // The forum delivers to the groups themselves (their members may change); the key goes to the
   // members who have one now.
   const target = groups.length ? [...users, ...groups.map((g) => g.name)].join(",")
     : Array.isArray(out.target_recipients) ? out.target_recipients.join(",") : out.target_recipients;
-  const create = (title) => withRetry("Sending", () => forum("create_pm", { title, raw: out.raw, target_recipients: target }));
+  const create = (title) => withRetry(t("composer_what_sending"), () => forum("create_pm", { title, raw: out.raw, target_recipients: target }));
   try {
     return await create(C.PLACEHOLDER_TITLE);
   } catch (e) {
@@ -301,10 +297,10 @@ async function checkGroupKeys(groups) {
     const without = members.filter((m) => !withKey.includes(m));
     const box = el("div", { class: "groupkeys", "data-group": g.name }, [
       el("div", { class: "readers", text: withKey.length
-        ? `Group ${g.name}: ${withKey.join(", ")} ${withKey.length === 1 ? "has a key and will" : "have keys and will"} be able to read it.`
-        : `Group ${g.name}: no member has a published key, so nobody in it could read the message.` }),
-      without.length ? el("div", { class: "without", text: `${without.join(", ")} ${without.length === 1 ? "has" : "have"} ` +
-        "no key: the forum shows them the conversation, but they cannot read it." }) : null,
+        ? t(withKey.length === 1 ? "composer_group_reader" : "composer_group_readers", [g.name, withKey.join(", ")])
+        : t("composer_group_no_reader", [g.name]) }),
+      without.length ? el("div", { class: "without",
+        text: t(without.length === 1 ? "composer_group_without_key_one" : "composer_group_without_key", [without.join(", ")]) }) : null,
     ].filter(Boolean));
     $("#keywarn").append(box);
     report();
@@ -316,39 +312,39 @@ async function checkGroupKeys(groups) {
 
 async function sendReply() {
   const body = $("#body").value;
-  if (!body.trim()) return status("error", "Write a message.");
-  status("checking", "Checking the participants' keys…");
+  if (!body.trim()) return status("error", t("composer_need_body"));
+  status("checking", t("composer_checking_participants"));
   const topic = await forum("topic", { topic_id: bundle.topic_id });
   const others = topic.participants.filter((u) => u.toLowerCase() !== bundle.me.toLowerCase());
   // Replies use the conversation key: a participant without a key is not a recipient, but a
   // KEY CHANGED participant still blocks sending until acknowledged.
-  if (!(await checkKeys(others, { requireKey: false }))) return status("blocked", "Not sent: see the warnings above.");
-  status("sending", "Encrypting…");
+  if (!(await checkKeys(others, { requireKey: false }))) return status("blocked", t("composer_blocked"));
+  status("sending", t("composer_encrypting"));
   const out = await send("conv.reply", { origin: bundle.origin, topic_id: bundle.topic_id,
     conversation_id: conversation.id, me: bundle.me, body, max_chars: bundle.max_chars || undefined });
-  status("sending", "Sending…");
-  return withRetry("Sending", () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
+  status("sending", t("composer_sending"));
+  return withRetry(t("composer_what_sending"), () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
 }
 
 async function sendInvite() {
   const invitee = $("#invitee").value.trim().replace(/^@/, "");
-  if (!patterns.username.test(invitee)) return status("error", "Enter a username.");
-  status("checking", `Checking ${invitee}'s key…`);
-  if (!(await checkKeys([invitee]))) return status("blocked", "Not added: see the warnings above.");
+  if (!patterns.username.test(invitee)) return status("error", t("enter_username"));
+  status("checking", t("composer_checking_invitee", [invitee]));
+  if (!(await checkKeys([invitee]))) return status("blocked", t("composer_not_added"));
   const u = await forum("user", { username: invitee });
-  status("sending", "Encrypting the key share…");
+  status("sending", t("composer_encrypting_share"));
   const out = await send("conv.share_key", { origin: bundle.origin, topic_id: bundle.topic_id,
     conversation_id: conversation.id, me: bundle.me, invitee: { username: invitee, bio_raw: u.bio_raw },
     max_chars: bundle.max_chars || undefined });
-  const res = await withRetry("Sending", () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
-  await withRetry("Inviting", () => forum("invite", { topic_id: bundle.topic_id, user: invitee }));
+  const res = await withRetry(t("composer_what_sending"), () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
+  await withRetry(t("composer_what_inviting"), () => forum("invite", { topic_id: bundle.topic_id, user: invitee }));
   return res;
 }
 
 function sendQuestion() {
-  if (bundle.mode === "new") return `Send the encrypted message \u201c${$("#title").value.trim()}\u201d to ${recipients.join(", ")}?`;
-  if (bundle.mode === "invite") return `Add ${$("#invitee").value.trim()} to \u201c${conversation.title}\u201d? They will read the whole conversation.`;
-  return `Send your encrypted reply in \u201c${conversation.title}\u201d (with ${conversation.participants.join(", ")})?`;
+  if (bundle.mode === "new") return t("composer_confirm_new", [$("#title").value.trim(), recipients.join(", ")]);
+  if (bundle.mode === "invite") return t("composer_confirm_invite", [$("#invitee").value.trim(), conversation.title]);
+  return t("composer_confirm_reply", [conversation.title, conversation.participants.join(", ")]);
 }
 
 let attempts = 0;
@@ -356,31 +352,31 @@ async function onSend() {
   if (sending) return;
   if (!sendGuard.armed()) {
     $("#status").dataset.attempt = String(++attempts);
-    return status("blocked", "Not sent: this window was covered or not fully visible. Nothing was sent.");
+    return status("blocked", t("composer_not_sent_covered"));
   }
   if (bundle.mode !== "new" && !conversation) {
     $("#status").dataset.attempt = String(++attempts);
-    return status("error", "The conversation could not be opened, so nothing can be sent to it.");
+    return status("error", t("composer_no_conversation"));
   }
   sending = true;
   $("#status").dataset.attempt = String(++attempts);   // lets tests tell one attempt from the next
-  status("checking", "Saving the draft…");   // replaces the previous attempt's outcome at once
+  status("checking", t("composer_saving_draft"));   // replaces the previous attempt's outcome at once
   $("#send-btn").disabled = true;
   try {
     if (draftKey) { clearTimeout(saveTimer); await saveDraft(); }
     if (sendGuard.confirmOutside) {
-      status("checking", "Confirm in the Encrypt for Discourse window…");
-      if (!(await confirmOutside(TOKEN, sendQuestion(), "send"))) return status("idle", "Not sent.");
+      status("checking", t("composer_confirm_outside"));
+      if (!(await confirmOutside(TOKEN, sendQuestion(), "send"))) return status("idle", t("composer_not_sent"));
     }
     const fn = { new: sendNew, reply: sendReply, invite: sendInvite }[bundle.mode];
     const res = await fn();
     if (!res || !res.topic_id) return;   // refused before sending (status already says why)
     if (draftKey) await send("drafts.delete", { origin: bundle.origin, draft_key: draftKey }).catch(() => {});
-    status("sent", "Sent.");
+    status("sent", t("composer_sent"));
     await send("frame.close", { token: TOKEN, topic_id: res.topic_id });
   } catch (e) {
-    const text = e.code === "recipient_without_key" || e.code === "key_change_unacknowledged" ? `Not sent. ${userText(e)}`
-      : `Not sent. ${userText(e)} Your text is kept (encrypted) as a draft.`;
+    const text = e.code === "recipient_without_key" || e.code === "key_change_unacknowledged"
+      ? t("composer_not_sent_because", [userText(e)]) : t("composer_not_sent_kept", [userText(e)]);
     status(e.code === "key_change_unacknowledged" ? "blocked" : "error", text);
   } finally {
     sending = false;
@@ -392,7 +388,7 @@ async function togglePreview() {
   const box = $("#preview-box");
   box.hidden = !box.hidden;
   $("#body").hidden = !box.hidden;
-  $("#preview-btn").textContent = box.hidden ? "Preview" : "Edit";
+  $("#preview-btn").textContent = box.hidden ? t("composer_preview") : t("composer_edit");
   if (!box.hidden) await showInSandbox($("#preview"), renderMarkdown($("#body").value));
   report();
 }
@@ -402,13 +398,13 @@ async function init() {
   if (!st.has_identity || !st.unlocked) {
     $("#locked").hidden = false;
     $("#form").hidden = true;
-    return status("locked", st.has_identity ? "Locked." : "Set up your identity in the extension's options first.");
+    return status("locked", st.has_identity ? t("composer_locked_status") : t("composer_no_identity"));
   }
   $("#locked").hidden = true;
   $("#form").hidden = false;
   if (bundle.mode !== "new" && !conversation) {
     try { await loadConversation(); } catch (e) {
-      return status("error", `This conversation cannot be opened here. ${userText(e)}`);
+      return status("error", t("composer_cannot_open", [userText(e)]));
     }
   }
   await loadDraft();
@@ -421,24 +417,23 @@ async function init() {
   try {
     bundle = await send("frame.get", { token: TOKEN });
   } catch (e) {
-    return status("error", "This composer was not opened by Encrypt for Discourse.");
+    return status("error", t("composer_not_ours"));
   }
   const mode = bundle.mode || "new";
   bundle.mode = mode;
-  $("#heading").textContent = { new: "New encrypted message", reply: "Encrypted reply", invite: "Add a participant" }[mode];
+  $("#heading").textContent = { new: t("new_encrypted_message"), reply: t("encrypted_reply"), invite: t("composer_heading_invite") }[mode];
   $("#sec-to").hidden = mode !== "new";
   $("#sec-title").hidden = mode !== "new";
   $("#sec-invitee").hidden = mode !== "invite";
   $("#sec-body").hidden = mode === "invite";
   $("#preview-btn").hidden = mode === "invite";
-  $("#send-btn").textContent = mode === "invite" ? "Share the key and invite" : "Encrypt and send";
+  $("#send-btn").textContent = mode === "invite" ? t("composer_send_invite") : t("composer_send");
   draftKey = mode === "new" ? "new" + (bundle.to ? "." + bundle.to.replace(/,/g, ".") : "")
     : mode === "reply" ? "reply." + bundle.topic_id : null;
   if (bundle.to) for (const r of bundle.to.split(",")) if (r) recipients.push(r);
   if (bundle.quote) $("#body").value = bundle.quote.split("\n").map((l) => "> " + l).join("\n") + "\n\n";
   if (bundle.note === "edit") {
-    status("idle", "Encrypted posts cannot be edited with the forum's editor (it would publish the text unencrypted). " +
-      "Write the correction as an encrypted reply.");
+    status("idle", t("composer_no_edit"));
   }
   renderChips();
   autocomplete($("#to"), $("#suggest"), addRecipient);
@@ -462,7 +457,7 @@ async function init() {
   api.storage.onChanged.addListener((changes, area) => {
     if (area !== "session" || !changes.unlocked) return;
     if (changes.unlocked.newValue === true && document.body.dataset.state === "locked") init();
-    if (changes.unlocked.newValue === false) { $("#form").hidden = true; $("#locked").hidden = false; status("locked", "Locked."); }
+    if (changes.unlocked.newValue === false) { $("#form").hidden = true; $("#locked").hidden = false; status("locked", t("composer_locked_status")); }
   });
   await init();
 })();

@@ -1,11 +1,11 @@
 // Shared helpers of the extension frames (viewer, composer). Extension origin only.
-import { $, api, RequestError, send, showConstants } from "../common/client.js";
+import { $, api, RequestError, send, t, tNodes, localizePage } from "../common/client.js";
 
-export { $, api, RequestError, send };
+export { $, api, RequestError, send, t, tNodes };
 
 export const C = globalThis.EFD_CONSTANTS;
 export const patterns = globalThis.EFD_MESSAGES.patterns;
-showConstants();
+localizePage();
 
 // The token the content script put in the fragment (then removed from the visible URL).
 export const TOKEN = (location.hash || "").slice(1);

@@ -9,7 +9,7 @@
 //                           page cannot reach (`confirmOutside`).
 //   watchFocus(inputs, el)  warns when the page takes the keyboard focus while the user types.
 //   showSecurityPhrase()    the user's own words, in every frame: a page-drawn fake cannot show them.
-import { $, send } from "../common/client.js";
+import { $, send, t } from "../common/client.js";
 
 // Visible for this long, unobstructed, before a decision button arms: a page that reveals the
 // frame under the pointer right before a click gains nothing.
@@ -29,7 +29,7 @@ export function decisionGuard(button) {
   const set = (on) => {
     button.dataset.armed = on ? "1" : "0";
     button.classList.toggle("unarmed", !on);
-    button.title = on ? "" : "Waiting until this window is fully visible (nothing may cover it)";
+    button.title = on ? "" : t("guard_waiting_visible");
   };
   set(false);
   const io = new IntersectionObserver((entries) => {
@@ -71,7 +71,7 @@ export async function showSecurityPhrase() {
   let phrase = null;
   try { phrase = (await send("settings.get")).security_phrase; } catch (_) { /* engine not ready */ }
   for (const slot of slots) {
-    slot.textContent = phrase || "no security phrase set (options page)";
+    slot.textContent = phrase || t("guard_no_phrase");
     slot.classList.toggle("missing", !phrase);
   }
 }

@@ -2,6 +2,9 @@
 // the user clicks). Used by the viewer and the composer's preview. Extension origin only.
 import markdownit from "../vendor/markdown-it.mjs";
 import DOMPurify from "../vendor/purify.mjs";
+import "../common/i18n.js";
+
+const { t } = globalThis.EFD_I18N;
 
 const md = markdownit({ html: false, linkify: true, breaks: false, typographer: false });
 
@@ -32,7 +35,7 @@ export function renderMarkdown(text, allowedImageOrigins = new Set()) {
       const span = doc.createElement("span");
       span.className = "efd-blocked";
       span.setAttribute("data-efd-src", src);
-      span.textContent = `[image from ${hostOf(src) || "an unknown place"}: click to load]`;
+      span.textContent = hostOf(src) ? t("render_blocked_image", [hostOf(src)]) : t("render_blocked_image_unknown");
       img.replaceWith(span);
     }
   }

@@ -1,6 +1,6 @@
 // The viewer frame: decrypts one encrypted post (asked for by the content script with a token)
 // and shows it, with the sender and the verification state. Plaintext exists only here.
-import { $, api, C, el, send, forum, fixedHeight, TOKEN, patterns } from "./frame.js";
+import { $, api, C, el, send, forum, fixedHeight, TOKEN, patterns, t } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
 import { membersWithoutKey, openConversation } from "../common/conversation.js";
 import { showSecurityPhrase } from "./guard.js";
@@ -8,25 +8,26 @@ import { withRetry } from "../common/retry.js";
 import { userText } from "../common/user_text.js";
 
 const STATUS_TEXT = {
-  valid: ["ok", "Signature valid"],
-  invalid_signature: ["bad", "SIGNATURE INVALID: this post was altered or forged"],
-  wrong_conversation: ["bad", "This post belongs to another conversation (moved or replayed)"],
-  wrong_author: ["bad", "The signature does not match the post's author"],
-  unsigned: ["bad", "Unsigned post: content withheld"],
-  unverified: ["warn", "No key is known for the author: content withheld"],
-  key_not_accepted: ["warn", "Signed with a new key of the author that you have not accepted: content withheld"],
-  cannot_decrypt: ["bad", "Cannot decrypt this post (damaged, altered, or not for you)"],
-  duplicate: ["bad", "This message was already posted earlier (duplicate): content withheld"],
-  malformed: ["bad", "Not a valid encrypted message"],
-  locked: ["info", "Locked: unlock Encrypt for Discourse (toolbar button) to read"],
-  no_identity: ["info", "Set up Encrypt for Discourse to read encrypted messages"],
+  valid: ["ok", t("viewer_valid")],
+  invalid_signature: ["bad", t("viewer_invalid_signature")],
+  wrong_conversation: ["bad", t("viewer_wrong_conversation")],
+  wrong_author: ["bad", t("viewer_wrong_author")],
+  unsigned: ["bad", t("viewer_unsigned")],
+  unverified: ["warn", t("viewer_unverified")],
+  key_not_accepted: ["warn", t("viewer_key_not_accepted")],
+  cannot_decrypt: ["bad", t("viewer_cannot_decrypt")],
+  duplicate: ["bad", t("viewer_duplicate")],
+  malformed: ["bad", t("viewer_malformed")],
+  locked: ["info", t("viewer_locked")],
+  no_identity: ["info", t("viewer_no_identity")],
   backup: ["info", C.BACKUP_TITLE],   // the title the forum shows for it
-  key_exchange: ["info", "Encryption key exchange"],
-  error: ["bad", "Error"],
+  key_exchange: ["info", t("viewer_key_exchange")],
+  error: ["bad", t("viewer_error")],
 };
 const KEY_TEXT = {
-  verified: ["ok", "verified"], first_seen: ["info", "first seen (not verified)"],
-  key_changed: ["bad", "KEY CHANGED"], own: ["ok", "yours"], no_key: ["warn", "no published key"], bad_key: ["bad", "damaged key"],
+  verified: ["ok", t("inbox_key_verified")], first_seen: ["info", t("viewer_key_first_seen")],
+  key_changed: ["bad", t("key_changed_badge")], own: ["ok", t("viewer_key_own")], no_key: ["warn", t("viewer_key_none")],
+  bad_key: ["bad", t("inbox_key_damaged")],
 };
 
 let bundle = null;
@@ -42,7 +43,12 @@ function sizeFor(raw) {
 }
 
 function showConversation(title) {
-  $("#conversation-title").textContent = title ? `in \u201c${title}\u201d` : "";
+  $("#conversation-title").textContent = title ? t("viewer_in_conversation", [title]) : "";
+}
+
+// What a post's state means, in the user's words (the badge's text).
+function statusText(state) {
+  return (STATUS_TEXT[state] || STATUS_TEXT.error)[1];
 }
 
 function setState(state, detail = "") {
@@ -55,7 +61,8 @@ function setState(state, detail = "") {
   const b = $("#status-badge");
   b.className = "badge " + kind;
   b.textContent = text;
-  if (detail) b.title = detail;
+  // The engine's detail is written for developers: kept for diagnosis, never shown.
+  if (detail) b.dataset.detail = detail;
 }
 
 function wipe() {
@@ -97,12 +104,12 @@ function open(topic) {
 function header({ author, created_at, keyInfo, extra }) {
   const head = $("#head");
   for (const n of [...head.children]) if (n.id !== "status-badge") n.remove();
-  head.append(el("span", { class: "author", text: "From " + (author || "?") }));
+  head.append(el("span", { class: "author", text: t("viewer_from", [author || "?"]) }));
   if (keyInfo) {
     const [kind, text] = KEY_TEXT[keyInfo.status] || ["info", keyInfo.status];
     document.body.dataset.key = keyInfo.status;
-    head.append(el("span", { class: "badge key " + kind, text: "key " + text,
-      title: keyInfo.digits ? "fingerprint " + keyInfo.digits : "" }));
+    head.append(el("span", { class: "badge key " + kind, text: t("viewer_key_badge", [text]),
+      title: keyInfo.digits ? t("viewer_fingerprint_title", [keyInfo.digits]) : "" }));
   }
   if (created_at) head.append(el("span", { class: "time", text: new Date(created_at).toLocaleString() }));
   if (extra) head.append(extra);
@@ -120,12 +127,11 @@ function showWithoutKey(names, groups = []) {
   const added = names.filter((n) => !groupOf(n));
   if (viaGroup.length) {
     box.append(el("div", { class: "notice", id: "group-without-key", "data-users": viaGroup.join(","),
-      text: "Group members without a key (the forum shows them this conversation, they cannot read it): " +
-        viaGroup.map((n) => `${n} (${groupOf(n).name})`).join(", ") }));
+      text: t("viewer_group_without_key", [viaGroup.map((n) => t("viewer_member_of_group", [n, groupOf(n).name])).join(", ")]) }));
   }
   if (added.length) {
     box.append(el("div", { class: "notice warn", id: "without-key", "data-users": added.join(","),
-      text: "Added by the server without a key (cannot read this conversation): " + added.join(", ") }));
+      text: t("viewer_added_without_key", [added.join(", ")]) }));
   }
   report();
 }
@@ -134,7 +140,7 @@ async function showBody(title, text) {
   const box = $("#content");
   box.replaceChildren();
   if (title) box.append(el("div", { class: "title", id: "title", text: title }));
-  const frame = el("iframe", { class: "body", title: "message body" });
+  const frame = el("iframe", { class: "body", title: t("viewer_body_title") });
   box.append(frame);
   const draw = () => showInSandbox(frame, renderMarkdown(text, allowedImages), allowedImages, {
     onLoadImage: (src) => {
@@ -152,8 +158,7 @@ async function showBody(title, text) {
 async function showBackup(post) {
   wipe();
   header({ author: post.username, created_at: post.created_at });
-  notice(`${C.BACKUP_TITLE} \u2014 restore it from the extension's inbox ` +
-    "(\u201cActivate this device from your forum backup\u201d). Keep this message; do not edit it.");
+  notice(t("viewer_backup", [C.BACKUP_TITLE, t("inbox_restore_heading")]));
   setState("backup");
 }
 
@@ -164,28 +169,26 @@ async function showKeyExchange(topic, post) {
   wipe();
   header({ author: post.username, created_at: post.created_at });
   if (post.username.toLowerCase() === bundle.me.toLowerCase()) {
-    notice("Your public key, sent by private message so that the other participants can write to you encrypted.");
+    notice(t("viewer_own_key_exchange"));
     return setState("key_exchange");
   }
   const k = await send("keys.receive", { origin: bundle.origin, username: post.username, raw: post.raw });
   if (k.status === "key_changed") {
-    notice(`KEY CHANGED: this message carries another key for ${post.username} than the one you know ` +
-      `(${k.digits}). Check it with them before you accept it in the composer.`, "bad");
+    notice(t("viewer_key_exchange_changed", [post.username, k.digits]), "bad");
     return setState("key_exchange");
   }
   if (k.status !== "first_seen" && k.status !== "verified") {
-    notice(k.message || "This key cannot be read.", "bad");
+    notice(t("viewer_key_unreadable"), "bad");
     return setState("key_exchange");
   }
-  let text = `${post.username}'s encryption key (fingerprint ${k.digits}) came in this private message. ` +
-    `You can now write to ${post.username} encrypted.`;
+  let text = t("viewer_key_received", [post.username, k.digits]);
   const answered = topic.posts.some((p) => p.username.toLowerCase() === bundle.me.toLowerCase() && patterns.key.test(p.raw));
   if (!answered) {
     try {
       const mine = await send("keys.announce");
       await withRetry(() => forum("answer_key_exchange", { topic_id: bundle.topic_id, raw: mine.raw }), () => {});
-      text += ` Your own key was sent back to ${post.username} in this conversation.`;
-    } catch (e) { text += ` Your own key could not be sent back. ${userText(e)}`; }
+      text = t("viewer_key_received_answered", [post.username, k.digits]);
+    } catch (e) { text = t("viewer_key_received_not_answered", [post.username, k.digits, userText(e)]); }
   }
   notice(text);
   setState("key_exchange");
@@ -209,7 +212,7 @@ async function showReply(post, topic = null) {
   mark("Cached");
   if (!r || r.posts[0].status === "pending") {
     setState("loading");
-    $("#status-badge").textContent = "Decrypting…";
+    $("#status-badge").textContent = t("viewer_decrypting");
     const withBio = async () => read({ bio_raw: await bio(post.username) });
     for (const wait of [0, 400, 1000, 2000]) {
       if (wait) await sleep(wait);
@@ -225,9 +228,9 @@ async function showReply(post, topic = null) {
   showConversation(r.conversation && r.conversation.title);
   const keyInfo = authorKeyInfo(post.username, item.author_key);
   header({ author: item.author || post.username, created_at: item.created_at, keyInfo });
-  if (item.status !== "valid") { $("#content").replaceChildren(); notice(item.detail || item.status, "bad"); return setState(item.status, item.detail); }
+  if (item.status !== "valid") { $("#content").replaceChildren(); notice(statusText(item.status), "bad"); return setState(item.status, item.detail); }
   if (item.kind === "key_share") {
-    notice(`${item.author} added ${item.invitee} to this conversation (key ${item.invitee_digits})`);
+    notice(t("viewer_key_share", [item.author, item.invitee, item.invitee_digits]));
   } else {
     await showBody(null, item.body);
   }
@@ -273,20 +276,21 @@ async function run() {
     if (!st.has_identity) { wipe(); return setState("no_identity"); }
     if (!st.unlocked) { wipe(); return setState("locked"); }
     setState("loading");
-    $("#status-badge").textContent = "Decrypting…";
+    $("#status-badge").textContent = t("viewer_decrypting");
     const topic = await forum("topic", { topic_id: bundle.topic_id, post_id: bundle.post_id });
     const post = topic.posts.find((p) => p.post_id === bundle.post_id);
-    if (!post) { wipe(); notice("This post is not in the topic any more.", "bad"); return setState("error"); }
+    if (!post) { wipe(); notice(t("viewer_post_gone"), "bad"); return setState("error"); }
     sizeFor(post.raw);
     if (post.post_number === 1) {
       const c = await open(topic);
       const keyInfo = await keyState(post.username);
-      if (c.status !== "valid") { wipe(); header({ author: post.username, keyInfo }); notice(c.detail || c.status, "bad"); return setState(c.status, c.detail); }
+      if (c.status !== "valid") { wipe(); header({ author: post.username, keyInfo }); notice(statusText(c.status), "bad"); return setState(c.status, c.detail); }
       const names = (c.participants || []).map((p) => Array.isArray(p) ? p[0] : p).join(", ");
       const groups = topic.groups || [];
-      const via = groups.length ? " · through " + groups.map((g) => `group ${g.name}`).join(", ") : "";
+      const to = groups.length ? t("viewer_to_through", [names, groups.map((g) => t("viewer_group", [g.name])).join(", ")])
+        : t("viewer_to", [names]);
       header({ author: c.author || post.username, created_at: c.created_at, keyInfo,
-        extra: el("span", { class: "participants", text: "to " + names + via }) });
+        extra: el("span", { class: "participants", text: to }) });
       await showBody(c.title, c.body);
       showConversation(c.title);
       // When the topic's key shares cannot be read, name everyone the engine named.
@@ -343,7 +347,7 @@ mark("Start");
     bundle = await send("frame.get", { token: TOKEN });
     mark("Bundle");
   } catch (e) {
-    notice("This frame was not opened by Encrypt for Discourse.", "bad");
+    notice(t("viewer_not_ours"), "bad");
     return setState("error", userText(e));
   }
   showSecurityPhrase();

@@ -1,11 +1,11 @@
 // Shared helpers for the extension's own pages (popup, options). Extension pages only.
-import { $, api, RequestError, send, showConstants } from "../common/client.js";
+import { $, api, RequestError, send, t, localizePage } from "../common/client.js";
 
-export { $, api, RequestError, send };
+export { $, api, RequestError, send, t };
 
 export const C = globalThis.EFD_CONSTANTS;
 export const patterns = globalThis.EFD_MESSAGES.patterns;
-showConstants();
+localizePage();
 
 export function show(el, on = true) { el.hidden = !on; }
 
@@ -22,7 +22,7 @@ export { errorText };
 // Rough strength estimate for feedback: entropy from length and character variety, with a
 // penalty for repeats. Words separated by spaces count as about 11 bits each when long enough.
 export function passphraseStrength(p) {
-  if (!p) return { score: 0, label: "empty", bits: 0 };
+  if (!p) return { score: 0, label: "", bits: 0 };
   let pool = 0;
   if (/[a-z]/.test(p)) pool += 26;
   if (/[A-Z]/.test(p)) pool += 26;
@@ -33,7 +33,7 @@ export function passphraseStrength(p) {
   const words = p.trim().split(/\s+/).filter((w) => w.length >= 3);
   if (words.length >= 4) bits = Math.max(bits, words.length * 11);
   const score = p.length < C.MIN_PASSPHRASE_LENGTH ? 0 : bits < 50 ? 1 : bits < 70 ? 2 : bits < 90 ? 3 : 4;
-  const label = ["too short", "weak", "fair", "good", "strong"][score];
+  const label = [t("strength_too_short"), t("strength_weak"), t("strength_fair"), t("strength_good"), t("strength_strong")][score];
   return { score, label, bits: Math.round(bits) };
 }
 
@@ -45,7 +45,7 @@ export function setErrorMessage(el, e) {
   if (!Number.isFinite(wait)) return setMessage(el, errorText(e), "error");
   let left = wait;
   const tick = () => {
-    if (left <= 0) return setMessage(el, "You can try your passphrase again now.", "info");
+    if (left <= 0) return setMessage(el, t("passphrase_try_again_now"), "info");
     setMessage(el, errorText({ ...e, info: { ...e.info, retry_after: left } }), "error");
     left--;
     el.efdCountdown = setTimeout(tick, 1000);

@@ -1,10 +1,10 @@
 // The confirmation window: a decision the user started in a frame inside the forum page (send,
 // accept a key), confirmed here, where the page can neither cover nor click anything.
-import { $, send } from "./common.js";
+import { $, send, t } from "./common.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 
 const id = (location.hash || "").slice(1);
-const LABELS = { send: "Send", accept_key: "Accept the new key" };
+const LABELS = { send: t("confirm_action_send"), accept_key: t("accept_new_key") };
 
 async function answer(confirmed) {
   $("#yes-btn").disabled = $("#no-btn").disabled = true;
@@ -17,12 +17,12 @@ async function answer(confirmed) {
   try {
     const c = await send("ui.confirm_get", { id });
     $("#question").textContent = c.question;
-    $("#origin").textContent = `Asked by the encrypted composer on ${c.origin}`;
-    $("#yes-btn").textContent = LABELS[c.action] || "Confirm";
+    $("#origin").textContent = t("confirm_asked_by", [c.origin]);
+    $("#yes-btn").textContent = LABELS[c.action] || t("confirm_yes");
     $("#yes-btn").disabled = false;
     document.body.dataset.state = "asking";
   } catch (e) {
-    $("#question").textContent = "Nothing is waiting for a confirmation.";
+    $("#question").textContent = t("confirm_nothing_waiting");
     document.body.dataset.state = "none";
   }
   $("#yes-btn").addEventListener("click", () => answer(true));

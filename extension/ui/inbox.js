@@ -2,7 +2,7 @@
 // never decrypted into the forum page), contacts with safety codes and QR codes, publishing the
 // key into the bio, the backup PM, and activating a device from the backup.
 // Forum HTTP goes through the content script of an open tab of the forum ("forum.request").
-import { $, api, C, patterns, send, show, setMessage, errorText } from "./common.js";
+import { $, api, C, patterns, send, show, setMessage, errorText, t } from "./common.js";
 import { withRetry } from "../common/retry.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 import { openConversation } from "../common/conversation.js";
@@ -35,15 +35,15 @@ async function chooseForum() {
 
 async function refresh() {
   for (const s of ["#sec-unlock", "#sec-restore", "#sec-forum", "#sec-convs", "#sec-keys"]) show($(s), false);
-  if (!origin) return state("no-forum", "Enable Encrypt for Discourse on a forum first (toolbar button on the forum's page).");
+  if (!origin) return state("no-forum", t("inbox_no_forum"));
   const st = await send("engine.status");
   if (!st.has_identity) {
     show($("#sec-restore"));
-    return state("no-identity", "No identity on this device yet.");
+    return state("no-identity", t("inbox_no_identity"));
   }
   if (!st.unlocked) {
     show($("#sec-unlock"));
-    return state("locked", "Your keys are locked.");
+    return state("locked", t("popup_locked"));
   }
   try {
     const who = await forum("me");
@@ -52,8 +52,8 @@ async function refresh() {
   } catch (e) {
     return state("no-forum-tab", errorText(e), "error");
   }
-  if (!me) return state("not-logged-in", `Log in to ${origin} in the forum tab first.`, "error");
-  state("ready", `Logged in to ${origin} as ${me}.`, "ok");
+  if (!me) return state("not-logged-in", t("inbox_log_in_first", [origin]), "error");
+  state("ready", t("inbox_logged_in", [origin, me]), "ok");
   show($("#sec-forum")); show($("#sec-convs")); show($("#sec-keys"));
   await checkPublishedKey();
   await listConversations();
@@ -62,13 +62,10 @@ async function refresh() {
 // Is the key in my profile this device's? After a restore, a reset or a new identity on another
 // device they can differ unnoticed: contacts then encrypt to a key this device cannot open.
 const KEY_STATE_TEXT = {
-  same: (r) => [`Your profile publishes this device's key (fingerprint ${r.digits}).`, "ok"],
-  none: () => ["Your key is not in your profile yet: others cannot write to you encrypted until you publish it.", "warn"],
-  other: (r) => [`Your profile publishes another key (fingerprint ${r.published_digits}), not this device's ` +
-    `(fingerprint ${r.digits}). Contacts encrypt to the published key, which this device cannot open. Publish this ` +
-    "device's key (contacts are told that your key changed), or, to keep the published key, reset this device's " +
-    "identity in the options and restore it from your forum backup.", "error"],
-  damaged: () => ["The key block in your profile is damaged: publish your key again to repair it.", "error"],
+  same: (r) => [t("inbox_key_state_same", [r.digits]), "ok"],
+  none: () => [t("inbox_key_state_none"), "warn"],
+  other: (r) => [t("inbox_key_state_other", [r.published_digits, r.digits]), "error"],
+  damaged: () => [t("inbox_key_state_damaged"), "error"],
 };
 async function checkPublishedKey() {
   let r;
@@ -101,7 +98,7 @@ async function listConversations() {
     a.target = "_blank";
     a.rel = "noopener noreferrer";
     a.className = "conv-title";
-    a.textContent = c.title || "(title not yet decrypted)";
+    a.textContent = c.title || t("inbox_title_not_decrypted");
     const parts = (c.participants || []).map((p) => (Array.isArray(p) ? p[0] : p));
     for (const p of parts) if (me && p.toLowerCase() !== me.toLowerCase()) people.add(p);
     for (const [i, text] of [[0, null], [1, c.author || ""], [2, parts.join(", ")], [3, c.status || ""]]) {
@@ -128,16 +125,17 @@ async function listContacts(names) {
     } catch (e) { k = { status: "error", message: errorText(e) }; }
     const td1 = document.createElement("td"); td1.textContent = username;
     const td2 = document.createElement("td"); td2.className = "state-" + k.status; td2.textContent =
-      { verified: "verified", first_seen: "not verified yet", key_changed: "KEY CHANGED", no_key: "no key" }[k.status] || k.status;
+      { verified: t("inbox_key_verified"), first_seen: t("inbox_key_first_seen"), key_changed: t("key_changed_badge"),
+        no_key: t("inbox_key_none"), bad_key: t("inbox_key_damaged"), error: t("inbox_key_error") }[k.status] || k.status;
     const td3 = document.createElement("td");
     const b = document.createElement("button");
-    b.textContent = "Safety code";
+    b.textContent = t("inbox_safety_button");
     b.className = "safety-btn";
     b.onclick = () => showSafety(username);
     td3.append(b);
     if (k.status === "key_changed") {
       const ack = document.createElement("button");
-      ack.textContent = "Accept the new key";
+      ack.textContent = t("accept_new_key");
       ack.className = "ack-btn";
       ack.onclick = async () => {
         try { await send("keys.acknowledge", { origin, username, fingerprint: k.fingerprint }); await listContacts(names); }
@@ -156,7 +154,7 @@ async function showSafety(username) {
     const k = await send("keys.check", { origin, username, bio_raw: u.bio_raw });
     const s = await send("keys.safety_code", { origin, username });
     current = { username, fingerprint: k.fingerprint, status: k.status };
-    $("#safety-title").textContent = `Safety code with ${username}`;
+    $("#safety-title").textContent = t("inbox_safety_title", [username]);
     const groups = s.safety_code.replace(/\s+/g, "").match(/.{5}/g) || [];
     $("#safety-code").textContent = [0, 4, 8].map((i) => groups.slice(i, i + 4).join(" ")).join("\n");
     const qr = qrcode(0, "M");
@@ -173,11 +171,11 @@ async function showSafety(username) {
 
 $("#lookup-btn").addEventListener("click", async () => {
   const username = $("#lookup-user").value.trim().replace(/^@/, "");
-  if (!patterns.username.test(username)) return msg("Enter a username.", "error");
+  if (!patterns.username.test(username)) return msg(t("enter_username"), "error");
   try {
     const u = await forum("user", { username });
     const k = await send("keys.check", { origin, username, bio_raw: u.bio_raw });
-    if (k.status === "no_key" || k.status === "bad_key") return msg(k.message || `${username} has no published key.`, "error");
+    if (k.status === "no_key" || k.status === "bad_key") return msg(t(k.status === "bad_key" ? "key_damaged" : "key_none", [username]), "error");
     await showSafety(username);
   } catch (e) { msg(errorText(e), "error"); }
 });
@@ -187,7 +185,7 @@ $("#verify-btn").addEventListener("click", async () => {
   try {
     await send("keys.mark_verified", { origin, username: current.username, fingerprint: current.fingerprint });
     $("#safety").dataset.verified = "1";
-    msg(`${current.username} is now verified.`, "ok");
+    msg(t("inbox_now_verified", [current.username]), "ok");
     await listConversations();
   } catch (e) { msg(errorText(e), "error"); }
 });
@@ -207,14 +205,10 @@ $("#publish-btn").addEventListener("click", async () => {
     if (!saved.saved) {
       // The forum answered "saved" but kept the old bio (profiles managed by single sign-on, a
       // locked or hidden profile): say so, and how contacts still get the key.
-      $("#publish-state").textContent = "Not published: this forum did not save your key in your profile" +
-        (saved.can_change_bio ? "." : " (profiles are managed outside the forum).") +
-        " Your contacts can still get it: when you write to someone without a published key, the composer " +
-        "offers to exchange keys by private message, and their extension answers with theirs.";
+      $("#publish-state").textContent = t(saved.can_change_bio ? "inbox_not_published" : "inbox_not_published_managed");
       $("#publish-state").dataset.state = "not_saved";
     } else {
-      $("#publish-state").textContent = `Published. Fingerprint: ${p.digits}` + (p.key_change
-        ? ". It tells your contacts that it replaces your previous key, signed by that key." : "");
+      $("#publish-state").textContent = t(p.key_change ? "inbox_published_key_change" : "inbox_published", [p.digits]);
       $("#publish-state").dataset.state = "published";
       // The forum kept the bio as sent (put_bio re-read it): it now publishes this device's key.
       showKeyState({ state: "same", digits: p.digits });
@@ -226,26 +220,25 @@ $("#publish-btn").addEventListener("click", async () => {
 $("#backup-btn").addEventListener("click", async () => {
   const b = $("#backup-btn");
   b.disabled = true;
-  msg("Encrypting the backup (this takes a few seconds)…");
+  msg(t("inbox_backup_encrypting"));
   try {
     const paper = $("#backup-paper").checked;
     const req = { passphrase: $("#backup-local").value, paper_key: paper };
     if ($("#backup-pass").value || !paper) req.backup_passphrase = $("#backup-pass").value;
     if (req.backup_passphrase !== undefined && req.backup_passphrase.length < C.MIN_PASSPHRASE_LENGTH) {
       b.disabled = false;
-      return msg(`The backup passphrase needs at least ${C.MIN_PASSPHRASE_LENGTH} characters (or use a paper key instead).`, "error");
+      return msg(t("inbox_backup_pass_too_short", [C.MIN_PASSPHRASE_LENGTH]), "error");
     }
     const out = await send("backup.make", req);
     // Only the encrypted record goes to the forum tab; the paper key stays on this page.
     await withRetry(() => forum("create_backup", { title: out.title, raw: out.raw }),
-      ({ why, left }) => msg(`${why} Posting the backup again in ${left} s; nothing is lost.`));
+      ({ why, left }) => msg(t("inbox_backup_retrying", [why, left])));
     $("#backup-local").value = ""; $("#backup-pass").value = ""; $("#backup-paper").checked = false;
     if (out.paper_key) {
       $("#paperkey-words").textContent = out.paper_key;
       show($("#paperkey-box"));
     }
-    msg(out.paper_key ? "Backed up to the forum (a private message to yourself). Write down your paper key now."
-      : "Backed up to the forum (a private message to yourself).", "ok");
+    msg(out.paper_key ? t("inbox_backed_up_paper") : t("inbox_backed_up"), "ok");
     $("#backup-btn").dataset.state = "done";
   } catch (e) { msg(errorText(e), "error"); }
   b.disabled = false;
@@ -259,14 +252,14 @@ $("#paperkey-done").addEventListener("click", () => {
 $("#restore-btn").addEventListener("click", async () => {
   const b = $("#restore-btn");
   b.disabled = true;
-  msg("Looking for your backup on the forum…");
+  msg(t("inbox_restore_looking"));
   try {
     const f = await forum("find_backup");
     if (!f.found) throw new Error("no key backup found in your private messages on this forum");
-    msg("Opening the backup (this takes a few seconds)…");
+    msg(t("inbox_restore_opening"));
     await send("backup.restore", { raw: f.raw, secret: $("#restore-secret").value, new_passphrase: $("#restore-new").value });
     $("#restore-secret").value = ""; $("#restore-new").value = "";
-    msg("This device is activated.", "ok");
+    msg(t("inbox_restored"), "ok");
     await refresh();
   } catch (e) { msg(errorText(e), "error"); }
   b.disabled = false;
@@ -291,6 +284,19 @@ async function takeKeyExchange(topicId) {
   return got;
 }
 
+// One message per case, so that each language can say "one" and "many" its own way.
+function syncSummary(found, keys) {
+  const conv = found === 0 ? "none" : found === 1 ? "one" : "many";
+  const key = keys === 0 ? "" : keys === 1 ? "_one_key" : "_keys";
+  return {
+    none: t("inbox_sync_none"), one: t("inbox_sync_one"), many: t("inbox_sync_many", [found]),
+    none_one_key: t("inbox_sync_none_one_key"), one_one_key: t("inbox_sync_one_one_key"),
+    many_one_key: t("inbox_sync_many_one_key", [found]),
+    none_keys: t("inbox_sync_none_keys", [keys]), one_keys: t("inbox_sync_one_keys", [keys]),
+    many_keys: t("inbox_sync_many_keys", [found, keys]),
+  }[conv + key];
+}
+
 $("#sync-btn").addEventListener("click", async () => {
   const b = $("#sync-btn");
   b.disabled = true;
@@ -312,8 +318,7 @@ $("#sync-btn").addEventListener("click", async () => {
         found++;
       } catch (_) { /* not a conversation of mine, or damaged: nothing to list */ }
     }
-    msg((found ? `Found ${found} new encrypted conversation(s).` : "No new encrypted conversations.") +
-      (keys ? ` Received ${keys} key(s) by private message.` : ""), "ok");
+    msg(syncSummary(found, keys), "ok");
     await listConversations();
   } catch (e) { msg(errorText(e), "error"); }
   b.disabled = false;

@@ -1,5 +1,5 @@
 // Setup / options page: create, unlock, lock, import, paper key, export, reset, auto-lock.
-import { $, C, send, show, setMessage, setErrorMessage, errorText, passphraseStrength } from "./common.js";
+import { $, C, send, show, setMessage, setErrorMessage, errorText, passphraseStrength, t } from "./common.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 
 let state = null;
@@ -8,16 +8,16 @@ async function refresh() {
   try {
     state = await send("engine.status");
   } catch (e) {
-    setMessage($("#status"), "The engine is not available: " + errorText(e), "error");
+    setMessage($("#status"), t("options_engine_unavailable", [errorText(e)]), "error");
     $("#status").dataset.state = "error";
     return;
   }
   const s = state.has_identity ? (state.unlocked ? "unlocked" : "locked") : "none";
   $("#status").dataset.state = s;
   setMessage($("#status"), {
-    none: "No identity yet. Create one, or import the one you use elsewhere.",
-    locked: "Your identity is locked.",
-    unlocked: "Your identity is unlocked.",
+    none: t("options_status_none"),
+    locked: t("options_status_locked"),
+    unlocked: t("options_status_unlocked"),
   }[s], s === "unlocked" ? "ok" : "info");
   show($("#fp-line"), state.has_identity);
   $("#fingerprint").textContent = state.digits || "";
@@ -37,7 +37,7 @@ async function refresh() {
 
 function strengthUI(input, out, meter) {
   const st = passphraseStrength(input.value);
-  out.textContent = input.value ? `Strength: ${st.label} (about ${st.bits} bits)` : "";
+  out.textContent = input.value ? t("options_strength", [st.label, st.bits]) : "";
   if (meter) {
     meter.style.width = `${st.score * 25}%`;
     meter.style.background = ["#b42318", "#d4580f", "#d4a017", "#4c9a2a", "#1a7f37"][st.score];
@@ -50,7 +50,7 @@ function wireCreate() {
   const update = () => {
     const st = strengthUI(p, $("#create-strength"), $("#create-meter"));
     btn.disabled = !(p.value.length >= C.MIN_PASSPHRASE_LENGTH && p.value === c.value && st.score >= 1);
-    if (c.value && p.value !== c.value) setMessage($("#create-msg"), "The passphrases do not match.", "error");
+    if (c.value && p.value !== c.value) setMessage($("#create-msg"), t("options_passphrases_differ"), "error");
     else setMessage($("#create-msg"), "");
   };
   p.addEventListener("input", update);
@@ -60,13 +60,12 @@ function wireCreate() {
     show($("#create-progress"));
     const t0 = Date.now();
     const tick = setInterval(() => {
-      $("#create-progress-text").textContent =
-        `Generating two RSA-4096 key pairs and protecting them… ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+      $("#create-progress-text").textContent = t("options_create_progress", [((Date.now() - t0) / 1000).toFixed(1)]);
     }, 100);
     try {
       await send("identity.create", { passphrase: p.value });
       p.value = c.value = "";
-      setMessage($("#create-msg"), "Identity created and unlocked.", "ok");
+      setMessage($("#create-msg"), t("options_created"), "ok");
     } catch (e) {
       setErrorMessage($("#create-msg"), e);
       btn.disabled = false;
@@ -82,18 +81,18 @@ function wireImport() {
   $("#import-new").addEventListener("input", () => strengthUI($("#import-new"), $("#import-strength")));
   $("#import-btn").addEventListener("click", async () => {
     const msg = $("#import-msg");
-    if ($("#import-new").value !== $("#import-confirm").value) return setMessage(msg, "The new passphrases do not match.", "error");
+    if ($("#import-new").value !== $("#import-confirm").value) return setMessage(msg, t("options_new_passphrases_differ"), "error");
     if ($("#import-new").value.length < C.MIN_PASSPHRASE_LENGTH) {
-      return setMessage(msg, `The new passphrase needs at least ${C.MIN_PASSPHRASE_LENGTH} characters.`, "error");
+      return setMessage(msg, t("options_new_passphrase_too_short", [C.MIN_PASSPHRASE_LENGTH]), "error");
     }
     const payload = { text: $("#import-text").value, new_passphrase: $("#import-new").value };
     if ($("#import-pass").value) payload.passphrase = $("#import-pass").value;
     $("#import-btn").disabled = true;
-    setMessage(msg, "Importing…");
+    setMessage(msg, t("options_importing"));
     try {
       await send("identity.import", payload);
       for (const id of ["#import-text", "#import-pass", "#import-new", "#import-confirm"]) $(id).value = "";
-      setMessage(msg, "Identity imported and unlocked.", "ok");
+      setMessage(msg, t("options_imported"), "ok");
     } catch (e) {
       setErrorMessage(msg, e);
     } finally {
@@ -125,7 +124,7 @@ function wireUnlockLock() {
     const minutes = parseInt($("#autolock-min").value, 10);
     try {
       const r = await send("settings.set", { auto_lock_seconds: minutes * 60 });
-      setMessage($("#autolock-msg"), `Saved: locks after ${Math.round(r.auto_lock_seconds / 60)} min idle.`, "ok");
+      setMessage($("#autolock-msg"), t("options_autolock_saved", [Math.round(r.auto_lock_seconds / 60)]), "ok");
     } catch (e) {
       setErrorMessage($("#autolock-msg"), e);
     }
@@ -152,7 +151,7 @@ function wirePaperExport() {
       $("#export-pass").value = "";
       $("#export-out").value = r.packed;
       show($("#export-out"));
-      setMessage($("#export-msg"), "This block holds your private keys. Store it offline.", "error");
+      setMessage($("#export-msg"), t("options_export_done"), "error");
     } catch (e) {
       setErrorMessage($("#export-msg"), e);
     }
@@ -168,8 +167,7 @@ function wireReplace() {
     try {
       const r = await send("identity.replace", { passphrase: $("#replace-pass").value, confirm: confirm.value });
       $("#replace-pass").value = confirm.value = "";
-      setMessage(msg, `Your new key: ${r.digits} (it replaces ${r.previous_digits}). Now publish it from the ` +
-        "encrypted inbox of each forum you use, and make a new key backup there.", "ok");
+      setMessage(msg, t("options_replaced", [r.digits, r.previous_digits]), "ok");
       msg.dataset.state = "replaced";
     } catch (e) {
       setErrorMessage(msg, e);
@@ -206,7 +204,7 @@ function wirePhrase() {
     try {
       await send("settings.set", { security_phrase: $("#phrase-input").value });
       $("#phrase-input").value = "";
-      setMessage($("#phrase-msg"), "Saved. Look for it in every Encrypt for Discourse window.", "ok");
+      setMessage($("#phrase-msg"), t("options_phrase_saved"), "ok");
       await showSecurityPhrase();
     } catch (e) {
       setErrorMessage($("#phrase-msg"), e);

@@ -1,6 +1,6 @@
 // Popup: for the current tab, one of: not a Discourse site / not enabled / no identity /
 // locked / unlocked, with the one obvious next action.
-import { $, api, send, show, setMessage, setErrorMessage, errorText } from "./common.js";
+import { $, api, send, show, setMessage, setErrorMessage, errorText, t } from "./common.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 
 const SECTIONS = ["#act-enable", "#act-setup", "#act-unlock", "#act-lock"];
@@ -44,16 +44,17 @@ async function refresh() {
   const { sites } = await send("site.list");
   const enabled = !!origin && sites.includes(origin);
   if (origin && !enabled) {
-    if (await isDiscourse(tab.id)) return render("not-enabled", "This is a Discourse forum. Encryption is not enabled here yet.");
-    return render("not-discourse", "This page is not a Discourse forum.");
+    if (await isDiscourse(tab.id)) return render("not-enabled", t("popup_not_enabled"));
+    return render("not-discourse", t("popup_not_discourse"));
   }
   const st = await send("engine.status");
-  if (!st.has_identity) return render("no-identity", "You have no encryption identity yet.");
+  if (!st.has_identity) return render("no-identity", t("popup_no_identity"));
   if (!st.unlocked) {
-    const extra = st.throttled_for > 0 ? ` Wait ${Math.ceil(st.throttled_for)} s before trying again.` : "";
-    return render("locked", (origin ? "Enabled on this forum. " : "") + "Your keys are locked." + extra);
+    const wait = Math.ceil(st.throttled_for);
+    if (st.throttled_for > 0) return render("locked", origin ? t("popup_locked_here_wait", [wait]) : t("popup_locked_wait", [wait]));
+    return render("locked", origin ? t("popup_locked_here") : t("popup_locked"));
   }
-  return render("unlocked", (origin ? "Enabled on this forum. " : "") + "Your keys are unlocked.", "ok");
+  return render("unlocked", origin ? t("popup_unlocked_here") : t("popup_unlocked"), "ok");
 }
 
 $("#enable-btn").addEventListener("click", () => {
@@ -62,7 +63,7 @@ $("#enable-btn").addEventListener("click", () => {
   let origin;
   try { origin = new URL(currentTab.url).origin; } catch (_) { return; }
   api.permissions.request({ origins: [pattern(origin)] }).then(async (granted) => {
-    if (!granted) return setMessage($("#msg"), "Permission was not granted.", "error");
+    if (!granted) return setMessage($("#msg"), t("popup_permission_refused"), "error");
     await send("site.enable", { origin });
     if (currentTab.id !== undefined) api.tabs.reload(currentTab.id);
     await refresh();
