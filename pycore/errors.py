@@ -199,6 +199,13 @@ FOR_USERS = {
     "no_forum_tab": ("The forum is not open in any tab.", "Open the forum in a tab (logged in), then try again."),
     "engine_boot_failed": ("The extension's encryption engine did not start.", "Restart the browser; if it keeps happening, reinstall the extension (your keys stay)."),
     "no_reply": ("The extension did not answer.", "Reload the page, then try again."),
+    # the extension's pages and frames
+    "encrypted_to_old_key": ("This conversation was encrypted to your key with fingerprint {fingerprint}, "
+                             "which this device does not have.",
+                             "Restore that key from your forum backup, your paper key or an export "
+                             "(Import, in the options): then it reads again."),
+    "no_backup": ("There is no key backup of yours on this forum.",
+                  "Import your key in the options if you have it, or make a backup on a device that has it."),
     # the forum, as the content script meets it
     "offline": ("The forum could not be reached.", "Check your connection; your text is kept."),
     "rate_limited": ("The forum asks to wait before the next post.", "It will be retried; your text is kept."),

@@ -38,7 +38,8 @@ def for_javascript() -> dict:
 
 FIELD = re.compile(r"\{(\w+)\}")
 # What a translator sees as an example of each field's value.
-FIELD_EXAMPLES = {"username": "alice", "excess": "120", "retry_after": "30", "forum_words": "Title is invalid"}
+FIELD_EXAMPLES = {"username": "alice", "excess": "120", "retry_after": "30", "forum_words": "Title is invalid",
+                  "fingerprint": "12345 67890 12345 67890 12345 67890"}
 
 
 def fields_of(code: str) -> list[str]:

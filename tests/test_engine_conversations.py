@@ -241,6 +241,32 @@ def test_replacing_the_key_publishes_a_change_signed_by_the_old_key(users, prims
     assert "Before the new key" not in c.stored_text()
 
 
+def test_a_post_wrapped_to_a_key_this_device_lacks_names_that_key(users, prims, vector_identities, fresh_identity):
+    """After a reset and a new key, a first post for the key my profile publishes (or for the one
+    its signed key change replaced) is named by that key's fingerprint, so the viewer can say
+    which key to restore."""
+    a, b, other_device = users["alice"], users["bob"], users["carol"]   # carol's engine holds another key
+    to_alice = _start(b, a, body="for alice's key")
+    alice_digits = a.ok("identity.public")["digits"]
+    assert other_device.err("conv.open", {"origin": ORIGIN, "topic_id": 50, "raw": to_alice["raw"], "me": "alice",
+                                          "author": b.ref()})["code"] == "not_a_participant"
+    named = other_device.ok("conv.missing_key", {"raw": to_alice["raw"], "bio_raw": a.bio})
+    assert named == {"known": True, "where": "published", "digits": alice_digits}
+    # the profile publishes this device's key now, with a change signed by the key the post is for
+    changed = run(inband.make_bio_block(prims, fresh_identity, previous=vector_identities[0]))
+    assert other_device.ok("conv.missing_key", {"raw": to_alice["raw"], "bio_raw": changed}) == \
+        {"known": True, "where": "previous", "digits": alice_digits}
+    # a post not wrapped to the published key, or no key in the profile: nothing to name
+    to_carol = _start(b, other_device, body="not for alice")
+    assert other_device.ok("conv.missing_key", {"raw": to_carol["raw"], "bio_raw": a.bio}) == {"known": False}
+    assert other_device.ok("conv.missing_key", {"raw": to_alice["raw"], "bio_raw": "Hi"}) == {"known": False}
+    # the device's own key is never the missing one
+    assert a.ok("conv.missing_key", {"raw": to_alice["raw"], "bio_raw": a.bio}) == {"known": False}
+    assert other_device.err("conv.missing_key", {"raw": "plain text", "bio_raw": a.bio})["code"] == "malformed_input"
+    assert other_device.err("conv.missing_key", {"raw": to_alice["raw"], "bio_raw": a.bio}, sender="content",
+                            router_rejects=True)["code"] == "rejected"
+
+
 # ------------------------------------------------------------------------------ conversations
 def _start(a, b, title="Dinner plans ☃", body="Saturday at 8?"):
     out = a.ok("conv.start", {"origin": ORIGIN, "me": a.name, "recipients": [b.ref()], "title": title, "body": body})
@@ -703,3 +729,16 @@ def test_published_says_whether_the_bio_holds_this_device_s_key(users):
     assert a.ok("keys.published", {"bio_raw": damaged})["state"] == "damaged"
     # the content script may not ask
     assert a.err("keys.published", {"bio_raw": a.bio}, sender="content", router_rejects=True)["code"] == "rejected"
+
+
+def test_published_on_a_device_without_an_identity_names_the_key_to_restore(users, prims):
+    """Setup on a new device (or after a reset) looks at the profile first: a key published there
+    is one the user may restore instead of making a new one."""
+    a = users["alice"]
+    new_device = User(prims, "alice")
+    assert new_device.ok("engine.status")["has_identity"] is False
+    found = new_device.ok("keys.published", {"bio_raw": a.bio})
+    assert found == {"state": "published", "digits": None, "published_digits": a.ok("identity.public")["digits"]}
+    assert new_device.ok("keys.published", {"bio_raw": "Hi, I am alice."}) == {"state": "none", "digits": None}
+    damaged = a.bio.replace("Fingerprint:", "Fingerprnt:")
+    assert new_device.ok("keys.published", {"bio_raw": damaged})["state"] == "damaged"

@@ -49,7 +49,7 @@ def test_the_words_are_plain_and_complete():
             assert text and (text[0].isupper() or text.startswith("{")) and text.endswith((".", "!", "?")), (code, text)
             assert not INTERNAL.search(text), (code, text)
             assert "_" not in code or code not in text, (code, text)
-        assert set(re.findall(r"\{(\w+)\}", what + next_step)) <= {"username", "excess", "retry_after"}, code
+        assert set(re.findall(r"\{(\w+)\}", what + next_step)) <= {"username", "excess", "retry_after", "fingerprint"}, code
     assert re.search(r"\{(\w+)\}", errors.FORUM_SAYS) and set(errors.WITH_FORUM_WORDS) <= set(errors.FOR_USERS)
     # JavaScript gets each code's fields; the words are the error_<code> messages of _locales
     # (tests/test_i18n.py checks them against FOR_USERS).

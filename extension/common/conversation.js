@@ -4,7 +4,15 @@ import "./constants.js";
 
 const C = globalThis.EFD_CONSTANTS;
 
-function notAParticipant() {
+// No key of this device opens the conversation. When my profile names the key it is wrapped to
+// (the key it publishes, or the one a key change replaced), the error names that key, so the user
+// knows which key to restore; otherwise it is "not a participant".
+async function notAParticipant({ send, bio, me, first }) {
+  const named = await send("conv.missing_key", { raw: first.raw, bio_raw: await bio(me) }).catch(() => ({ known: false }));
+  if (named.known) {
+    return Object.assign(new Error("encrypted to a key of mine this device does not have"),
+      { code: "encrypted_to_old_key", info: { fingerprint: named.digits, where: named.where } });
+  }
   return Object.assign(new Error("you are not a participant of this conversation (no key was shared with you)"),
     { code: "not_a_participant" });
 }
@@ -12,7 +20,8 @@ function notAParticipant() {
 // Opens the conversation of `topic` (the forum's topic operation result: {topic_id, posts,
 // participants}) with conv.open. When the first post holds no key for me, accepts a key share
 // addressed to me from a later post, then opens it again. Resolves to conv.open's result; throws
-// the engine's error, or one with code "not_a_participant" when no key reaches me.
+// the engine's error, or one with code "encrypted_to_old_key" (info.fingerprint: the digits of the
+// key of mine it is for) or "not_a_participant" when no key reaches me.
 //   send(type, payload): the messaging client; bio(username): that user's published bio (or null).
 export async function openConversation({ send, bio, origin, me, topic }) {
   const first = topic.posts.find((p) => p.post_number === 1);
@@ -33,7 +42,7 @@ export async function openConversation({ send, bio, origin, me, topic }) {
       if (r.status === "valid") return await open();
     } catch (_) { /* not a share for me */ }
   }
-  throw notAParticipant();
+  throw await notAParticipant({ send, bio, me, first });
 }
 
 // The allowed users of an opened conversation who hold no key to it: conv.open's without_key,

@@ -212,7 +212,7 @@
     "identity.paperkey": { from: ["page:options"], to: "engine", payload: V.obj({ passphrase }) },
     "identity.reset": { from: ["page:options"], to: "engine", payload: V.obj({ confirm: V.literal("RESET") }) },
     // A new identity in place of the current one (the passphrase of the current one proves it).
-    "identity.replace": { from: ["page:options"], to: "engine", payload: V.obj({
+    "identity.replace": { from: ["page:options", "page:inbox"], to: "engine", payload: V.obj({
       passphrase, confirm: V.literal("REPLACE") }) },
     "identity.public": { from: ["content", ...PAGES], to: "engine", payload: V.obj({}),
       contentResult: ["public", "fingerprint", "version"] },
@@ -250,6 +250,8 @@
     // allowed_users: Discourse's details.allowed_users; the result then names those without a key.
     "conv.open": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId, raw: V.str({ max: 200000 }),
       me: username, author: userRef, allowed_users: V.optional(V.array(username, { max: 1000 })) }) },
+    // Which key of mine (named by my profile) a first post this device cannot open is wrapped to.
+    "conv.missing_key": { from: EXT, to: "engine", payload: V.obj({ raw: V.str({ max: 200000 }), bio_raw: bio }) },
     "conv.accept_share": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId,
       raw: V.str({ max: 200000 }), me: username, poster: userRef }) },
     // only_cached: answer from the engine's read cache only (a post not read yet is "pending").

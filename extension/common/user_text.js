@@ -12,6 +12,7 @@ const FALLBACKS = {
   username: () => t("error_field_username_unknown"),
   excess: () => t("error_field_excess_unknown"),
   retry_after: () => t("error_field_retry_after_unknown"),
+  fingerprint: () => t("error_field_fingerprint_unknown"),
 };
 
 export function knownCode(code) {

@@ -306,7 +306,8 @@ async function run() {
       const st = await send("engine.status").catch(() => ({ has_identity: true }));
       return setState(st.has_identity ? "locked" : "no_identity");
     }
-    const code = { not_a_participant: "cannot_decrypt", wrong_key: "cannot_decrypt", authentication_failed: "cannot_decrypt",
+    const code = { not_a_participant: "cannot_decrypt", encrypted_to_old_key: "cannot_decrypt", wrong_key: "cannot_decrypt",
+      authentication_failed: "cannot_decrypt",
       malformed_input: "malformed", unsupported_version: "malformed", signature_missing: "unsigned" }[e.code] || "error";
     notice(userText(e), "bad");
     setState(code, userText(e));

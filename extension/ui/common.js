@@ -52,3 +52,18 @@ export function setErrorMessage(el, e) {
   };
   tick();
 }
+
+// What `origin` holds of the user's key, asked through an open tab of the forum: the backup PM
+// (find_backup) and the key in the profile (keys.published). Setup looks here before a new key is
+// made. Resolves to {found: "backup" | "published" | "nothing", backup, published, username};
+// rejects with the forum's error (no tab, not logged in) so that callers can say why they do not know.
+export async function lookForMyKeyOn(origin) {
+  const forum = (op, args = {}) => send("forum.request", { op, args, origin });
+  const who = await forum("me");
+  if (!who.username) throw Object.assign(new Error("not logged in to the forum"), { code: "not_logged_in" });
+  const backup = await forum("find_backup");
+  const u = await forum("user", { username: who.username });
+  const published = await send("keys.published", { bio_raw: u.bio_raw || "" });
+  const found = backup.found ? "backup" : published.state === "published" ? "published" : "nothing";
+  return { found, backup, published, username: who.username, base: who.base || "" };
+}

@@ -2,7 +2,7 @@
 // never decrypted into the forum page), contacts with safety codes and QR codes, publishing the
 // key into the bio, the backup PM, and activating a device from the backup.
 // Forum HTTP goes through the content script of an open tab of the forum ("forum.request").
-import { $, api, C, patterns, send, show, setMessage, errorText, t } from "./common.js";
+import { $, api, C, patterns, send, show, setMessage, errorText, lookForMyKeyOn, t } from "./common.js";
 import { withRetry } from "../common/retry.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 import { openConversation } from "../common/conversation.js";
@@ -34,13 +34,10 @@ async function chooseForum() {
 }
 
 async function refresh() {
-  for (const s of ["#sec-unlock", "#sec-restore", "#sec-forum", "#sec-convs", "#sec-keys"]) show($(s), false);
+  for (const s of ["#sec-unlock", "#sec-restore", "#sec-new-key", "#sec-forum", "#sec-convs", "#sec-keys"]) show($(s), false);
   if (!origin) return state("no-forum", t("inbox_no_forum"));
   const st = await send("engine.status");
-  if (!st.has_identity) {
-    show($("#sec-restore"));
-    return state("no-identity", t("inbox_no_identity"));
-  }
+  if (!st.has_identity) return offerSetup();
   if (!st.unlocked) {
     show($("#sec-unlock"));
     return state("locked", t("popup_locked"));
@@ -57,6 +54,49 @@ async function refresh() {
   show($("#sec-forum")); show($("#sec-convs")); show($("#sec-keys"));
   await checkPublishedKey();
   await listConversations();
+}
+
+// A device without a key looks on the forum first: a new device or a reset should get the user's
+// own key back from the backup (or be told that one is published), not silently make a second key
+// that contacts would then see as a key change. The status stays "loading" while it looks.
+async function offerSetup() {
+  setMessage($("#status"), t("inbox_setup_looking"), "info");
+  let look;
+  try {
+    look = await lookForMyKeyOn(origin);
+  } catch (e) {
+    // Not knowing is not "nothing there": offer both ways, and say why we could not look.
+    show($("#sec-restore")); show($("#sec-new-key")); show($("#new-key-consequences"));
+    $("#status").dataset.found = "unknown";
+    return state("no-identity", t("inbox_setup_unknown", [errorText(e)]), "warn");
+  }
+  ({ username: me, base } = look);
+  const { found, backup, published } = look;
+  $("#status").dataset.found = found;
+  show($("#sec-restore"), backup.found);
+  show($("#sec-new-key"));
+  const hasPublished = published.state === "published";
+  show($("#new-key-consequences"), found !== "nothing");
+  show($("#new-key-signed"), backup.found);
+  $("#new-key-link").textContent = t(found === "nothing" ? "inbox_new_key_link" : "inbox_new_key_link_instead");
+  const digits = hasPublished ? published.published_digits : "";
+  state("no-identity", {
+    backup: hasPublished ? t("inbox_setup_backup_published", [digits]) : t("inbox_setup_backup"),
+    published: t("inbox_setup_published_only", [digits]),
+    nothing: t("inbox_setup_nothing"),
+  }[found], found === "nothing" ? "info" : "ok");
+}
+
+// Restores the key from the forum backup with the secret and new passphrase typed above.
+async function restoreFromBackup() {
+  msg(t("inbox_restore_looking"));
+  const f = await forum("find_backup");
+  if (!f.found) throw Object.assign(new Error("no key backup in the user's private messages"), { code: "no_backup" });
+  msg(t("inbox_restore_opening"));
+  const newPassphrase = $("#restore-new").value;
+  await send("backup.restore", { raw: f.raw, secret: $("#restore-secret").value, new_passphrase: newPassphrase });
+  $("#restore-secret").value = ""; $("#restore-new").value = "";
+  return newPassphrase;
 }
 
 // Is the key in my profile this device's? After a restore, a reset or a new identity on another
@@ -195,9 +235,12 @@ $("#unlock-btn").addEventListener("click", async () => {
   catch (e) { msg(errorText(e), "error"); }
 });
 
-$("#publish-btn").addEventListener("click", async () => {
+$("#publish-btn").addEventListener("click", () => publishMyKey());
+// Resolves to whether the forum now publishes this device's key.
+async function publishMyKey() {
   const b = $("#publish-btn");
   b.disabled = true;
+  let published = false;
   try {
     const u = await forum("user", { username: me });
     const p = await send("keys.publish", { bio_raw: u.bio_raw || "" });
@@ -212,10 +255,12 @@ $("#publish-btn").addEventListener("click", async () => {
       $("#publish-state").dataset.state = "published";
       // The forum kept the bio as sent (put_bio re-read it): it now publishes this device's key.
       showKeyState({ state: "same", digits: p.digits });
+      published = true;
     }
   } catch (e) { msg(errorText(e), "error"); }
   b.disabled = false;
-});
+  return published;
+}
 
 $("#backup-btn").addEventListener("click", async () => {
   const b = $("#backup-btn");
@@ -252,17 +297,33 @@ $("#paperkey-done").addEventListener("click", () => {
 $("#restore-btn").addEventListener("click", async () => {
   const b = $("#restore-btn");
   b.disabled = true;
-  msg(t("inbox_restore_looking"));
   try {
-    const f = await forum("find_backup");
-    if (!f.found) throw new Error("no key backup found in your private messages on this forum");
-    msg(t("inbox_restore_opening"));
-    await send("backup.restore", { raw: f.raw, secret: $("#restore-secret").value, new_passphrase: $("#restore-new").value });
-    $("#restore-secret").value = ""; $("#restore-new").value = "";
+    await restoreFromBackup();
     msg(t("inbox_restored"), "ok");
     await refresh();
   } catch (e) { msg(errorText(e), "error"); }
   b.disabled = false;
+});
+
+$("#new-key-understood").addEventListener("change", (ev) => { $("#restore-replace-btn").disabled = !ev.target.checked; });
+
+// A new key announced by the old one: restore the old key from the backup, replace it (the engine
+// keeps the old one for what it could read) and publish the new key with the change signed by the
+// old key, so that contacts can tell the change came from the user and not from the forum.
+$("#restore-replace-btn").addEventListener("click", async () => {
+  const b = $("#restore-replace-btn");
+  b.disabled = true;
+  try {
+    const passphrase = await restoreFromBackup();
+    msg(t("inbox_replacing"));
+    const r = await send("identity.replace", { passphrase, confirm: "REPLACE" });
+    await refresh();
+    if (await publishMyKey()) {
+      msg(t("inbox_replaced", [r.digits, r.previous_digits]), "ok");
+      $("#restore-replace-btn").dataset.state = "done";
+    }
+  } catch (e) { msg(errorText(e), "error"); }
+  b.disabled = !$("#new-key-understood").checked;
 });
 
 // Opens every encrypted PM of the user not yet known on this device (titles decrypted here only).

@@ -1,8 +1,9 @@
 // Setup / options page: create, unlock, lock, import, paper key, export, reset, auto-lock.
-import { $, C, send, show, setMessage, setErrorMessage, errorText, passphraseStrength, t } from "./common.js";
+import { $, C, send, show, setMessage, setErrorMessage, errorText, passphraseStrength, lookForMyKeyOn, t } from "./common.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 
 let state = null;
+let lastState = null;
 
 async function refresh() {
   try {
@@ -21,7 +22,12 @@ async function refresh() {
   }[s], s === "unlocked" ? "ok" : "info");
   show($("#fp-line"), state.has_identity);
   $("#fingerprint").textContent = state.digits || "";
+  show($("#sec-have-key"), s === "none");
   show($("#sec-create"), s === "none");
+  // once each time the device is found without a key (refresh runs every few seconds, and the
+  // look pages through the user's PMs)
+  if (s === "none" && lastState !== "none") lookForMyKey();
+  lastState = s;
   show($("#sec-import"), s === "none");
   show($("#sec-unlock"), s === "locked");
   show($("#sec-unlocked"), s === "unlocked");
@@ -33,6 +39,47 @@ async function refresh() {
   if (document.activeElement !== $("#autolock-min")) {
     $("#autolock-min").value = String(Math.max(1, Math.round(state.auto_lock_seconds / 60)));
   }
+}
+
+// Before a new key is made: is one of the user's keys on a forum the extension is enabled on (a
+// backup in the PMs, or a key in the profile)? Each forum is asked through an open tab of it.
+async function lookForMyKey() {
+  const list = $("#have-key-forums");
+  list.dataset.state = "looking";
+  const { sites } = await send("site.list").catch(() => ({ sites: [] }));
+  const rows = [];
+  let found = false;
+  for (const origin of sites) {
+    const li = document.createElement("li");
+    li.dataset.origin = origin;
+    let text;
+    try {
+      const { found: what, published } = await lookForMyKeyOn(origin);
+      li.dataset.found = what;
+      found = found || what !== "nothing";
+      text = { backup: t("options_have_key_backup", [origin]),
+        published: t("options_have_key_published", [origin, published.published_digits || ""]),
+        nothing: t("options_have_key_nothing", [origin]) }[what];
+    } catch (e) {
+      li.dataset.found = "unknown";
+      text = t("options_have_key_unknown", [origin, errorText(e)]);
+    }
+    const a = document.createElement("a");
+    a.href = "inbox.html?origin=" + encodeURIComponent(origin);
+    a.target = "_blank";
+    a.textContent = t("options_have_key_open_inbox");
+    li.append(text + " ", a);
+    rows.push(li);
+  }
+  if (!sites.length) {
+    const li = document.createElement("li");
+    li.dataset.found = "no_forum";
+    li.textContent = t("options_have_key_no_forum");
+    rows.push(li);
+  }
+  list.replaceChildren(...rows);
+  list.dataset.state = "done";
+  show($("#create-consequences"), found);
 }
 
 function strengthUI(input, out, meter) {

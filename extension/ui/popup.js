@@ -34,6 +34,7 @@ function render(state, text, kind = "info") {
 }
 
 let currentTab = null;
+let enabledOrigin = null;   // the current tab's forum, when the extension is enabled on it
 
 async function refresh() {
   const tab = await activeTab().catch(() => null);
@@ -43,6 +44,7 @@ async function refresh() {
   $("#site").textContent = origin || "";
   const { sites } = await send("site.list");
   const enabled = !!origin && sites.includes(origin);
+  enabledOrigin = enabled ? origin : null;
   if (origin && !enabled) {
     if (await isDiscourse(tab.id)) return render("not-enabled", t("popup_not_enabled"));
     return render("not-discourse", t("popup_not_discourse"));
@@ -69,16 +71,16 @@ $("#enable-btn").addEventListener("click", () => {
     await refresh();
   }).catch((e) => setErrorMessage($("#msg"), e));
 });
-$("#setup-btn").addEventListener("click", () => api.runtime.openOptionsPage());
+function openInbox() {
+  const q = enabledOrigin ? "?origin=" + encodeURIComponent(enabledOrigin) : "";
+  api.tabs.create({ url: api.runtime.getURL("ui/inbox.html") + q });
+}
+// On an enabled forum, setup starts in the inbox, which looks for the user's backup and published
+// key there before offering a new key; elsewhere there is no forum to look on.
+$("#setup-btn").addEventListener("click", () => (enabledOrigin ? openInbox() : api.runtime.openOptionsPage()));
 $("#options-link").addEventListener("click", (ev) => { ev.preventDefault(); api.runtime.openOptionsPage(); });
 // Encrypted inbox: conversations with decrypted titles, keys, publishing, backup.
-$("#inbox-link").addEventListener("click", async (ev) => {
-  ev.preventDefault();
-  const tab = await activeTab().catch(() => null);
-  let q = "";
-  try { if (tab && tab.url && /^https?:/.test(tab.url)) q = "?origin=" + encodeURIComponent(new URL(tab.url).origin); } catch (_) { /* none */ }
-  api.tabs.create({ url: api.runtime.getURL("ui/inbox.html") + q });
-});
+$("#inbox-link").addEventListener("click", (ev) => { ev.preventDefault(); openInbox(); });
 const unlock = async () => {
   try {
     await send("identity.unlock", { passphrase: $("#unlock-pass").value });

@@ -129,8 +129,14 @@ async def own_publics(engine) -> list[str]:
     return out + [r["public"] for r in rec.get("retired") or [] if isinstance(r, dict) and r.get("public")]
 
 
-async def my_fingerprint(engine) -> str:
+async def device_fingerprint(engine) -> str | None:
+    """The hex fingerprint of this device's identity, or None when it has none."""
     rec = await engine.store.get(names.IDENTITY)
-    if not rec:
+    return rec["fingerprint"] if rec else None
+
+
+async def my_fingerprint(engine) -> str:
+    fp = await device_fingerprint(engine)
+    if fp is None:
         raise BadRequest("no identity yet: create or import one")
-    return rec["fingerprint"]
+    return fp

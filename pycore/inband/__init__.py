@@ -74,4 +74,4 @@ from .messages import (KIND_KEY_SHARE, KIND_REPLY, KIND_START, MSG_HINT, PROTOCO
                        STATUS_DUPLICATE, STATUS_INVALID_SIGNATURE, STATUS_KEY_NOT_ACCEPTED, STATUS_UNSIGNED, STATUS_UNVERIFIED, STATUS_VALID,
                        STATUS_WRONG_AUTHOR, STATUS_WRONG_CONVERSATION, Conversation, KeyShare, NewConversation,
                        ReadPost, is_encrypted_raw, iso_time, make_key_share, make_reply, open_conversation,
-                       read_key_share, read_post, start_conversation)
+                       may_be_wrapped_to, read_key_share, read_post, start_conversation)

@@ -175,6 +175,13 @@ def parse_envelope(raw: str):
     return kind, section, entries, data[off:off + _IV], data[off + _IV:]
 
 
+def may_be_wrapped_to(raw: str, fingerprint: bytes) -> bool:
+    """Whether a first post or key share holds an entry for the key with `fingerprint`, judged by
+    the entries' public 4-byte hints (a match is only likely: hints collide by chance). Raises
+    MalformedInput / UnsupportedVersion."""
+    return any(hint == fingerprint[:_HINT] for hint, _ in parse_envelope(raw)[2])
+
+
 async def _recipient_section(prims, key, keys: list) -> tuple[bytes, list]:
     if not 1 <= len(keys) <= 255:
         raise MalformedInput("a conversation has 1 to 255 participants")

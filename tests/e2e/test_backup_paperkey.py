@@ -10,8 +10,9 @@ Ordered story (each step needs the previous ones): device 1 backs up with a new 
 once, in the extension page only) → the backup PM shows in the forum page as "Encrypted key
 backup", never opened there → device 2 activates with the paper key (typed loosely) and reads
 alice's message → a reply hitting 503 twice is retried and arrives → a reply whose connection is
-dropped is retried and arrives → device 2 resets, writes a draft under a new identity, resets
-again and restores the backup: every old post reads again → nothing secret reached the server or
+dropped is retried and arrives → device 2 resets, writes a draft under a new identity (old posts
+then name the key they were written to), resets again and restores the backup: every old post
+reads again → nothing secret reached the server or
 the page scripts.
 """
 from __future__ import annotations
@@ -150,6 +151,8 @@ def test_02_backup_pm_shows_as_a_key_backup_in_the_forum_page(users, story):
 def restore_from_the_forum_backup(u: ForumUser, paper_key: str):
     """In the inbox of a profile without an identity: restores the forum backup with the paper key."""
     assert u.inbox() == "no-identity"
+    # the inbox looked on the forum first and offers the restore
+    assert u.d.find_element("css selector", "#status").get_attribute("data-found") == "backup"
     u.type("#restore-secret", paper_key)
     u.type("#restore-new", BOB2_PASSPHRASE)
     u.b.click("#restore-btn")
@@ -244,6 +247,13 @@ def test_06_reset_then_restore_on_the_same_profile_reads_everything_again(users,
     send_new_message(bob2, ["alice"], DRAFT_TITLE, DRAFT, send=False)
     wait_until(lambda: bob2.d.find_element("css selector", "#body").get_attribute("data-saved") == "1",
                timeout=30, what="bob-2: the draft saved in the engine")
+    # under the new identity, old posts name the key they were written to (still in bob's
+    # profile) and how to get it back, instead of claiming damage
+    digits = users["bob-1"].call("engine.status")["digits"]
+    bob2.to_forum(f"/t/{story.topic_id}")
+    lost = bob2.read_viewer(story.first_post_id, want=("cannot_decrypt", "error"))
+    assert lost["state"] == "cannot_decrypt" and digits in lost["content"], lost
+    assert "does not have" in lost["content"] and "backup" in lost["content"] and "altered" not in lost["content"]
     reset_in_the_options_page(bob2)
     bob2.to_forum("/")
     restore_from_the_forum_backup(bob2, story.paper_key)

@@ -11,6 +11,7 @@ later posts, writing replies and key shares, and the list of conversations on th
 | test.read_stats | {clear?} (test builds) | {decrypted, hits, entries} |
 | conv.reply | {origin, topic_id, conversation_id (the one the composer shows), me, body, max_chars?} | {raw} |
 | conv.share_key | {origin, topic_id, conversation_id, me, invitee: {username, bio_raw}, max_chars?} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
+| conv.missing_key | {raw (first post or key share), bio_raw (mine)} | {known, where? (published \| previous), digits?}: the key of mine, named by my profile, that the post is wrapped to |
 | conv.list | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at}]} |
 
 Statuses of posts: pycore.inband's (valid, invalid_signature, wrong_conversation, wrong_author,
@@ -34,7 +35,7 @@ from ...errors import (AuthenticationFailed, BadRequest, ConversationChanged, Co
 from ...plugin import topickey
 from .. import args, at_rest, reads
 from .. import store as names
-from ..pins import check_key, known_keys, sendable_key, unaccepted_fingerprints
+from ..pins import check_key, device_fingerprint, known_keys, sendable_key, unaccepted_fingerprints
 
 
 async def _load_conv(engine, ident, origin, topic_id):
@@ -454,6 +455,27 @@ async def list_conversations(engine, payload, context):
     return {"conversations": out}
 
 
+async def missing_key(engine, payload, context):
+    """Which key of mine a first post (or key share) that no key of this device opens is wrapped
+    to, as far as my profile tells: the key it publishes, or the one its key change replaced. The
+    viewer then names that key and how to get it back (backup, paper key, export), instead of only
+    saying that the post is not for me. The profile is the forum's word, so this only names a key;
+    it opens nothing."""
+    raw = args.text(payload, "raw")
+    try:
+        pk = await inband.find_bio_block(engine.prims, args.optional_text(payload, "bio_raw") or "")
+    except MalformedInput:
+        return {"known": False}
+    device = await device_fingerprint(engine)
+    candidates = [("published", pk.fingerprint)]
+    if pk.key_change is not None:
+        candidates.append(("previous", pk.key_change.previous_fingerprint))
+    for where, fp in candidates:
+        if fp.hex() != device and inband.may_be_wrapped_to(raw, fp):
+            return {"known": True, "where": where, "digits": inband.fingerprint_digits(fp)}
+    return {"known": False}
+
+
 HANDLERS = {
     "conv.start": start,
     "conv.open": open_first_post,
@@ -464,4 +486,5 @@ HANDLERS = {
     "conv.reply": reply,
     "conv.share_key": share_key,
     "conv.list": list_conversations,
+    "conv.missing_key": missing_key,
 }

@@ -21,7 +21,7 @@ from ...plugin import b64
 from ...plugin import identity as _identity
 from .. import args
 from .. import store as names
-from ..pins import check_key, my_fingerprint
+from ..pins import check_key, device_fingerprint, my_fingerprint
 
 
 async def _my_block(engine) -> str:
@@ -51,9 +51,11 @@ async def publish(engine, payload, context):
 async def published(engine, payload, context):
     """Whether the key my bio publishes is this device's: after a restore, a reset or a new
     identity on another device they can differ unnoticed, and then contacts encrypt to a key this
-    device cannot open. The inbox offers the repair."""
-    mine = await my_fingerprint(engine)
-    out = {"digits": inband.fingerprint_digits(mine)}
+    device cannot open. The inbox offers the repair. On a device without an identity the state
+    is "published" (a key of mine exists elsewhere: setup offers to restore it before making a
+    new one) and `digits` is None."""
+    mine = await device_fingerprint(engine)
+    out = {"digits": inband.fingerprint_digits(mine) if mine else None}
     bio = args.optional_text(payload, "bio_raw") or ""
     try:
         pk = await inband.find_bio_block(engine.prims, bio)
@@ -61,6 +63,8 @@ async def published(engine, payload, context):
         return {**out, "state": "none"}
     except MalformedInput:
         return {**out, "state": "damaged"}
+    if mine is None:
+        return {**out, "state": "published", "published_digits": pk.digits}
     if pk.fingerprint_hex == mine:
         return {**out, "state": "same"}
     return {**out, "state": "other", "published_digits": pk.digits}
