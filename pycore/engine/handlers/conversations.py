@@ -11,7 +11,7 @@ later posts, writing replies and key shares, and the list of conversations on th
 | test.read_stats | {clear?} (test builds) | {decrypted, hits, entries} |
 | conv.reply | {origin, topic_id, conversation_id (the one the composer shows), me, body, max_chars?} | {raw} |
 | conv.share_key | {origin, topic_id, conversation_id, me, invitee: {username, bio_raw}, max_chars?} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
-| conv.missing_key | {raw (first post or key share), bio_raw (mine)} | {known, where? (published \| previous), digits?}: the key of mine, named by my profile, that the post is wrapped to |
+| conv.missing_key | {raw (first post or key share), bio_raw (mine)} | {known, where? ("published" or "previous"), digits?}: the key of mine, named by my profile, that the post is wrapped to |
 | conv.list | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at}]} |
 
 Statuses of posts: pycore.inband's (valid, invalid_signature, wrong_conversation, wrong_author,
