@@ -20,7 +20,7 @@
 Inputs: extension/ (sources and manifests/), pycore/ (shipped as pycore.zip, unpacked by the engine
 into Pyodide's file system), and runtime files from node_modules/ installed by `npm ci` from the
 lockfile: the 5 Pyodide runtime files (python_stdlib.zip conservatively trimmed), markdown-it,
-DOMPurify and qrcode-generator. Nothing is fetched at run time.
+DOMPurify, qrcode-generator and zxcvbn-ts (passphrase strength). Nothing is fetched at run time.
 
 Zips are reproducible: fixed timestamps, sorted entries, fixed permissions.
 
@@ -64,11 +64,18 @@ VENDOR = {  # destination in the extension -> source in node_modules
     "vendor/markdown-it.mjs": "markdown-it/dist/browser/markdown-it.esm.min.mjs",
     "vendor/purify.mjs": "dompurify/dist/purify.es.mjs",
     "vendor/qrcode.mjs": "qrcode-generator/dist/qrcode.mjs",
+    # zxcvbn-ts' browser builds: classic scripts with their dependencies inside
+    "vendor/zxcvbn-core.js": "@zxcvbn-ts/core/dist/zxcvbn-ts.js",
+    "vendor/zxcvbn-language-common.js": "@zxcvbn-ts/language-common/dist/zxcvbn-ts.js",
+    "vendor/zxcvbn-language-en.js": "@zxcvbn-ts/language-en/dist/zxcvbn-ts.js",
 }
 VENDOR_LICENSES = {
     "vendor/LICENSE.markdown-it.txt": "markdown-it/LICENSE",
     "vendor/LICENSE.dompurify.txt": "dompurify/LICENSE",
     "vendor/LICENSE.qrcode-generator.txt": "qrcode-generator/LICENSE",
+    "vendor/LICENSE.zxcvbn-core.txt": "@zxcvbn-ts/core/LICENSE.txt",
+    "vendor/LICENSE.zxcvbn-language-common.txt": "@zxcvbn-ts/language-common/LICENSE.txt",
+    "vendor/LICENSE.zxcvbn-language-en.txt": "@zxcvbn-ts/language-en/LICENSE.txt",
     "pyodide/LICENSE.pyodide.txt": "pyodide/LICENSE",
 }
 TARGETS = ("chromium", "firefox")
@@ -350,7 +357,7 @@ def third_party_files(stdlib: bytes) -> list[dict]:
     for dst, src in sorted(shipped.items()):
         if not (NODE / src).is_file():   # build_tree() ships a licence file only when the package has one
             continue
-        pkg = src.split("/", 1)[0]
+        pkg = "/".join(src.split("/")[:2 if src.startswith("@") else 1])   # "@scope/name" or "name"
         meta = json.loads((NODE / pkg / "package.json").read_text())
         published = hashlib.sha256((NODE / src).read_bytes()).hexdigest()
         row = {"path": dst, "package": pkg, "version": meta["version"], "license": meta.get("license", "?"),

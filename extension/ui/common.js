@@ -19,22 +19,33 @@ import { userText as errorText } from "../common/user_text.js";
 
 export { errorText };
 
-// Rough strength estimate for feedback: entropy from length and character variety, with a
-// penalty for repeats. Words separated by spaces count as about 11 bits each when long enough.
-export function passphraseStrength(p) {
-  if (!p) return { score: 0, label: "", bits: 0 };
-  let pool = 0;
-  if (/[a-z]/.test(p)) pool += 26;
-  if (/[A-Z]/.test(p)) pool += 26;
-  if (/[0-9]/.test(p)) pool += 10;
-  if (/[^A-Za-z0-9]/.test(p)) pool += 33;
-  const unique = new Set(p).size;
-  let bits = Math.log2(Math.max(pool, 2)) * Math.min(p.length, unique * 2);
-  const words = p.trim().split(/\s+/).filter((w) => w.length >= 3);
-  if (words.length >= 4) bits = Math.max(bits, words.length * 11);
-  const score = p.length < C.MIN_PASSPHRASE_LENGTH ? 0 : bits < 50 ? 1 : bits < 70 ? 2 : bits < 90 ? 3 : 4;
-  const label = [t("strength_too_short"), t("strength_weak"), t("strength_fair"), t("strength_good"), t("strength_strong")][score];
-  return { score, label, bits: Math.round(bits) };
+import { passphraseStrength as estimate } from "../common/strength.js";
+
+// The estimate of common/strength.js with the words to show: its label (one of strength_*), and
+// the estimator's advice when the passphrase is refused. use: "device" or "backup" (whose advice
+// says why it matters there).
+export function passphraseStrength(p, use = "device", userInputs = []) {
+  const est = estimate(p, { userInputs });
+  const tooShort = String(p || "").length < C.MIN_PASSPHRASE_LENGTH;
+  const st = { ...est, too_short: tooShort, ok: est.ok && !tooShort };
+  const label = st.too_short ? t("strength_too_short")
+    : [t("strength_weak"), t("strength_weak"), t("strength_fair"), t("strength_fair"), t("strength_strong")][st.score];
+  const advice = st.ok ? "" : st.too_short ? t("strength_advice_length", [C.MIN_PASSPHRASE_LENGTH])
+    : [st.warning, ...st.suggestions, t(use === "backup" ? "strength_advice_backup" : "strength_advice_device")]
+      .filter(Boolean).join(" ");
+  return { ...st, label, advice };
+}
+
+// Shows the strength of `input` in `out` (and the bar `meter`, if any); returns the estimate.
+export function showStrength(input, out, { use = "device", meter = null, userInputs = [] } = {}) {
+  const st = passphraseStrength(input.value, use, userInputs);
+  out.textContent = input.value ? [t("options_strength", [st.label]), st.advice].filter(Boolean).join(" ") : "";
+  out.dataset.ok = st.ok ? "1" : "0";
+  if (meter) {
+    meter.style.width = `${st.score * 25}%`;
+    meter.style.background = ["#b42318", "#d4580f", "#d4a017", "#4c9a2a", "#1a7f37"][st.score];
+  }
+  return st;
 }
 
 // An error in `el`, in the user's words; a passphrase throttle counts down to the moment the

@@ -2,7 +2,7 @@
 // never decrypted into the forum page), contacts with safety codes and QR codes, publishing the
 // key into the bio, the backup PM, and activating a device from the backup.
 // Forum HTTP goes through the content script of an open tab of the forum ("forum.request").
-import { $, api, C, patterns, send, show, setMessage, errorText, lookForMyKeyOn, t } from "./common.js";
+import { $, api, C, patterns, send, show, setMessage, errorText, lookForMyKeyOn, showStrength, t } from "./common.js";
 import { withRetry } from "../common/retry.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 import { openConversation } from "../common/conversation.js";
@@ -87,8 +87,19 @@ async function offerSetup() {
   }[found], found === "nothing" ? "info" : "ok");
 }
 
+// Words of the user's own context, which make a passphrase easier to guess.
+function myWords() {
+  return [me, origin && new URL(origin).hostname].filter(Boolean);
+}
+$("#restore-new").addEventListener("input", () => showStrength($("#restore-new"), $("#restore-strength"), { userInputs: myWords() }));
+$("#backup-pass").addEventListener("input", () =>
+  showStrength($("#backup-pass"), $("#backup-strength"), { use: "backup", userInputs: myWords() }));
+
 // Restores the key from the forum backup with the secret and new passphrase typed above.
+// Resolves to the new device passphrase, or to null (with the advice shown) when it is refused.
 async function restoreFromBackup() {
+  const st = showStrength($("#restore-new"), $("#restore-strength"), { userInputs: myWords() });
+  if (!st.ok) { msg(st.advice, "error"); return null; }
   msg(t("inbox_restore_looking"));
   const f = await forum("find_backup");
   if (!f.found) throw Object.assign(new Error("no key backup in the user's private messages"), { code: "no_backup" });
@@ -270,9 +281,9 @@ $("#backup-btn").addEventListener("click", async () => {
     const paper = $("#backup-paper").checked;
     const req = { passphrase: $("#backup-local").value, paper_key: paper };
     if ($("#backup-pass").value || !paper) req.backup_passphrase = $("#backup-pass").value;
-    if (req.backup_passphrase !== undefined && req.backup_passphrase.length < C.MIN_PASSPHRASE_LENGTH) {
-      b.disabled = false;
-      return msg(t("inbox_backup_pass_too_short", [C.MIN_PASSPHRASE_LENGTH]), "error");
+    if (req.backup_passphrase !== undefined) {
+      const st = showStrength($("#backup-pass"), $("#backup-strength"), { use: "backup", userInputs: myWords() });
+      if (!st.ok) { b.disabled = false; return msg(st.advice, "error"); }
     }
     const out = await send("backup.make", req);
     // Only the encrypted record goes to the forum tab; the paper key stays on this page.
@@ -298,11 +309,10 @@ $("#restore-btn").addEventListener("click", async () => {
   const b = $("#restore-btn");
   b.disabled = true;
   try {
-    await restoreFromBackup();
+    if (await restoreFromBackup() === null) return;
     msg(t("inbox_restored"), "ok");
     await refresh();
-  } catch (e) { msg(errorText(e), "error"); }
-  b.disabled = false;
+  } catch (e) { msg(errorText(e), "error"); } finally { b.disabled = false; }
 });
 
 $("#new-key-understood").addEventListener("change", (ev) => { $("#restore-replace-btn").disabled = !ev.target.checked; });
@@ -315,6 +325,7 @@ $("#restore-replace-btn").addEventListener("click", async () => {
   b.disabled = true;
   try {
     const passphrase = await restoreFromBackup();
+    if (passphrase === null) return;
     msg(t("inbox_replacing"));
     const r = await send("identity.replace", { passphrase, confirm: "REPLACE" });
     await refresh();
@@ -322,8 +333,7 @@ $("#restore-replace-btn").addEventListener("click", async () => {
       msg(t("inbox_replaced", [r.digits, r.previous_digits]), "ok");
       $("#restore-replace-btn").dataset.state = "done";
     }
-  } catch (e) { msg(errorText(e), "error"); }
-  b.disabled = !$("#new-key-understood").checked;
+  } catch (e) { msg(errorText(e), "error"); } finally { b.disabled = !$("#new-key-understood").checked; }
 });
 
 // Opens every encrypted PM of the user not yet known on this device (titles decrypted here only).

@@ -1,5 +1,5 @@
 // Setup / options page: create, unlock, lock, import, paper key, export, reset, auto-lock.
-import { $, C, send, show, setMessage, setErrorMessage, errorText, passphraseStrength, lookForMyKeyOn, t } from "./common.js";
+import { $, send, show, setMessage, setErrorMessage, errorText, showStrength, lookForMyKeyOn, t } from "./common.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 
 let state = null;
@@ -82,21 +82,11 @@ async function lookForMyKey() {
   show($("#create-consequences"), found);
 }
 
-function strengthUI(input, out, meter) {
-  const st = passphraseStrength(input.value);
-  out.textContent = input.value ? t("options_strength", [st.label, st.bits]) : "";
-  if (meter) {
-    meter.style.width = `${st.score * 25}%`;
-    meter.style.background = ["#b42318", "#d4580f", "#d4a017", "#4c9a2a", "#1a7f37"][st.score];
-  }
-  return st;
-}
-
 function wireCreate() {
   const p = $("#create-pass"), c = $("#create-confirm"), btn = $("#create-btn");
   const update = () => {
-    const st = strengthUI(p, $("#create-strength"), $("#create-meter"));
-    btn.disabled = !(p.value.length >= C.MIN_PASSPHRASE_LENGTH && p.value === c.value && st.score >= 1);
+    const st = showStrength(p, $("#create-strength"), { meter: $("#create-meter") });
+    btn.disabled = !(st.ok && p.value === c.value);
     if (c.value && p.value !== c.value) setMessage($("#create-msg"), t("options_passphrases_differ"), "error");
     else setMessage($("#create-msg"), "");
   };
@@ -125,13 +115,12 @@ function wireCreate() {
 }
 
 function wireImport() {
-  $("#import-new").addEventListener("input", () => strengthUI($("#import-new"), $("#import-strength")));
+  $("#import-new").addEventListener("input", () => showStrength($("#import-new"), $("#import-strength")));
   $("#import-btn").addEventListener("click", async () => {
     const msg = $("#import-msg");
     if ($("#import-new").value !== $("#import-confirm").value) return setMessage(msg, t("options_new_passphrases_differ"), "error");
-    if ($("#import-new").value.length < C.MIN_PASSPHRASE_LENGTH) {
-      return setMessage(msg, t("options_new_passphrase_too_short", [C.MIN_PASSPHRASE_LENGTH]), "error");
-    }
+    const st = showStrength($("#import-new"), $("#import-strength"));
+    if (!st.ok) return setMessage(msg, st.advice, "error");
     const payload = { text: $("#import-text").value, new_passphrase: $("#import-new").value };
     if ($("#import-pass").value) payload.passphrase = $("#import-pass").value;
     $("#import-btn").disabled = true;

@@ -26,6 +26,15 @@ def test_create_identity_in_the_ui_then_lock_and_unlock(chromium):
     b.type_into("#create-pass", "short")
     assert b.q("#create-btn").get_attribute("disabled") is not None
     assert "too short" in b.q("#create-strength").text
+    # Long but easy to guess: refused, with the estimator's advice.
+    for weak in ("a" * 16, "password Password"):
+        b.type_into("#create-pass", weak)
+        b.type_into("#create-confirm", weak)
+        assert b.q("#create-btn").get_attribute("disabled") is not None, weak
+        advice = b.q("#create-strength").text
+        assert b.q("#create-strength").get_attribute("data-ok") == "0" and "rated strong" in advice, (weak, advice)
+    b.type_into("#create-pass", "a" * 16)
+    assert "Repeated characters" in b.q("#create-strength").text
     b.type_into("#create-pass", PASSPHRASE)
     b.type_into("#create-confirm", PASSPHRASE + "x")
     assert b.q("#create-btn").get_attribute("disabled") is not None
