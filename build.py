@@ -20,7 +20,7 @@
 Inputs: extension/ (sources and manifests/), pycore/ (shipped as pycore.zip, unpacked by the engine
 into Pyodide's file system), and runtime files from node_modules/ installed by `npm ci` from the
 lockfile: the 5 Pyodide runtime files (python_stdlib.zip conservatively trimmed), markdown-it,
-DOMPurify, qrcode-generator and zxcvbn-ts (passphrase strength). Nothing is fetched at run time.
+markdown-it-emoji, DOMPurify, qrcode-generator and zxcvbn-ts (passphrase strength). Nothing is fetched at run time.
 
 Zips are reproducible: fixed timestamps, sorted entries, fixed permissions.
 
@@ -62,6 +62,8 @@ PYODIDE_VERSION = "314.0.7"
 PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]
 VENDOR = {  # destination in the extension -> source in node_modules
     "vendor/markdown-it.mjs": "markdown-it/dist/browser/markdown-it.esm.min.mjs",
+    # a classic script (globalThis.markdownitEmoji), loaded by the frames before their modules
+    "vendor/markdown-it-emoji.js": "markdown-it-emoji/dist/markdown-it-emoji.js",
     "vendor/purify.mjs": "dompurify/dist/purify.es.mjs",
     "vendor/qrcode.mjs": "qrcode-generator/dist/qrcode.mjs",
     # zxcvbn-ts' browser builds: classic scripts with their dependencies inside
@@ -71,6 +73,7 @@ VENDOR = {  # destination in the extension -> source in node_modules
 }
 VENDOR_LICENSES = {
     "vendor/LICENSE.markdown-it.txt": "markdown-it/LICENSE",
+    "vendor/LICENSE.markdown-it-emoji.txt": "markdown-it-emoji/LICENSE",
     "vendor/LICENSE.dompurify.txt": "dompurify/LICENSE",
     "vendor/LICENSE.qrcode-generator.txt": "qrcode-generator/LICENSE",
     "vendor/LICENSE.zxcvbn-core.txt": "@zxcvbn-ts/core/LICENSE.txt",

@@ -115,6 +115,11 @@
   // Ciphertext only: what the content script may post (checked here and again in content/forum.js).
   const armoured = (re) => V.str({ min: 40, max: 200000, re });
   const frameHeight = V.int({ min: 0, max: 100000 });
+  // The page's computed colours and font (public; frames/theme.js parses them again and keeps
+  // them only when text stays readable).
+  const cssColour = V.str({ max: 60, re: /^(?:rgba?\([\d\s.,%/]+\)|#[0-9a-fA-F]{3,8})$/ });
+  const pageTheme = V.optional(V.obj({ bg: cssColour, fg: cssColour, accent: V.optional(cssColour),
+    font: V.optional(V.str({ max: 200, re: /^[\p{L}\p{N} ,"'_-]*$/u })) }));
 
   // Forum operations the content script performs for frames and extension pages (public data
   // and ciphertext only, both ways). op -> args validator.
@@ -180,7 +185,8 @@
       max_chars: maxChars,
       // quote: text the user selected in the page (public) for a quote-reply; note "edit": opened
       // from Discourse's Edit on an encrypted post.
-      quote: V.optional(V.str({ max: 4000 })), note: V.optional(V.oneOf(["edit"])) }), contentResult: ["registered"] },
+      quote: V.optional(V.str({ max: 4000 })), note: V.optional(V.oneOf(["edit"])),
+      theme: pageTheme }), contentResult: ["registered"] },
     // The frame fetches its bundle once (same tab only).
     "frame.get": { from: FRAMES, to: "router", payload: V.obj({ token }) },
     // The frame's content height (numbers only) and closing the composer: relayed to the content script.

@@ -77,9 +77,35 @@
   }
 
   // ------------------------------------------------------------------ frames
+  // The forum's look where a frame sits: the first opaque background up from it, the text colour
+  // and font of the page, the theme's link colour (Discourse's --tertiary). Public facts; the
+  // frame keeps them only when text stays readable (frames/theme.js).
+  const CSS_COLOUR = /^(?:rgba?\([\d\s.,%/]+\)|#[0-9a-fA-F]{3,8})$/;
+  function pageTheme(at) {
+    const colour = (v) => { v = String(v || "").trim(); return CSS_COLOUR.test(v) && v.length <= 60 ? v : null; };
+    const transparent = (v) => !v || v === "transparent" || /^rgba\(.*,\s*0\)$/.test(v);
+    let bg = null;
+    for (let el = at; el && el.nodeType === 1 && !bg; el = el.parentElement) {
+      const v = getComputedStyle(el).backgroundColor;
+      if (!transparent(v)) bg = colour(v);
+    }
+    const body = getComputedStyle(document.body);
+    const fg = colour(body.color);
+    if (!fg) return undefined;
+    const theme = { bg: bg || "rgb(255, 255, 255)", fg };
+    const accent = colour(getComputedStyle(document.documentElement).getPropertyValue("--tertiary"));
+    if (accent) theme.accent = accent;
+    const font = String(body.fontFamily || "").slice(0, 200);
+    if (/^[\p{L}\p{N} ,"'_-]+$/u.test(font)) theme.font = font;
+    return theme;
+  }
+
   async function placeFrame(kind, bundle, iframe) {
     const token = newToken();
-    await send("frame.register", { token, kind, me: await F.currentUser(), ...bundle });
+    // the composer's dock is ours (and white until now): its look comes from the page itself
+    const theme = pageTheme(kind === "composer" ? document.body : iframe.parentElement);
+    if (kind === "composer" && theme) iframe.parentElement.style.background = theme.bg;
+    await send("frame.register", { token, kind, me: await F.currentUser(), ...bundle, ...(theme ? { theme } : {}) });
     frames.set(token, iframe);
     iframe.src = api.runtime.getURL(`frames/${kind}.html`) + "#" + token;
     return token;
@@ -348,7 +374,10 @@
     for (const [t, f] of frames) if (f.classList.contains("efd-composer")) closeFrame(t);
     const dock = document.createElement("div");
     dock.className = "efd-composer-dock";
-    dock.style.cssText = "position:fixed;right:16px;bottom:0;width:min(640px,96vw);z-index:2147483000;" +
+    // Inside the viewport at any width: 16 px from the right edge on wide pages, the whole width
+    // less a small margin on a phone. Percentages, not vw: a fixed box's percentages are of the
+    // viewport without its scroll bar, vw units include it.
+    dock.style.cssText = "position:fixed;right:min(16px,2%);bottom:0;width:min(640px,96%);z-index:2147483000;" +
       "box-shadow:0 0 12px rgba(0,0,0,.35);border-radius:8px 8px 0 0;background:#fff;";
     const iframe = document.createElement("iframe");
     iframe.className = "efd-composer";

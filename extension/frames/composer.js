@@ -1,6 +1,6 @@
 // The composer frame: new encrypted PM, encrypted reply, or invite (key share) in an encrypted
 // conversation. Plaintext stays here and in the engine; the content script only posts ciphertext.
-import { $, api, C, el, send, forum, followHeight, TOKEN, patterns, t, tNodes } from "./frame.js";
+import { $, api, C, el, send, forum, followHeight, TOKEN, patterns, t, themeStyle, tNodes, useForumTheme } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
 import { openConversation } from "../common/conversation.js";
 import { confirmOutside, decisionGuard, showSecurityPhrase, watchFocus } from "./guard.js";
@@ -389,7 +389,7 @@ async function togglePreview() {
   box.hidden = !box.hidden;
   $("#body").hidden = !box.hidden;
   $("#preview-btn").textContent = box.hidden ? t("composer_preview") : t("composer_edit");
-  if (!box.hidden) await showInSandbox($("#preview"), renderMarkdown($("#body").value));
+  if (!box.hidden) await showInSandbox($("#preview"), renderMarkdown($("#body").value), undefined, { themeStyle: themeStyle() });
   report();
 }
 
@@ -419,6 +419,7 @@ async function init() {
   } catch (e) {
     return status("error", t("composer_not_ours"));
   }
+  useForumTheme(bundle.theme);
   const mode = bundle.mode || "new";
   bundle.mode = mode;
   $("#heading").textContent = { new: t("new_encrypted_message"), reply: t("encrypted_reply"), invite: t("composer_heading_invite") }[mode];

@@ -1,5 +1,6 @@
 // Shared helpers of the extension frames (viewer, composer). Extension origin only.
 import { $, api, RequestError, send, t, tNodes, localizePage } from "../common/client.js";
+import { applyTheme, themeCss } from "./theme.js";
 
 export { $, api, RequestError, send, t, tNodes };
 
@@ -55,3 +56,9 @@ export function followHeight(extra = 0) {
   report();
   return report;
 }
+
+// The forum's look from the frame's bundle (frames/theme.js); themeStyle() is the same for the
+// sandboxed renderer's document.
+let sandboxCss = "";
+export function useForumTheme(theme) { sandboxCss = themeCss(applyTheme(theme)); }
+export function themeStyle() { return sandboxCss; }

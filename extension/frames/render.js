@@ -6,13 +6,52 @@ import "../common/i18n.js";
 
 const { t } = globalThis.EFD_I18N;
 
-const md = markdownit({ html: false, linkify: true, breaks: false, typographer: false });
+// As Discourse cooks posts: a single line break is a break (traditional_markdown_linebreaks is
+// off by default); emoji shortcodes (":tada:") and text smileys become emoji.
+const md = markdownit({ html: false, linkify: true, breaks: true, typographer: false });
+if (globalThis.markdownitEmoji) md.use(globalThis.markdownitEmoji);
 
-const STYLE = `body{margin:0;font:14px/1.5 system-ui,sans-serif;color:#1b1f24;overflow-wrap:anywhere}
-pre{background:#f6f8fa;padding:8px;overflow:auto}code{font-family:ui-monospace,monospace}
-blockquote{border-left:3px solid #d0d7de;margin:0;padding-left:10px;color:#57606a}
-img{max-width:100%}.efd-blocked{display:inline-block;border:1px dashed #8c959f;padding:2px 6px;cursor:pointer;color:#1f4e8c}
-a{color:#1f4e8c;text-decoration:underline;cursor:pointer}`;
+// @mentions, as Discourse shows them, but saying that nobody is notified: the forum cannot read
+// an encrypted post, so it cannot tell anyone they were mentioned.
+const MENTION = /(^|[^\p{L}\p{N}_@.])@([\p{L}\p{N}_][\p{L}\p{N}_.-]{0,58}[\p{L}\p{N}_]|[\p{L}\p{N}_])/gu;
+function markMentions(doc) {
+  const walker = doc.createTreeWalker(doc.body, 4 /* NodeFilter.SHOW_TEXT */);
+  const texts = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (!n.parentElement.closest("code, pre, a") && n.nodeValue.includes("@")) texts.push(n);
+  }
+  for (const node of texts) {
+    const parts = [];
+    let last = 0;
+    for (const m of node.nodeValue.matchAll(MENTION)) {
+      const at = m.index + m[1].length;
+      parts.push(doc.createTextNode(node.nodeValue.slice(last, at)));
+      const span = doc.createElement("span");
+      span.className = "mention";
+      span.textContent = "@" + m[2];
+      span.setAttribute("title", t("render_mention_title", [m[2]]));
+      parts.push(span);
+      last = at + 1 + m[2].length;
+    }
+    if (!parts.length) continue;
+    parts.push(doc.createTextNode(node.nodeValue.slice(last)));
+    node.replaceWith(...parts);
+  }
+}
+
+// Colours from the frame's palette (frames/theme.js themeCss, prepended); tables and code as
+// Discourse's posts show them.
+const STYLE = `:root{--efd-bg:#fff;--efd-fg:#1b1f24;--efd-accent:#1f4e8c;--efd-muted:#57606a;--efd-border:#d0d7de;
+--efd-soft:#f6f8fa;--efd-font:system-ui,sans-serif}
+body{margin:0;font:14px/1.5 var(--efd-font);color:var(--efd-fg);background:var(--efd-bg);overflow-wrap:anywhere}
+pre{background:var(--efd-soft);padding:8px;overflow:auto}code{font-family:ui-monospace,monospace;background:var(--efd-soft);padding:0 2px}
+pre code{padding:0}
+blockquote{border-left:3px solid var(--efd-border);margin:0;padding-left:10px;color:var(--efd-muted)}
+table{border-collapse:collapse;display:block;overflow-x:auto;max-width:100%}
+th,td{border-bottom:1px solid var(--efd-border);padding:4px 8px;text-align:left}th{font-weight:700}
+img{max-width:100%}.efd-blocked{display:inline-block;border:1px dashed var(--efd-border);padding:2px 6px;cursor:pointer;color:var(--efd-accent)}
+a{color:var(--efd-accent);text-decoration:underline;cursor:pointer}
+.mention{background:var(--efd-soft);border-radius:8px;padding:0 4px;font-weight:600;cursor:help}`;
 
 function hostOf(url) { try { return new URL(url).host; } catch (_) { return null; } }
 
@@ -39,6 +78,7 @@ export function renderMarkdown(text, allowedImageOrigins = new Set()) {
       img.replaceWith(span);
     }
   }
+  markMentions(doc);
   for (const a of doc.querySelectorAll("a")) {
     const href = a.getAttribute("href") || "";
     a.removeAttribute("href");
@@ -51,11 +91,12 @@ export function renderMarkdown(text, allowedImageOrigins = new Set()) {
 
 // Puts sanitized HTML into `iframe` (sandbox="allow-same-origin", no allow-scripts) with a CSP
 // that forbids every load except images from explicitly allowed origins. Resolves when loaded.
-export function showInSandbox(iframe, html, allowedImageOrigins = new Set(), { onLoadImage, onLink } = {}) {
+// themeStyle: frames/theme.js themeCss(palette) of the frame, so the post follows the forum's look.
+export function showInSandbox(iframe, html, allowedImageOrigins = new Set(), { onLoadImage, onLink, themeStyle = "" } = {}) {
   const imgSrc = ["data:", ...allowedImageOrigins].join(" ");
   const csp = `default-src 'none'; style-src 'unsafe-inline'; img-src ${imgSrc}; script-src 'none'; form-action 'none'`;
   const doc = `<!doctype html><html><head><meta charset="utf-8">` +
-    `<meta http-equiv="Content-Security-Policy" content="${csp}"><style>${STYLE}</style></head>` +
+    `<meta http-equiv="Content-Security-Policy" content="${csp}"><style>${STYLE}${themeStyle}</style></head>` +
     `<body>${html}</body></html>`;
   iframe.setAttribute("sandbox", "allow-same-origin");
   return new Promise((resolve) => {

@@ -1,6 +1,6 @@
 // The viewer frame: decrypts one encrypted post (asked for by the content script with a token)
 // and shows it, with the sender and the verification state. Plaintext exists only here.
-import { $, api, C, el, send, forum, fixedHeight, TOKEN, patterns, t } from "./frame.js";
+import { $, api, C, el, send, forum, fixedHeight, TOKEN, patterns, t, themeStyle, useForumTheme } from "./frame.js";
 import { renderMarkdown, showInSandbox } from "./render.js";
 import { membersWithoutKey, openConversation } from "../common/conversation.js";
 import { showSecurityPhrase } from "./guard.js";
@@ -148,6 +148,7 @@ async function showBody(title, text) {
       draw().then(report);
     },
     onLink: (href) => { window.open(href, "_blank", "noopener,noreferrer"); },
+    themeStyle: themeStyle(),
   });
   await draw();
   report();
@@ -346,6 +347,7 @@ mark("Start");
   history.replaceState(null, "", location.pathname);
   try {
     bundle = await send("frame.get", { token: TOKEN });
+    useForumTheme(bundle.theme);
     mark("Bundle");
   } catch (e) {
     notice(t("viewer_not_ours"), "bad");
