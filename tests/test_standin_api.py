@@ -472,6 +472,33 @@ def test_new_unread_archive_lists(forum):
     assert [t["id"] for t in b.get("/topics/private-messages-archive/bob.json").json()["topic_list"]["topics"]] == [tid]
 
 
+def test_pm_list_read_state(forum):
+    """The inbox list's read state per topic: unseen until first read, unread_posts = highest
+    post number minus the last one read (0 before any read), changed by /topics/timings and by
+    posting, never by fetching the topic."""
+    a, b = forum.client("alice"), forum.client("bob")
+    tid = pm(a, raw="the first message here").json()["topic_id"]
+
+    def item(client, user):
+        topics = client.get(f"/topics/private-messages/{user}.json").json()["topic_list"]["topics"]
+        return next(t for t in topics if t["id"] == tid)
+
+    mine = item(a, "alice")
+    assert not mine["unseen"] and mine["last_read_post_number"] == 1 and mine["unread_posts"] == 0
+    fresh = item(b, "bob")
+    assert fresh["unseen"] and fresh["unread_posts"] == 0 and fresh["highest_post_number"] == 1
+    assert b.get(f"/t/{tid}.json").status == 200
+    assert item(b, "bob")["unseen"]
+    b.post("/topics/timings", {"topic_id": tid, "timings[1]": 1000, "topic_time": 1000})
+    read = item(b, "bob")
+    assert not read["unseen"] and read["last_read_post_number"] == 1 and read["unread_posts"] == 0
+    a.reply(tid, "a second post to read")
+    behind = item(b, "bob")
+    assert behind["unread_posts"] == 1 and behind["highest_post_number"] == 2 and behind["last_read_post_number"] == 1
+    assert behind["last_posted_at"] > fresh["last_posted_at"] and behind["created_at"] == fresh["created_at"]
+    assert item(a, "alice")["unread_posts"] == 0
+
+
 def test_replies_and_reply_history(forum):
     a, b = forum.client("alice"), forum.client("bob")
     p1 = pm(a, raw="the question, post one").json()

@@ -289,9 +289,18 @@
     async my_pms() {
       const u = await requireUser();
       const topics = [];
+      const iso = (v) => (typeof v === "string" ? v : null);
+      const count = (v) => (Number.isInteger(v) && v >= 0 ? v : null);
       for await (const t of pmTopics(`/topics/private-messages/${encodeURIComponent(u)}.json`)) {
+        // The list's own read state (TopicListItemSerializer, from the user's TopicUser row):
+        // unseen = never opened; unread_posts (older forums: unread, new_posts) = posts after the
+        // last one read. Dates and counts are public metadata of the PM, like its title.
+        const unread = count(t.unread_posts) ?? ((count(t.unread) ?? 0) + (count(t.new_posts) ?? 0));
         topics.push({ topic_id: t.id, server_title: String(t.title || ""), posts_count: t.posts_count || 0,
-          last_poster: t.last_poster_username || null, bumped_at: t.bumped_at || null });
+          last_poster: t.last_poster_username || null, created_at: iso(t.created_at),
+          last_posted_at: iso(t.last_posted_at), bumped_at: iso(t.bumped_at),
+          highest_post_number: count(t.highest_post_number), last_read_post_number: count(t.last_read_post_number),
+          unread_posts: unread, unseen: t.unseen === true });
       }
       return { username: u, topics };
     },

@@ -1,7 +1,7 @@
 // Shared helpers for the extension's own pages (popup, options). Extension pages only.
-import { $, api, RequestError, send, t, localizePage } from "../common/client.js";
+import { $, api, RequestError, send, t, tNodes, localizePage } from "../common/client.js";
 
-export { $, api, RequestError, send, t };
+export { $, api, RequestError, send, t, tNodes };
 
 export const C = globalThis.EFD_CONSTANTS;
 export const patterns = globalThis.EFD_MESSAGES.patterns;

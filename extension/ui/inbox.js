@@ -2,7 +2,7 @@
 // never decrypted into the forum page), contacts with safety codes and QR codes, publishing the
 // key into the bio, the backup PM, and activating a device from the backup.
 // Forum HTTP goes through the content script of an open tab of the forum ("forum.request").
-import { $, api, C, patterns, send, show, setMessage, errorText, lookForMyKeyOn, showStrength, t } from "./common.js";
+import { $, api, C, patterns, send, show, setMessage, errorText, lookForMyKeyOn, showStrength, t, tNodes } from "./common.js";
 import { withRetry } from "../common/retry.js";
 import { showSecurityPhrase } from "../frames/guard.js";
 import { openConversation } from "../common/conversation.js";
@@ -30,7 +30,7 @@ async function chooseForum() {
   sel.replaceChildren(...list.map((s) => { const o = document.createElement("option"); o.value = s; o.textContent = s; return o; }));
   if (q && list.includes(q)) sel.value = q;
   origin = sel.value || null;
-  sel.onchange = () => { origin = sel.value; refresh(); };
+  sel.onchange = () => { origin = sel.value; listed = new Map(); backups = []; refresh(); };
 }
 
 async function refresh() {
@@ -54,6 +54,8 @@ async function refresh() {
   show($("#sec-forum")); show($("#sec-convs")); show($("#sec-keys"));
   await checkPublishedKey();
   await listConversations();
+  // Without a click: a device that just restored its key shows its history.
+  discover();
 }
 
 // A device without a key looks on the forum first: a new device or a reset should get the user's
@@ -136,31 +138,91 @@ function showKeyState(r) {
 }
 $("#repair-publish-btn").addEventListener("click", () => $("#publish-btn").click());
 
-async function listConversations() {
+// What the forum's PM list says of each topic (public metadata: dates, read state), from the last
+// look for new messages; and the key backup PMs found there, newest first.
+let listed = new Map();
+let backups = [];
+
+// Dates in the browser's language and conventions.
+const DATE_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+function timeElement(iso, className) {
+  const el = document.createElement("time");
+  el.className = className;
+  const d = iso ? new Date(iso) : null;
+  if (d && !Number.isNaN(d.getTime())) {
+    el.dateTime = d.toISOString();
+    el.textContent = DATE_FORMAT.format(d);
+  }
+  return el;
+}
+const stamp = (iso) => { const n = iso ? Date.parse(iso) : NaN; return Number.isNaN(n) ? 0 : n; };
+
+// Unread as the forum counts it (TopicListItemSerializer): never opened, or posts after the last
+// one read.
+const isUnread = (f) => !!f && (f.unseen || f.unread_posts > 0);
+
+let contactsShown = null;   // the contacts listed last, so that a look that found nobody new keeps them
+async function listConversations({ contacts = true } = {}) {
   const { conversations } = await send("conv.list", { origin });
+  const rows = conversations.map((c) => {
+    const f = listed.get(c.topic_id) || null;
+    // The signed time of the first post is when it started; the forum's, when not read yet.
+    const started = c.created_at || (f && f.created_at) || null;
+    const last = (f && (f.last_posted_at || f.bumped_at)) || started;
+    return { c, f, started, last };
+  });
+  rows.sort((a, b) => stamp(b.last) - stamp(a.last) || b.c.topic_id - a.c.topic_id);
   const tbody = $("#conversations tbody");
   tbody.replaceChildren();
   const people = new Set();
-  for (const c of conversations.sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)))) {
+  for (const { c, f, started, last } of rows) {
     const tr = document.createElement("tr");
     tr.dataset.topicId = c.topic_id;
+    tr.dataset.unread = isUnread(f) ? "1" : "0";
     const a = document.createElement("a");
     a.href = `${origin}${base}/t/${c.topic_id}`;
     a.target = "_blank";
     a.rel = "noopener noreferrer";
     a.className = "conv-title";
     a.textContent = c.title || t("inbox_title_not_decrypted");
+    const title = document.createElement("td");
+    title.append(a);
+    if (isUnread(f)) {
+      const mark = document.createElement("span");
+      mark.className = "unread-mark";
+      mark.textContent = t("inbox_unread_marker");
+      title.append(" ", mark);
+    }
     const parts = (c.participants || []).map((p) => (Array.isArray(p) ? p[0] : p));
     for (const p of parts) if (me && p.toLowerCase() !== me.toLowerCase()) people.add(p);
-    for (const [i, text] of [[0, null], [1, c.author || ""], [2, parts.join(", ")], [3, c.status || ""]]) {
-      const td = document.createElement("td");
-      if (i === 0) td.append(a); else td.textContent = text;
-      tr.append(td);
-    }
+    const cell = (node) => { const td = document.createElement("td"); td.append(node); return td; };
+    tr.append(title, cell(c.author || ""), cell(parts.join(", ")), cell(timeElement(started, "conv-started")),
+      cell(timeElement(last, "conv-last")), cell(c.status || ""));
     tbody.append(tr);
   }
   show($("#convs-empty"), !conversations.length);
-  await listContacts([...people].sort());
+  listBackups();
+  const names = [...people].sort();
+  if (!contacts && contactsShown === JSON.stringify([origin, names])) return;
+  contactsShown = JSON.stringify([origin, names]);
+  await listContacts(names);
+}
+
+// The key backup is a PM to myself, not a conversation: it has its own line, with its date.
+function listBackups() {
+  const ul = $("#backups ul");
+  ul.replaceChildren(...backups.map((b) => {
+    const li = document.createElement("li");
+    li.dataset.topicId = b.topic_id;
+    const a = document.createElement("a");
+    a.href = `${origin}${base}/t/${b.topic_id}`;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.append(timeElement(b.created_at, "backup-date"));
+    li.append(...tNodes("inbox_backup_line", [a]));
+    return li;
+  }));
+  show($("#backups"), backups.length > 0);
 }
 
 async function listContacts(names) {
@@ -368,32 +430,72 @@ function syncSummary(found, keys) {
   }[conv + key];
 }
 
-$("#sync-btn").addEventListener("click", async () => {
-  const b = $("#sync-btn");
-  b.disabled = true;
+// The backup PM as find_backup knows it: its title, and a backup block in a first post of mine.
+const backupChecked = new Map();   // "origin topic_id" -> is it my key backup
+async function isMyBackup(topicId) {
+  const k = `${origin} ${topicId}`;
+  if (!backupChecked.has(k)) {
+    const topic = await forum("topic", { topic_id: topicId });
+    const first = topic.posts.find((p) => p.post_number === 1);
+    backupChecked.set(k, !!first && first.username.toLowerCase() === me.toLowerCase() && patterns.backup.test(first.raw));
+  }
+  return backupChecked.get(k);
+}
+
+// Looks for new encrypted messages in every page of my PMs: opens conversations not yet known
+// on this device, takes keys from key-exchange PMs, and notes the key backup and what the forum
+// says of each topic (dates, unread). Runs when the inbox opens and on the button; one at a time.
+const notMessages = new Set();     // "origin topic_id" of first posts that are no encrypted message
+let discovering = null;            // {origin, promise} of the look under way
+function discover() {
+  if (discovering && discovering.origin === origin) return discovering.promise;
+  const after = discovering ? discovering.promise : Promise.resolve();
+  const run = { origin };
+  run.promise = after.then(lookForMessages).finally(() => {
+    if (discovering === run) { discovering = null; $("#sync-btn").disabled = false; }
+  });
+  discovering = run;
+  return run.promise;
+}
+async function lookForMessages() {
+  const from = origin;
+  const line = $("#sync-state");
+  $("#sync-btn").disabled = true;
+  line.dataset.state = "looking";
+  setMessage(line, t("inbox_sync_looking"));
   try {
-    const { conversations } = await send("conv.list", { origin });
+    const { conversations } = await send("conv.list", { origin: from });
     const known = new Set(conversations.filter((c) => c.title).map((c) => c.topic_id));
     const { topics } = await forum("my_pms");
     let found = 0;
     let keys = 0;
+    const mine = [];
     const bio = async (u) => (await forum("user", { username: u })).bio_raw;
-    for (const t of topics) {
-      if (t.server_title === C.KEY_EXCHANGE_TITLE) { keys += await takeKeyExchange(t.topic_id); continue; }
-      if (known.has(t.topic_id)) continue;
-      const topic = await forum("topic", { topic_id: t.topic_id });
+    for (const x of topics) {
+      if (x.server_title === C.KEY_EXCHANGE_TITLE) { keys += await takeKeyExchange(x.topic_id); continue; }
+      if (x.server_title === C.BACKUP_TITLE) { if (await isMyBackup(x.topic_id)) mine.push(x); continue; }
+      if (known.has(x.topic_id) || notMessages.has(`${from} ${x.topic_id}`)) continue;
+      const topic = await forum("topic", { topic_id: x.topic_id });
       const first = topic.posts.find((p) => p.post_number === 1);
-      if (!first || !first.raw.includes(C.MSG_BEGIN)) continue;
+      if (!first || !first.raw.includes(C.MSG_BEGIN)) { if (first) notMessages.add(`${from} ${x.topic_id}`); continue; }
       try {
-        await openConversation({ send, bio, origin, me, topic });
+        await openConversation({ send, bio, origin: from, me, topic });
         found++;
       } catch (_) { /* not a conversation of mine, or damaged: nothing to list */ }
     }
-    msg(syncSummary(found, keys), "ok");
-    await listConversations();
-  } catch (e) { msg(errorText(e), "error"); }
-  b.disabled = false;
-});
+    if (from !== origin) return;   // another forum was chosen meanwhile
+    listed = new Map(topics.map((x) => [x.topic_id, x]));
+    backups = mine.sort((a, b) => stamp(b.created_at) - stamp(a.created_at));
+    line.dataset.state = "done";
+    setMessage(line, syncSummary(found, keys), "ok");
+    await listConversations({ contacts: keys > 0 });
+  } catch (e) {
+    line.dataset.state = "error";
+    setMessage(line, errorText(e), "error");
+  }
+}
+
+$("#sync-btn").addEventListener("click", () => discover());
 
 (async () => {
   await chooseForum();
