@@ -486,9 +486,10 @@ async function lookForMessages() {
     if (from !== origin) return;   // another forum was chosen meanwhile
     listed = new Map(topics.map((x) => [x.topic_id, x]));
     backups = mine.sort((a, b) => stamp(b.created_at) - stamp(a.created_at));
+    await listConversations({ contacts: keys > 0 });
+    // "done" once the list shows what was found
     line.dataset.state = "done";
     setMessage(line, syncSummary(found, keys), "ok");
-    await listConversations({ contacts: keys > 0 });
   } catch (e) {
     line.dataset.state = "error";
     setMessage(line, errorText(e), "error");
