@@ -28,6 +28,8 @@ def for_javascript() -> dict:
         # once when a forum's watched words refuse the placeholder.
         "FALLBACK_TITLE": forum.FALLBACK_TITLE,
         "KEY_EXCHANGE_TITLE": forum.KEY_EXCHANGE_TITLE,
+        # The longest selection of a decrypted post a viewer quotes into an encrypted reply.
+        "MAX_QUOTE_CHARS": 4000,
         # The error codes users have words for, each with the fields its messages take, in the
         # order of their placeholders: the words themselves are the `error_<code>` messages of
         # _locales/en/messages.json (error_messages(), merged by build.py).

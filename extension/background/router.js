@@ -202,6 +202,16 @@ function frameHandlers(api) {
   api.windows?.onRemoved?.addListener((windowId) => {
     for (const [id, c] of confirmations) if (c.windowId === windowId) { confirmations.delete(id); c.resolve(false); }
   });
+  // Encrypted quotes on their way from a viewer to the composer the content script opens for them:
+  // id -> {tab, topic_id, text, author, at}. In memory only (plaintext is never stored), for a minute.
+  const quotes = new Map();
+  const QUOTE_LIFETIME_MS = 60000;
+  function takeQuote(id, rec) {
+    const q = quotes.get(id);
+    quotes.delete(id);
+    if (!q || q.tab !== rec.tab || q.topic_id !== rec.topic_id || Date.now() - q.at > QUOTE_LIFETIME_MS) return null;
+    return { text: q.text, author: q.author };
+  }
   async function record(token) {
     const got = await api.storage.session.get(key(token));
     return got[key(token)] || null;
@@ -228,7 +238,7 @@ function frameHandlers(api) {
       const rec = { tab: sender.tab.id, origin: new URL(sender.url).origin, kind: p.kind, me: p.me,
         topic_id: p.topic_id ?? null, post_id: p.post_id ?? null, mode: p.mode ?? null, to: p.to ?? null,
         max_chars: p.max_chars ?? null, quote: p.quote ?? null, note: p.note ?? null, theme: p.theme ?? null,
-        used: false };
+        quote_id: p.kind === "composer" ? p.quote_id ?? null : null, used: false };
       if (await record(p.token)) throw new M.Rejected("token already registered", "bad_token");
       await api.storage.session.set({ [key(p.token)]: rec });
       await remember(rec.tab, p.token);
@@ -238,8 +248,18 @@ function frameHandlers(api) {
       const rec = await ownRecord(token, sender);
       if (rec.used) throw new M.Rejected("this frame token was already used", "bad_token");
       await api.storage.session.set({ [key(token)]: { ...rec, used: true } });
-      const { tab, used, ...bundle } = rec;
+      const { tab, used, quote_id: quoteId, ...bundle } = rec;
+      if (quoteId) bundle.encrypted_quote = takeQuote(quoteId, rec);
       return bundle;
+    },
+    async "frame.quote"({ token, text, author }, sender) {
+      const rec = await ownRecord(token, sender);
+      if (rec.kind !== "viewer" || !rec.topic_id) throw new M.Rejected("only the viewer of a topic's post can quote it", "bad_token");
+      const id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+      for (const [k, q] of quotes) if (Date.now() - q.at > QUOTE_LIFETIME_MS) quotes.delete(k);
+      quotes.set(id, { tab: rec.tab, topic_id: rec.topic_id, text, author, at: Date.now() });
+      await toContent(rec.tab, "content.open_composer", { topic_id: rec.topic_id, quote_id: id });
+      return { opened: true };
     },
     async "frame.resize"({ token, height }, sender) {
       const rec = await ownRecord(token, sender);

@@ -115,6 +115,7 @@
   // Ciphertext only: what the content script may post (checked here and again in content/forum.js).
   const armoured = (re) => V.str({ min: 40, max: 200000, re });
   const frameHeight = V.int({ min: 0, max: 100000 });
+  const quoteId = V.str({ min: 32, max: 32, re: /^[0-9a-f]{32}$/ });
   // The page's computed colours and font (public; frames/theme.js parses them again and keeps
   // them only when text stays readable).
   const cssColour = V.str({ max: 60, re: /^(?:rgba?\([\d\s.,%/]+\)|#[0-9a-fA-F]{3,8})$/ });
@@ -186,9 +187,15 @@
       // quote: text the user selected in the page (public) for a quote-reply; note "edit": opened
       // from Discourse's Edit on an encrypted post.
       quote: V.optional(V.str({ max: 4000 })), note: V.optional(V.oneOf(["edit"])),
-      theme: pageTheme }), contentResult: ["registered"] },
-    // The frame fetches its bundle once (same tab only).
+      // quote_id: an encrypted quote the router holds for this composer (the text never passes here)
+      quote_id: V.optional(quoteId), theme: pageTheme }), contentResult: ["registered"] },
+    // The frame fetches its bundle once (same tab only); a composer opened for an encrypted quote
+    // gets the quote in it (encrypted_quote: {text, author}).
     "frame.get": { from: FRAMES, to: "router", payload: V.obj({ token }) },
+    // Text selected in a decrypted post, quoted into an encrypted reply: the router keeps it and
+    // has the content script open a composer with the quote's id only.
+    "frame.quote": { from: ["frame:viewer"], to: "router", payload: V.obj({ token,
+      text: V.str({ min: 1, max: C.MAX_QUOTE_CHARS }), author: username }) },
     // The frame's content height (numbers only) and closing the composer: relayed to the content script.
     "frame.resize": { from: FRAMES, to: "router", payload: V.obj({ token, height: frameHeight }) },
     "frame.close": { from: ["frame:composer"], to: "router", payload: V.obj({ token, topic_id: V.optional(topicId) }) },
@@ -200,6 +207,7 @@
     "content.resize_frame": { from: ["router"], to: "content", payload: V.obj({ token, height: frameHeight }) },
     // Closes the composer; with topic_id the tab then shows that topic (after sending).
     "content.close_frame": { from: ["router"], to: "content", payload: V.obj({ token, topic_id: V.optional(topicId) }) },
+    "content.open_composer": { from: ["router"], to: "content", payload: V.obj({ topic_id: topicId, quote_id: quoteId }) },
     "content.forum": { from: ["router"], to: "content", payload: forumOp() },
 
     // ---- engine: status, identity lifecycle, settings ----------------------------------------

@@ -55,6 +55,11 @@
       return {};
     },
     "content.forum"({ op, args }) { return F.run(op, args || {}); },
+    // An encrypted quote from a viewer of this page: only its id passes here.
+    "content.open_composer"({ topic_id, quote_id }) {
+      openComposer({ mode: "reply", topic_id, quote_id });
+      return { opened: true };
+    },
   };
 
   api.runtime.onMessage.addListener((msg, sender, sendResponse) => {

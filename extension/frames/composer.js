@@ -433,6 +433,13 @@ async function init() {
     : mode === "reply" ? "reply." + bundle.topic_id : null;
   if (bundle.to) for (const r of bundle.to.split(",")) if (r) recipients.push(r);
   if (bundle.quote) $("#body").value = bundle.quote.split("\n").map((l) => "> " + l).join("\n") + "\n\n";
+  // A quote of a decrypted post (from its viewer, through the router only), as Discourse's quote
+  // reads: who wrote it, then the quoted lines.
+  if (bundle.encrypted_quote) {
+    const q = bundle.encrypted_quote;
+    $("#body").value = t("composer_quote_attribution", [q.author]) + "\n" +
+      q.text.split("\n").map((l) => "> " + l).join("\n") + "\n\n";
+  }
   if (bundle.note === "edit") {
     status("idle", t("composer_no_edit"));
   }

@@ -136,22 +136,49 @@ function showWithoutKey(names, groups = []) {
   report();
 }
 
-async function showBody(title, text) {
+async function showBody(title, text, author) {
   const box = $("#content");
   box.replaceChildren();
   if (title) box.append(el("div", { class: "title", id: "title", text: title }));
   const frame = el("iframe", { class: "body", title: t("viewer_body_title") });
-  box.append(frame);
+  const quote = el("button", { id: "quote-btn", type: "button", hidden: true, text: t("viewer_quote") });
+  box.append(frame, quote);
   const draw = () => showInSandbox(frame, renderMarkdown(text, allowedImages), allowedImages, {
     onLoadImage: (src) => {
       try { allowedImages.add(new URL(src).origin); } catch (_) { return; }
-      draw().then(report);
+      draw().then(() => { offerQuote(frame, quote); report(); });
     },
     onLink: (href) => { window.open(href, "_blank", "noopener,noreferrer"); },
     themeStyle: themeStyle(),
   });
   await draw();
+  offerQuote(frame, quote);
+  quote.addEventListener("click", async (ev) => {
+    if (!ev.isTrusted) return;
+    const selected = selectionIn(frame).slice(0, C.MAX_QUOTE_CHARS);
+    if (!selected) return;
+    try {
+      await send("frame.quote", { token: TOKEN, text: selected, author });
+      quote.hidden = true;
+      report();
+    } catch (e) { notice(userText(e), "bad"); }
+  });
   report();
+}
+
+// Quoting: text selected in the decrypted post goes from this frame to the router, which has the
+// page open an encrypted reply with it; the forum page only learns that a composer opens.
+function selectionIn(frame) {
+  const d = frame.contentDocument;
+  return d ? String(d.getSelection() || "").trim() : "";
+}
+function offerQuote(frame, button) {
+  const d = frame.contentDocument;
+  if (!d) return;
+  d.addEventListener("selectionchange", () => {
+    const on = !!selectionIn(frame);
+    if (button.hidden === on) { button.hidden = !on; report(); }
+  });
 }
 
 // The key backup (a PM to oneself): recognised from the post's raw; never opened here (no
@@ -233,7 +260,7 @@ async function showReply(post, topic = null) {
   if (item.kind === "key_share") {
     notice(t("viewer_key_share", [item.author, item.invitee, item.invitee_digits]));
   } else {
-    await showBody(null, item.body);
+    await showBody(null, item.body, item.author || post.username);
   }
   shown = true;
   return setState("valid");
@@ -292,7 +319,7 @@ async function run() {
         : t("viewer_to", [names]);
       header({ author: c.author || post.username, created_at: c.created_at, keyInfo,
         extra: el("span", { class: "participants", text: to }) });
-      await showBody(c.title, c.body);
+      await showBody(c.title, c.body, c.author || post.username);
       showConversation(c.title);
       // When the topic's key shares cannot be read, name everyone the engine named.
       showWithoutKey(await membersWithoutKey({ send, bio, origin: bundle.origin, topic, opened: c })

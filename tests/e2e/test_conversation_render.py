@@ -3,7 +3,8 @@ scripts + E2E_EXTRA_INJECT, leak oracle on):
 - a hostile message renders inert: no script, no remote image until the user clicks;
 - cloaking, re-rendered posts and SPA navigation keep exactly one viewer per post;
 - composer drafts survive a closed page and are stored encrypted (never in Discourse's drafts);
-- a send answered 429 (Retry-After) is retried by the composer without losing the text."""
+- a send answered 429 (Retry-After) is retried by the composer without losing the text;
+- a selection of a decrypted post is quoted into an encrypted reply without passing the page."""
 from __future__ import annotations
 
 import time
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.e2e
 TITLE = "Render test: confidential title"
 DRAFT = "Unsent draft text with secret marker ochre-mongoose."
 RETRIED = "Retried reply with secret marker violet-badger."
-SECRETS = [PASSPHRASE, TITLE, DRAFT, RETRIED, "ochre-mongoose", "violet-badger", "lilac-heron"]
+QUOTE_REPLY = "Quoting you there, marker sepia-wren."
+SECRETS = [PASSPHRASE, TITLE, DRAFT, RETRIED, QUOTE_REPLY, "ochre-mongoose", "violet-badger", "lilac-heron", "sepia-wren"]
 
 
 story, _ordered, oracle, srv = story_fixtures(SECRETS, ["alice", "bob"])
@@ -136,6 +138,38 @@ def test_rate_limited_send_is_retried_without_losing_the_text(users, srv, story)
         srv.settings["rate_limit_create_post"] = 0
     assert "violet-badger" in bob.read_viewer(posts[-1]["id"])["body"]
     assert "ochre-mongoose" in bob.read_viewer(posts[-2]["id"])["body"]
+
+
+def test_a_selection_of_a_decrypted_post_is_quoted_into_an_encrypted_reply(users, srv, story):
+    """The selected text goes from the viewer to the composer through the extension only: the
+    forum page and its scripts see a composer open, never the quoted words."""
+    alice, bob = users["alice"], users["bob"]
+    srv.reset_rate_limits("bob")
+    bob.to_forum(f"/t/{story.topic_id}")
+    pid = story.first_post_id
+    _body_frame(bob, pid)
+    d = bob.d
+    d.execute_script("""
+        const p = [...document.querySelectorAll('p')].find((e) => e.textContent.includes('lilac-heron'));
+        const r = document.createRange(); r.selectNodeContents(p);
+        const s = getSelection(); s.removeAllRanges(); s.addRange(r);""")
+    d.switch_to.parent_frame()
+    wait_until(lambda: d.find_element("css selector", "#quote-btn").is_displayed(), timeout=10,
+               what="bob: the quote button for the selection")
+    d.find_element("css selector", "#quote-btn").click()
+    bob.composer()
+    body = d.find_element("css selector", "#body").get_attribute("value")
+    assert body == "alice wrote:\n> bold marker lilac-heron\n\n", body
+    d.find_element("css selector", "#body").send_keys(QUOTE_REPLY)
+    n = len(srv.posts(story.topic_id))
+    bob.send_composer()
+    bob.wait_topic_page()
+    posts = srv.posts(story.topic_id)
+    assert len(posts) == n + 1 and "lilac-heron" not in posts[-1]["raw"]
+    alice.to_forum(f"/t/{story.topic_id}")
+    shown = alice.read_viewer(posts[-1]["id"])["body"]
+    assert "alice wrote:" in shown and "bold marker lilac-heron" in shown and QUOTE_REPLY in shown
+    assert "lilac-heron" not in bob.hostile_loot()
 
 
 def test_altered_first_post_shows_no_title_and_no_body(users, srv, story):
