@@ -245,6 +245,44 @@ def test_09_after_lock_nothing_decrypted_is_shown(users, story):
     carol.read_viewer(story.first_post_id, want=("locked",), timeout=30)
 
 
+def _unlock_in_the_extension_window(u, passphrase):
+    """Clicks #open-unlock in the frame the driver is in, unlocks in the window it opens (an
+    extension page, not the forum's), and waits for that window to close itself."""
+    before = set(u.d.window_handles)
+    u.d.find_element("css selector", "#open-unlock").click()
+    new = wait_until(lambda: set(u.d.window_handles) - before, timeout=30, what="the unlock window")
+    (handle,) = new
+    u.d.switch_to.window(handle)
+    assert u.d.current_url.startswith(u.b.base) and u.d.current_url.split("?")[0].endswith("/ui/unlock.html")
+    wait_until(lambda: u.d.execute_script("return document.body.dataset.state") == "locked", timeout=30,
+               what="the unlock window ready")
+    assert u.d.find_element("css selector", "[data-security-phrase]").text.strip()
+    u.d.find_element("css selector", "#unlock-pass").send_keys(passphrase + "\n")
+    wait_until(lambda: handle not in u.d.window_handles, timeout=30, what="the unlock window closed after unlocking")
+    u.d.switch_to.window(u.forum_handle)
+
+
+def test_09b_a_locked_viewer_and_composer_unlock_in_an_extension_window(users, story):
+    carol = users["carol"]
+    frame = carol.viewer_for(story.first_post_id)
+    carol.d.switch_to.frame(frame)
+    assert carol.d.find_element("css selector", "#open-unlock").is_displayed()
+    _unlock_in_the_extension_window(carol, CAROL_PASSPHRASE)
+    # The viewer that asked shows the post again, without a reload.
+    assert carol.read_viewer(story.first_post_id)["title"] == TITLE
+    # The composer, locked while open, continues once unlocked from its own button.
+    carol.call("identity.lock")
+    carol.to_forum(f"/u/{carol.username}/messages")
+    carol.click_page(".efd-new-message")
+    carol.composer()
+    assert carol.d.execute_script("return document.body.dataset.state") == "locked"
+    _unlock_in_the_extension_window(carol, CAROL_PASSPHRASE)
+    carol.composer()
+    wait_until(lambda: carol.d.execute_script("return document.body.dataset.state") in ("ready", "idle"), timeout=60,
+               what="the composer ready after unlocking")
+    carol.d.switch_to.default_content()
+
+
 def test_10_no_secret_reached_the_server_or_the_page_scripts(users, srv, oracle):
     leaks = oracle.leaks()
     assert not leaks, "\n".join(str(x) for x in leaks)
