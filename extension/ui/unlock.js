@@ -28,7 +28,18 @@ async function refresh() {
   }
   document.body.dataset.state = "locked";
   // After too many wrong passphrases: count down to the moment the next attempt is accepted.
-  if (st.throttled_for > 0) setErrorMessage($("#msg"), { code: "throttled", info: { retry_after: st.throttled_for } });
+  if (st.throttled_for > 0) showError({ code: "throttled", info: { retry_after: st.throttled_for } });
+}
+
+// The error's code stays on the element for tests; its text is in the user's words.
+function showError(e) {
+  $("#msg").dataset.code = (e && e.code) || "";
+  setErrorMessage($("#msg"), e);
+}
+function clearError() {
+  clearTimeout($("#msg").efdCountdown);
+  delete $("#msg").dataset.code;
+  setMessage($("#msg"), "");
 }
 
 $("#unlock-form").addEventListener("submit", async (ev) => {
@@ -38,14 +49,15 @@ $("#unlock-form").addEventListener("submit", async (ev) => {
   try {
     await send("identity.unlock", { passphrase: input.value });
     input.value = "";
-    setMessage($("#msg"), "");
-    await refresh();
+    clearError();
   } catch (e) {
-    setErrorMessage($("#msg"), e);
-  } finally {
-    $("#unlock-btn").disabled = false;
+    showError(e);
+    input.select();
   }
+  // Unlocked: close; a wrong passphrase that started a wait: count it down.
+  await refresh().catch(showError);
+  $("#unlock-btn").disabled = false;
 });
 
 showSecurityPhrase();
-refresh().catch((e) => setErrorMessage($("#msg"), e));
+refresh().catch(showError);
