@@ -187,11 +187,24 @@ class ForumUser:
     def unlock_in_window(self, handle: str, passphrase: str, timeout=30):
         """Types `passphrase` into the unlock window (the driver is in it), waits until the window
         has closed itself, then returns to the forum tab's top document."""
-        self.type("#unlock-pass", passphrase + "\n")
-        wait_until(lambda: handle not in self.d.window_handles, timeout=timeout,
-                   what=f"{self.username}: the unlock window closed after unlocking")
+        self.type_passphrase(passphrase)
+        try:
+            wait_until(lambda: handle not in self.d.window_handles, timeout=timeout,
+                       what=f"{self.username}: the unlock window closed after unlocking")
+        except TimeoutError as e:
+            shown = self.d.execute_script("return [document.body.dataset.state, document.querySelector('#state').textContent,"
+                                          " document.querySelector('#msg').textContent, location.href,"
+                                          " document.querySelector('#unlock-btn').disabled,"
+                                          " document.querySelector('#unlock-pass').value.length]")
+            raise TimeoutError(f"{e}; the window shows {shown}") from None
         self.d.switch_to.window(self.forum_handle)
         self.d.switch_to.default_content()
+
+    def type_passphrase(self, passphrase: str):
+        """Types into the unlock window's field and clicks Unlock (geckodriver's Enter does not
+        submit the form there)."""
+        self.type("#unlock-pass", passphrase)
+        self.d.find_element("css selector", "#unlock-btn").click()
 
     def unlock_outside(self, passphrase: str, timeout=30):
         """Unlocks from the locked frame the driver is in, in the extension's unlock window."""

@@ -271,7 +271,7 @@ def test_09b_a_locked_viewer_and_composer_unlock_in_the_extension_s_window(users
 
     def attempt(passphrase):
         carol.d.execute_script("delete document.querySelector('#msg').dataset.code")
-        carol.type("#unlock-pass", passphrase + "\n")
+        carol.type_passphrase(passphrase)
         return wait_until(lambda: carol.d.execute_script(
             "const b = document.querySelector('#unlock-btn'), m = document.querySelector('#msg');"
             "return !b.disabled && m.dataset.code"), timeout=60, what="carol: the unlock window answered")
