@@ -199,7 +199,9 @@ function frameHandlers(api) {
   // covered): id -> {question, action, origin, windowId, resolve}. In memory: a confirmation
   // lives as long as the composer's request waits for it.
   const confirmations = new Map();
+  let unlockWindowId = null;   // the open unlock window, if any
   api.windows?.onRemoved?.addListener((windowId) => {
+    if (windowId === unlockWindowId) unlockWindowId = null;
     for (const [id, c] of confirmations) if (c.windowId === windowId) { confirmations.delete(id); c.resolve(false); }
   });
   // Encrypted quotes on their way from a viewer to the composer the content script opens for them:
@@ -309,6 +311,16 @@ function frameHandlers(api) {
       c.resolve(confirmed === true);
       api.windows.remove(c.windowId).catch(() => {});
       return { answered: true };
+    },
+    async "ui.open_unlock"({ token }, sender) {
+      await ownRecord(token, sender);
+      if (unlockWindowId !== null) {
+        try { await api.windows.update(unlockWindowId, { focused: true }); return { opened: true }; } catch (_) { unlockWindowId = null; }
+      }
+      const win = await api.windows.create({ url: api.runtime.getURL("ui/unlock.html"), type: "popup",
+        width: 420, height: 340, focused: true });
+      unlockWindowId = win.id;
+      return { opened: true };
     },
     async "ui.open_inbox"(_p, sender) {
       const o = new URL(sender.url).origin;

@@ -461,7 +461,12 @@ async function init() {
     send("frame.close", { token: TOKEN }).catch(() => {});
   });
   $("#retry-unlock").addEventListener("click", init);
-  // Unlocked from the toolbar while the composer waits: continue; locked: hide the text.
+  // The passphrase is typed in the extension's unlock window, never in the forum's page.
+  $("#open-unlock").addEventListener("click", () => {
+    send("ui.open_unlock", { token: TOKEN }).catch((e) => status("locked", userText(e)));
+  });
+  // Unlocked (in the unlock window or from the toolbar) while the composer waits: continue;
+  // locked: hide the text.
   api.storage.onChanged.addListener((changes, area) => {
     if (area !== "session" || !changes.unlocked) return;
     if (changes.unlocked.newValue === true && document.body.dataset.state === "locked") init();

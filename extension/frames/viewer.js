@@ -63,6 +63,7 @@ function setState(state, detail = "") {
   b.textContent = text;
   // The engine's detail is written for developers: kept for diagnosis, never shown.
   if (detail) b.dataset.detail = detail;
+  $("#open-unlock").hidden = state !== "locked";
 }
 
 function wipe() {
@@ -370,6 +371,11 @@ function watchLock() {
 // Times of this frame's steps (epoch ms, for the benchmark; times only).
 const mark = (name) => { document.body.dataset["t" + name] = String(Math.round(performance.timeOrigin + performance.now())); };
 mark("Start");
+// The passphrase is typed in the extension's unlock window, never in the forum's page; once
+// unlocked, watchLock shows the post again.
+$("#open-unlock").addEventListener("click", () => {
+  send("ui.open_unlock", { token: TOKEN }).catch((e) => notice(userText(e), "bad"));
+});
 (async () => {
   history.replaceState(null, "", location.pathname);
   try {

@@ -207,6 +207,11 @@ class ChromiumExt(ExtBrowser):
         o = webdriver.ChromeOptions()
         o.binary_location = CHROMIUM
         o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        # Windows and tabs the extension opens itself (windows.create, tabs.create, window.open
+        # from its pages: the unlock and confirmation windows) are extension targets, which
+        # ChromeDriver (since 136) leaves out of window_handles unless asked for: the browser
+        # shows them, but a test could neither see nor switch to them.
+        o.add_experimental_option("enableExtensionTargets", True)
         for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update", "--no-first-run",
                   "--no-default-browser-check", "--window-size=1200,900", "--disable-sync",

@@ -169,11 +169,56 @@ class ForumUser:
         self.d.find_element("css selector", "#yes-btn" if yes else "#no-btn").click()
         self.d.switch_to.window(self.forum_handle if before == handle else before)
 
+    def open_unlock_window(self, timeout=30) -> str:
+        """Clicks Unlock in the locked frame the driver is in; switches to the page the extension
+        opens for the passphrase (its own window, never a field of the forum's page) once it asks
+        for it. Returns its window handle."""
+        before = set(self.d.window_handles)
+        self.d.find_element("css selector", "#open-unlock").click()
+        handle = wait_until(lambda: next((h for h in self.d.window_handles
+                                          if h not in before and self._is_page(h, "ui/unlock.html")), None),
+                            timeout=timeout, what=f"{self.username}: the unlock window")
+        self.d.switch_to.window(handle)
+        wait_until(lambda: self.d.execute_script("return document.body.dataset.state") == "locked",
+                   timeout=timeout, what=f"{self.username}: the unlock window asking for the passphrase")
+        assert self.d.find_element("css selector", "[data-security-phrase]").text.strip()
+        return handle
+
+    def unlock_in_window(self, handle: str, passphrase: str, timeout=30):
+        """Types `passphrase` into the unlock window (the driver is in it), waits until the window
+        has closed itself, then returns to the forum tab's top document."""
+        self.type_passphrase(passphrase)
+        try:
+            wait_until(lambda: handle not in self.d.window_handles, timeout=timeout,
+                       what=f"{self.username}: the unlock window closed after unlocking")
+        except TimeoutError as e:
+            shown = self.d.execute_script("return [document.body.dataset.state, document.querySelector('#state').textContent,"
+                                          " document.querySelector('#msg').textContent, location.href,"
+                                          " document.querySelector('#unlock-btn').disabled,"
+                                          " document.querySelector('#unlock-pass').value.length]")
+            raise TimeoutError(f"{e}; the window shows {shown}") from None
+        self.d.switch_to.window(self.forum_handle)
+        self.d.switch_to.default_content()
+
+    def type_passphrase(self, passphrase: str):
+        """Types into the unlock window's field and clicks Unlock (geckodriver's Enter does not
+        submit the form there)."""
+        self.type("#unlock-pass", passphrase)
+        self.d.find_element("css selector", "#unlock-btn").click()
+
+    def unlock_outside(self, passphrase: str, timeout=30):
+        """Unlocks from the locked frame the driver is in, in the extension's unlock window."""
+        self.unlock_in_window(self.open_unlock_window(timeout), passphrase, timeout)
+
     def _is_confirm(self, handle) -> bool:
+        return self._is_page(handle, "ui/confirm.html")
+
+    def _is_page(self, handle, path: str) -> bool:
+        """Whether window `handle` shows the extension page `path` (the driver stays where it was)."""
         current = self.d.current_window_handle
         try:
             self.d.switch_to.window(handle)
-            return self.d.current_url.split("#")[0].endswith("/ui/confirm.html")
+            return self.d.current_url.split("#")[0].split("?")[0] == self.b.base + path
         except WebDriverException:
             return False
         finally:

@@ -6,7 +6,7 @@ enable encryption and publish keys → alice starts an encrypted PM with a title
 reads it → bob replies → alice invites carol, who reads the whole history → bob activates a
 second device from his forum backup → the server swaps bob's key (alice is warned, cannot send
 until she acknowledges) → the server alters a ciphertext (shown as invalid) → after lock nothing
-decrypted is shown.
+decrypted is shown → the locked viewer and composer unlock in the extension's unlock window.
 
 The stand-in runs with its hostile page scripts plus E2E_EXTRA_INJECT, and the leak oracle has
 every message text, title and passphrase registered: any of them reaching the server (posts,
@@ -243,6 +243,51 @@ def test_09_after_lock_nothing_decrypted_is_shown(users, story):
     # A fresh page load shows locked viewers too.
     carol.to_forum(f"/t/{story.topic_id}")
     carol.read_viewer(story.first_post_id, want=("locked",), timeout=30)
+
+
+def test_09b_a_locked_viewer_and_composer_unlock_in_the_extension_s_window(users, story):
+    carol = users["carol"]
+    # test_09 left carol locked on the topic page.
+    carol.read_viewer(story.first_post_id, want=("locked",), timeout=30)
+    carol.d.switch_to.frame(carol.viewer_for(story.first_post_id))
+    assert carol.d.find_element("css selector", "#open-unlock").is_displayed()
+    carol.unlock_outside(CAROL_PASSPHRASE)
+    # The viewer that asked shows the post again, without a reload of the page.
+    shown = carol.read_viewer(story.first_post_id, timeout=60)
+    assert shown["title"] == TITLE and "periwinkle-giraffe" in shown["body"]
+    carol.d.switch_to.frame(carol.viewer_for(story.first_post_id))
+    assert not carol.d.find_element("css selector", "#open-unlock").is_displayed()
+    carol.d.switch_to.default_content()
+
+    # A composer opened while locked: wrong passphrases are refused in the window, which stays
+    # open and counts the wait down; the right one closes it and the composer goes on.
+    carol.call("identity.lock")
+    carol.to_forum(f"/u/{carol.username}/messages")
+    carol.click_page(".efd-new-message")
+    carol.composer()
+    assert carol.d.execute_script("return document.body.dataset.state") == "locked"
+    assert carol.d.find_element("css selector", "#open-unlock").is_displayed()
+    handle = carol.open_unlock_window()
+
+    def attempt(passphrase):
+        carol.d.execute_script("delete document.querySelector('#msg').dataset.code")
+        carol.type_passphrase(passphrase)
+        return wait_until(lambda: carol.d.execute_script(
+            "const b = document.querySelector('#unlock-btn'), m = document.querySelector('#msg');"
+            "return !b.disabled && m.dataset.code"), timeout=60, what="carol: the unlock window answered")
+    assert attempt("not carol's passphrase") == "wrong_passphrase"
+    # From the second wrong one in a row on, each starts a longer wait (1 s, then 2 s), counted down.
+    codes = [attempt("still not carol's passphrase") for _ in range(2)]
+    assert codes[-1] == "throttled", codes
+    assert carol.d.execute_script("return document.body.dataset.state") == "locked"
+    wait_until(lambda: carol.d.find_element("css selector", "#msg").get_attribute("class") == "msg info",
+               timeout=30, what="carol: the wait counted down to its end")
+    carol.unlock_in_window(handle, CAROL_PASSPHRASE)
+    carol.composer()
+    wait_until(lambda: carol.d.execute_script("return document.body.dataset.state") in ("ready", "idle"), timeout=60,
+               what="the composer ready after unlocking")
+    assert not carol.d.find_element("css selector", "#open-unlock").is_displayed()
+    carol.d.switch_to.default_content()
 
 
 def test_10_no_secret_reached_the_server_or_the_page_scripts(users, srv, oracle):

@@ -2,7 +2,8 @@
 with its hostile scripts (plus E2E_EXTRA_INJECT) and the leak oracle.
 
 Ordered module story: both publish keys → alice (Firefox) sends an encrypted PM with a title →
-bob (Chromium) reads it and replies → alice reads the reply in Firefox.
+bob (Chromium) reads it and replies → alice reads the reply in Firefox → locked, alice unlocks
+from the viewer in the extension's unlock window.
 """
 from __future__ import annotations
 
@@ -117,5 +118,18 @@ def test_4_alice_reads_the_reply_in_firefox(pair, srv, story, oracle):
     alice.to_forum(f"/t/{story.topic_id}")
     assert "juniper-anchor" in alice.read_viewer(story.reply_post_id)["body"]
     assert "juniper" not in alice.d.page_source
+    leaks = oracle.leaks()
+    assert not leaks, "\n".join(str(x) for x in leaks)
+
+
+def test_5_alice_unlocks_a_locked_viewer_in_the_extension_s_window(pair, story, oracle):
+    alice, _bob = pair
+    alice.call("identity.lock")
+    alice.to_forum(f"/t/{story.topic_id}")
+    alice.read_viewer(story.first_post_id, want=("locked",), timeout=30)
+    alice.d.switch_to.frame(alice.viewer_for(story.first_post_id))
+    alice.unlock_outside(PASSPHRASE)
+    shown = alice.read_viewer(story.first_post_id, timeout=60)
+    assert shown["title"] == TITLE and "apricot-lighthouse" in shown["body"]
     leaks = oracle.leaks()
     assert not leaks, "\n".join(str(x) for x in leaks)
