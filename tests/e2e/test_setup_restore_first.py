@@ -141,8 +141,11 @@ def test_4_restore_then_replace_publishes_a_change_signed_by_the_old_key(users, 
     seen = story.bob.check("alice")
     assert seen["status"] == "key_changed" and seen["change_signed"] is True
     # device 1 still has the old key and is told that the profile now publishes another one
-    alice1.inbox()
-    wait_until(lambda: alice1.page_state("#key-state") == "other", timeout=60, what="alice-1: the change seen")
+    assert alice1.inbox() == "ready", alice1.b.q("#status").text
+    try:
+        wait_until(lambda: alice1.page_state("#key-state") == "other", timeout=60, what="alice-1: the change seen")
+    except TimeoutError:
+        raise AssertionError(f"key state {alice1.page_state('#key-state')!r}: {alice1.b.q('#key-state').text!r}")
     assert new_digits in alice1.b.q("#key-state").text
 
 
