@@ -75,7 +75,7 @@ const TOKEN = "abcdefghijklmnopqrstuvwx";
 
 test("the router's messages to the content script are declared, and only the router may send them", () => {
   const toContent = Object.entries(M.TYPES).filter(([, d]) => d.to === "content").map(([t]) => t).sort();
-  assert.deepEqual(toContent, ["content.close_frame", "content.forum", "content.resize_frame"]);
+  assert.deepEqual(toContent, ["content.close_frame", "content.forum", "content.open_composer", "content.resize_frame"]);
   for (const t of toContent) assert.deepEqual(M.TYPES[t].from, ["router"], t);
   // How a content script sees the router: the Chromium service worker or the Firefox background
   // page, without a tab. The same URL from inside a tab, or a frame's URL, is not the router.
@@ -135,7 +135,11 @@ test("describe() lists every type with its senders, handler and payload fields",
   assert.deepEqual(Object.keys(d).sort(), Object.keys(M.TYPES).sort());
   assert.deepEqual(d["identity.import"], { from: ["page:options"], to: "engine",
     fields: ["text", "passphrase", "new_passphrase"], test: false });
-  assert.deepEqual(d["identity.replace"], { from: ["page:options"], to: "engine", fields: ["passphrase", "confirm"], test: false });
+  assert.deepEqual(d["identity.replace"], { from: ["page:options", "page:inbox"], to: "engine", fields: ["passphrase", "confirm"], test: false });
+  // A quote of a decrypted post (plaintext) comes from a viewer frame only; the content script
+  // gets the quote's id, never its text.
+  assert.deepEqual(d["frame.quote"], { from: ["frame:viewer"], to: "router", fields: ["token", "text", "author"], test: false });
+  assert.deepEqual(d["content.open_composer"].fields, ["topic_id", "quote_id"]);
   assert.deepEqual(d["content.resize_frame"], { from: ["router"], to: "content", fields: ["token", "height"], test: false });
   assert.equal(d["forum.request"].fields, null);   // its shape depends on the operation
   assert.equal(d["content.forum"].fields, null);
