@@ -23,6 +23,10 @@ export function originPattern(origin) {
   const u = new URL(origin);
   return `${u.protocol}//${u.hostname}/*`;
 }
+// 128 random bits as 32 hex digits: the session marker and the ids of confirmations and quotes.
+function randomHex() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
 function scriptId(origin) {
   return "efd-" + new URL(origin).hostname.replace(/[^A-Za-z0-9]/g, "_") + "-" + new URL(origin).protocol.slice(0, -1);
 }
@@ -36,8 +40,7 @@ export function createRouter({ api, engineCall, dropEngine }) {
       markerPromise = (async () => {
         const got = await api.storage.session.get("marker");
         if (got && typeof got.marker === "string") return got.marker;
-        const bytes = crypto.getRandomValues(new Uint8Array(16));
-        const m = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+        const m = randomHex();
         await api.storage.session.set({ marker: m });
         return m;
       })().catch((e) => { markerPromise = null; throw e; });
@@ -257,7 +260,7 @@ function frameHandlers(api) {
     async "frame.quote"({ token, text, author }, sender) {
       const rec = await ownRecord(token, sender);
       if (rec.kind !== "viewer" || !rec.topic_id) throw new M.Rejected("only the viewer of a topic's post can quote it", "bad_token");
-      const id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+      const id = randomHex();
       for (const [k, q] of quotes) if (Date.now() - q.at > QUOTE_LIFETIME_MS) quotes.delete(k);
       quotes.set(id, { tab: rec.tab, topic_id: rec.topic_id, text, author, at: Date.now() });
       await toContent(rec.tab, "content.open_composer", { topic_id: rec.topic_id, quote_id: id });
@@ -291,7 +294,7 @@ function frameHandlers(api) {
     },
     async "ui.confirm"({ token, question, action }, sender) {
       const rec = await ownRecord(token, sender);
-      const id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+      const id = randomHex();
       const win = await api.windows.create({ url: api.runtime.getURL("ui/confirm.html") + "#" + id,
         type: "popup", width: 480, height: 320, focused: true });
       const confirmed = await new Promise((resolve) => {
