@@ -89,6 +89,9 @@
     message: armourRe(C.MSG_BEGIN, C.MSG_END),
     backup: armourRe(C.BACKUP_BEGIN, C.BACKUP_END),
     key: armourRe(C.KEY_BEGIN, C.KEY_END),
+    // a page's computed colour and font family, as the content script registers them for frames
+    cssColour: /^(?:rgba?\([\d\s.,%/]+\)|#[0-9a-fA-F]{3,8})$/,
+    fontFamily: /^[\p{L}\p{N} ,"'_-]*$/u,
   });
 
   // ---- building blocks of payloads ------------------------------------------------------------
@@ -118,9 +121,9 @@
   const quoteId = V.str({ min: 32, max: 32, re: /^[0-9a-f]{32}$/ });
   // The page's computed colours and font (public; frames/theme.js parses them again and keeps
   // them only when text stays readable).
-  const cssColour = V.str({ max: 60, re: /^(?:rgba?\([\d\s.,%/]+\)|#[0-9a-fA-F]{3,8})$/ });
+  const cssColour = V.str({ max: 60, re: patterns.cssColour });
   const pageTheme = V.optional(V.obj({ bg: cssColour, fg: cssColour, accent: V.optional(cssColour),
-    font: V.optional(V.str({ max: 200, re: /^[\p{L}\p{N} ,"'_-]*$/u })) }));
+    font: V.optional(V.str({ max: 200, re: patterns.fontFamily })) }));
 
   // Forum operations the content script performs for frames and extension pages (public data
   // and ciphertext only, both ways). op -> args validator.

@@ -85,9 +85,8 @@
   // The forum's look where a frame sits: the first opaque background up from it, the text colour
   // and font of the page, the theme's link colour (Discourse's --tertiary). Public facts; the
   // frame keeps them only when text stays readable (frames/theme.js).
-  const CSS_COLOUR = /^(?:rgba?\([\d\s.,%/]+\)|#[0-9a-fA-F]{3,8})$/;
   function pageTheme(at) {
-    const colour = (v) => { v = String(v || "").trim(); return CSS_COLOUR.test(v) && v.length <= 60 ? v : null; };
+    const colour = (v) => { v = String(v || "").trim(); return P.cssColour.test(v) && v.length <= 60 ? v : null; };
     const transparent = (v) => !v || v === "transparent" || /^rgba\(.*,\s*0\)$/.test(v);
     let bg = null;
     for (let el = at; el && el.nodeType === 1 && !bg; el = el.parentElement) {
@@ -101,7 +100,7 @@
     const accent = colour(getComputedStyle(document.documentElement).getPropertyValue("--tertiary"));
     if (accent) theme.accent = accent;
     const font = String(body.fontFamily || "").slice(0, 200);
-    if (/^[\p{L}\p{N} ,"'_-]+$/u.test(font)) theme.font = font;
+    if (font && P.fontFamily.test(font)) theme.font = font;
     return theme;
   }
 
