@@ -132,6 +132,11 @@ class ConversationChanged(EngineError):
     code = "conversation_changed"
 
 
+class NotYourPost(EngineError):
+    """An edit was asked for a post that is not the user's own valid encrypted post."""
+    code = "not_your_post"
+
+
 class ConversationUnknown(EngineError):
     """The conversation of this topic has not been opened on this device."""
     code = "conversation_unknown"
@@ -187,6 +192,8 @@ FOR_USERS = {
                                   "Check the new safety code with them, accept the new key, then send."),
     "conversation_changed": ("The page now shows another conversation than the one you were writing in.",
                              "Nothing was sent. Reload the conversation and check where you are writing."),
+    "not_your_post": ("Only your own encrypted posts can be edited, and this one is not yours or could not be "
+                      "confirmed as yours.", "Edit a post you wrote; nothing was changed."),
     "conversation_unknown": ("This conversation has not been opened on this device yet.", "Open its first post, then try again."),
     "newer_data": ("This data was saved by a newer version of the extension, so this version leaves it untouched.",
                    "Update the extension; nothing was changed or lost."),

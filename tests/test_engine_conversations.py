@@ -311,6 +311,81 @@ def test_conversation_round_trip(users):
             assert secret not in stored
 
 
+def test_an_edit_is_a_new_signed_version_with_its_history(users):
+    """Editing my reply (or my first post) keeps the message's identity and carries the earlier
+    versions inside the new signature; someone else's post, or a post of another conversation
+    that the forum slips in as "my" current raw, is refused before anything is signed."""
+    a, b = users["alice"], users["bob"]
+    started = _start(a, b)
+    cid = started["conversation_id"]
+    for u in (a, b):
+        u.ok("conv.open", {"origin": ORIGIN, "topic_id": 7, "raw": started["raw"], "me": u.name, "author": a.ref()})
+    first = b.ok("conv.reply", {"origin": ORIGIN, "topic_id": 7, "conversation_id": cid, "me": "bob", "body": "Yes!"})["raw"]
+
+    def read(raw, username="bob", post_id=11):
+        return a.ok("conv.read", {"origin": ORIGIN, "topic_id": 7, "posts": [
+            {"post_id": post_id, "raw": raw, "username": username, "bio_raw": users[username].bio}]})["posts"][0]
+    original = read(first)
+    assert original["edited_at"] is None and original["history"] == []
+    b.clock_advance(60)
+    second = b.ok("conv.edit", {"origin": ORIGIN, "topic_id": 7, "conversation_id": cid, "me": "bob",
+                                "raw": first, "body": "Yes! At 8:30?"})["raw"]
+    assert inband.is_encrypted_raw(second) and "8:30" not in second
+    b.clock_advance(60)
+    third = b.ok("conv.edit", {"origin": ORIGIN, "topic_id": 7, "conversation_id": cid, "me": "bob",
+                               "raw": second, "body": "Yes! At 9?"})["raw"]
+    post = read(third)
+    assert (post["status"], post["body"], post["created_at"]) == ("valid", "Yes! At 9?", original["created_at"])
+    assert post["edited_at"] > post["created_at"]
+    assert [h["raw"] for h in post["history"]] == ["Yes!", "Yes! At 8:30?"]
+    assert post["history"][0]["at"] == original["created_at"] and post["history_omitted"] == 0
+    # the same message: a later version in another post is a duplicate of the first one
+    assert read(third, post_id=12)["status"] == "duplicate"
+
+    # not mine: alice cannot re-sign bob's words; nor another conversation's post
+    e = a.err("conv.edit", {"origin": ORIGIN, "topic_id": 7, "conversation_id": cid, "me": "alice",
+                            "raw": third, "body": "forged"})
+    assert e["code"] == "not_your_post"
+    other = _start(a, b, title="other")
+    a.ok("conv.open", {"origin": ORIGIN, "topic_id": 8, "raw": other["raw"], "me": "alice", "author": a.ref()})
+    mine_elsewhere = a.ok("conv.reply", {"origin": ORIGIN, "topic_id": 8, "conversation_id": other["conversation_id"],
+                                         "me": "alice", "body": "elsewhere"})["raw"]
+    e = a.err("conv.edit", {"origin": ORIGIN, "topic_id": 7, "conversation_id": cid, "me": "alice",
+                            "raw": mine_elsewhere, "body": "moved"})
+    assert e["code"] == "authentication_failed"
+
+    # the first post: same conversation, wrapped keys and title; bob still opens it
+    edited_start = a.ok("conv.edit", {"origin": ORIGIN, "topic_id": 7, "conversation_id": cid, "me": "alice",
+                                      "raw": started["raw"], "body": "Saturday at 9?"})["raw"]
+    reopened = b.ok("conv.open", {"origin": ORIGIN, "topic_id": 7, "raw": edited_start, "me": "bob", "author": a.ref()})
+    assert (reopened["status"], reopened["conversation_id"], reopened["title"], reopened["body"]) == \
+        ("valid", cid, "Dinner plans ☃", "Saturday at 9?")
+    assert [h["raw"] for h in reopened["history"]] == ["Saturday at 8?"] and reopened["edited_at"]
+    for secret in ("8:30", "At 9?", "Saturday at 9"):
+        assert secret not in a.stored_text() and secret not in b.stored_text()
+
+
+def test_an_edit_leaves_out_the_oldest_versions_when_the_post_would_not_fit(users):
+    a, b = users["alice"], users["bob"]
+    started = _start(a, b)
+    cid = started["conversation_id"]
+    a.ok("conv.open", {"origin": ORIGIN, "topic_id": 7, "raw": started["raw"], "me": "alice", "author": a.ref()})
+    raw = a.ok("conv.reply", {"origin": ORIGIN, "topic_id": 7, "conversation_id": cid, "me": "alice",
+                              "body": "v0 " + "x" * 1500, "max_chars": 5000})["raw"]
+    for i in range(1, 4):
+        raw = a.ok("conv.edit", {"origin": ORIGIN, "topic_id": 7, "conversation_id": cid, "me": "alice", "raw": raw,
+                                 "body": f"v{i} " + "x" * 1500, "max_chars": 5000})["raw"]
+        assert len(raw) <= 5000
+    post = a.ok("conv.read", {"origin": ORIGIN, "topic_id": 7, "posts": [
+        {"post_id": 3, "raw": raw, "username": "alice", "bio_raw": a.bio}]})["posts"][0]
+    assert post["status"] == "valid" and post["body"].startswith("v3 ")
+    assert post["history_omitted"] >= 1
+    assert [h["raw"][:2] for h in post["history"]] == [f"v{i}" for i in range(post["history_omitted"], 3)]
+    e = a.err("conv.edit", {"origin": ORIGIN, "topic_id": 7, "conversation_id": cid, "me": "alice", "raw": raw,
+                            "body": "x" * 6000, "max_chars": 5000})
+    assert e["code"] == "message_too_large"
+
+
 def test_the_content_script_gets_no_plaintext(users):
     a, b = users["alice"], users["bob"]
     started = _start(a, b)

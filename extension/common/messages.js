@@ -139,6 +139,9 @@
     create_pm: V.obj({ title: V.oneOf([C.PLACEHOLDER_TITLE, C.FALLBACK_TITLE]), raw: armoured(patterns.message),
       target_recipients: V.str({ min: 1, max: 2000, re: patterns.usernameList }) }),
     reply: V.obj({ topic_id: topicId, raw: armoured(patterns.message) }),
+    // An encrypted edit: the new version in place of `original_raw`, the raw the composer read
+    // (Discourse refuses the edit with 409 when the post changed in between).
+    edit_post: V.obj({ post_id: postId, raw: armoured(patterns.message), original_raw: armoured(patterns.message) }),
     invite: V.obj({ topic_id: topicId, user: username }),
     put_bio: V.obj({ bio_raw: V.str({ max: C.BIO_LIMIT }) }),
     // Key exchange by PM where the forum keeps bios read-only: a PM with my key block, and the
@@ -187,12 +190,12 @@
     "frame.register": { from: ["content"], to: "router", payload: V.obj({
       token, kind: V.oneOf(["viewer", "composer"]), me: username,
       topic_id: V.optional(topicId), post_id: V.optional(postId),
-      mode: V.optional(V.oneOf(["new", "reply", "invite"])),
+      // post_id: the viewer's post, or the post a composer in "edit" mode edits
+      mode: V.optional(V.oneOf(["new", "reply", "invite", "edit"])),
       to: V.optional(V.str({ max: 200, re: patterns.optionalUsernameList })),
       max_chars: maxChars,
-      // quote: text the user selected in the page (public) for a quote-reply; note "edit": opened
-      // from Discourse's Edit on an encrypted post.
-      quote: V.optional(V.str({ max: 4000 })), note: V.optional(V.oneOf(["edit"])),
+      // quote: text the user selected in the page (public) for a quote-reply
+      quote: V.optional(V.str({ max: 4000 })),
       // quote_id: an encrypted quote the router holds for this composer (the text never passes here)
       quote_id: V.optional(quoteId), theme: pageTheme }), contentResult: ["registered"] },
     // The frame fetches its bundle once (same tab only); a composer opened for an encrypted quote
@@ -284,6 +287,10 @@
     // conversation_id: the conversation the composer shows the user; the engine refuses another one.
     "conv.reply": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, topic_id: topicId,
       conversation_id: conversationId, me: username, body: V.str({ min: 1, max: 200000 }), max_chars: maxChars }) },
+    // A new signed version of one of my posts (`raw`: its current raw, which the engine checks is mine).
+    "conv.edit": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, topic_id: topicId,
+      conversation_id: conversationId, me: username, raw: V.str({ max: 200000 }), body: V.str({ min: 1, max: 200000 }),
+      max_chars: maxChars }) },
     "conv.share_key": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, topic_id: topicId,
       conversation_id: conversationId, me: username, invitee: userRef, max_chars: maxChars }) },
     "conv.list": { from: EXT, to: "engine", payload: V.obj({ origin }) },

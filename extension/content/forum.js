@@ -244,6 +244,16 @@
       if (!P.message.test(raw)) throw new ForumError("refused", "only ciphertext can be posted");
       return postPm({ topic_id, raw });
     },
+    // Discourse's edit (PostsController#update: the fields nested under post, and a 409 when
+    // original_text is no longer the post's raw); the old raw stays in Discourse's revisions.
+    async edit_post({ post_id, raw, original_raw }) {
+      if (!P.message.test(raw)) throw new ForumError("refused", "only ciphertext can be posted");
+      const j = await ajax("PUT", `/posts/${post_id}.json`, { "post[raw]": raw, "post[original_text]": original_raw });
+      const post = j && j.post;
+      if (!post || post.id !== post_id) throw new ForumError("forum_refused", "the forum did not return the post");
+      forgetTopic(post.topic_id);
+      return { post_id: post.id, topic_id: post.topic_id, post_number: post.post_number };
+    },
     async invite({ topic_id, user }) {
       const j = await ajax("POST", `/t/${topic_id}/invite.json`, { user });
       forgetTopic(topic_id);

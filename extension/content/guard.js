@@ -11,7 +11,7 @@
 //
 // `EFD_GUARD.install({isEncrypted, openEncrypted})`: isEncrypted() resolves whether the page
 // shows an encrypted conversation (decided from its posts' raws, never from its title);
-// openEncrypted({quote}) opens our composer.
+// openEncrypted({quote, edit}) opens our composer (edit: the id of the post to edit).
 (() => {
   "use strict";
   if (globalThis.EFD_GUARD) return;
@@ -52,7 +52,12 @@
     if (!opener || inComposer(opener)) return;
     stop(e);
     const quote = opener.matches(".insert-quote, .quote-button .insert-quote") ? selectedQuote() : null;
-    hooks.openEncrypted({ quote, edit: opener.matches(".edit, .post-action-menu__edit") });
+    // Edit names its post; the page could point it at another post, so the composer shows the
+    // post it opened and the engine edits only the user's own.
+    const edit = opener.matches(".edit, .post-action-menu__edit");
+    const post = edit && opener.closest("article[data-post-id]");
+    const editPostId = post ? parseInt(post.getAttribute("data-post-id"), 10) : NaN;
+    hooks.openEncrypted({ quote, edit: edit && Number.isInteger(editPostId) && editPostId > 0 ? editPostId : null });
   }
 
   // Someone typing into Discourse's composer when it was covered goes on typing for a moment:

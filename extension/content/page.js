@@ -477,7 +477,8 @@
       openEncrypted: async ({ quote, edit }) => {
         const topicId = await pageShowsEncryptedConversation();
         if (!topicId) return;
-        openComposer({ mode: "reply", topic_id: topicId, ...(quote ? { quote } : {}), ...(edit ? { note: "edit" } : {}) });
+        if (edit) return openComposer({ mode: "edit", topic_id: topicId, post_id: edit });
+        openComposer({ mode: "reply", topic_id: topicId, ...(quote ? { quote } : {}) });
       },
     });
     document.documentElement.dataset.efdReady = "1";

@@ -12,7 +12,8 @@ let recipients = [];
 let draftKey = null;
 let saveTimer = null;
 let sending = false;
-let conversation = null;   // reply/invite: {id, title, participants} as the engine opened it
+let conversation = null;   // reply/invite/edit: {id, title, participants} as the engine opened it
+let editing = null;        // edit: {post_id, raw, body}: the version of my post the edit replaces
 let sendGuard = null;
 const report = followHeight();
 
@@ -216,11 +217,32 @@ async function loadConversation() {
   const box = $("#conversation");
   // One sentence; the title and the participants are elements of their own (tests and styles
   // find them by id), placed where the translation puts them.
-  box.replaceChildren(...tNodes(bundle.mode === "invite" ? "composer_invite_in" : "composer_reply_in", [
-    el("strong", { id: "conversation-title", text: t("quoted", [conversation.title]) }),
-    el("span", { id: "conversation-participants", text: conversation.participants.join(", ") })]));
+  if (bundle.mode === "edit") editing = await postToEdit(topic, c);
+  const title = el("strong", { id: "conversation-title", text: t("quoted", [conversation.title]) });
+  const people = el("span", { id: "conversation-participants", text: conversation.participants.join(", ") });
+  box.replaceChildren(...(bundle.mode === "invite" ? tNodes("composer_invite_in", [title, people])
+    : bundle.mode === "edit" ? tNodes("composer_edit_in", [title, people]) : tNodes("composer_reply_in", [title, people])));
   box.hidden = false;
   report();
+}
+
+// The post Discourse's Edit named, as the forum has it now, and its text as the engine reads it:
+// only a valid post of mine can be edited (the engine checks again before signing the edit).
+async function postToEdit(topic, opened) {
+  const post = topic.posts.find((p) => p.post_id === bundle.post_id);
+  if (!post) throw Object.assign(new Error("the post is not in this topic"), { code: "not_found" });
+  const notMine = () => Object.assign(new Error("this post is not mine"), { code: "not_your_post" });
+  if (post.username.toLowerCase() !== bundle.me.toLowerCase()) throw notMine();
+  if (post.post_number === 1) {
+    if ((opened.author || "").toLowerCase() !== bundle.me.toLowerCase()) throw notMine();
+    return { post_id: post.post_id, raw: post.raw, body: opened.body };
+  }
+  const { posts: [read] } = await send("conv.read", { origin: bundle.origin, topic_id: bundle.topic_id, posts: [
+    { post_id: post.post_id, raw: post.raw, username: post.username, bio_raw: await bio(post.username),
+      created_at: post.created_at || null }] });
+  if (read.status !== "valid" || read.kind !== "reply") throw Object.assign(new Error(read.detail || read.status), { code: read.status });
+  if ((read.author || "").toLowerCase() !== bundle.me.toLowerCase()) throw notMine();
+  return { post_id: post.post_id, raw: post.raw, body: read.body };
 }
 
 // ---- sending -----------------------------------------------------------------------------------
@@ -326,6 +348,18 @@ async function sendReply() {
   return withRetry(t("composer_what_sending"), () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
 }
 
+async function sendEdit() {
+  const body = $("#body").value;
+  if (!body.trim()) return status("error", t("composer_need_body"));
+  if (body === editing.body) return status("error", t("composer_edit_unchanged"));
+  status("sending", t("composer_encrypting"));
+  const out = await send("conv.edit", { origin: bundle.origin, topic_id: bundle.topic_id,
+    conversation_id: conversation.id, me: bundle.me, raw: editing.raw, body, max_chars: bundle.max_chars || undefined });
+  status("sending", t("composer_sending"));
+  return withRetry(t("composer_what_saving_edit"), () => forum("edit_post", { post_id: editing.post_id, raw: out.raw,
+    original_raw: editing.raw }));
+}
+
 async function sendInvite() {
   const invitee = $("#invitee").value.trim().replace(/^@/, "");
   if (!patterns.username.test(invitee)) return status("error", t("enter_username"));
@@ -344,6 +378,7 @@ async function sendInvite() {
 function sendQuestion() {
   if (bundle.mode === "new") return t("composer_confirm_new", [$("#title").value.trim(), recipients.join(", ")]);
   if (bundle.mode === "invite") return t("composer_confirm_invite", [$("#invitee").value.trim(), conversation.title]);
+  if (bundle.mode === "edit") return t("composer_confirm_edit", [conversation.title]);
   return t("composer_confirm_reply", [conversation.title, conversation.participants.join(", ")]);
 }
 
@@ -368,11 +403,11 @@ async function onSend() {
       status("checking", t("composer_confirm_outside"));
       if (!(await confirmOutside(TOKEN, sendQuestion(), "send"))) return status("idle", t("composer_not_sent"));
     }
-    const fn = { new: sendNew, reply: sendReply, invite: sendInvite }[bundle.mode];
+    const fn = { new: sendNew, reply: sendReply, invite: sendInvite, edit: sendEdit }[bundle.mode];
     const res = await fn();
     if (!res || !res.topic_id) return;   // refused before sending (status already says why)
     if (draftKey) await send("drafts.delete", { origin: bundle.origin, draft_key: draftKey }).catch(() => {});
-    status("sent", t("composer_sent"));
+    status("sent", bundle.mode === "edit" ? t("composer_edit_saved") : t("composer_sent"));
     await send("frame.close", { token: TOKEN, topic_id: res.topic_id });
   } catch (e) {
     const text = e.code === "recipient_without_key" || e.code === "key_change_unacknowledged"
@@ -408,6 +443,8 @@ async function init() {
     }
   }
   await loadDraft();
+  // An unsent edit is kept as a draft; without one the edit starts from the post's current text.
+  if (editing && !$("#body").value) $("#body").value = editing.body;
   status("ready", $("#status").textContent || "");
   $("#body").focus();
 }
@@ -422,15 +459,17 @@ async function init() {
   useForumTheme(bundle.theme);
   const mode = bundle.mode || "new";
   bundle.mode = mode;
-  $("#heading").textContent = { new: t("new_encrypted_message"), reply: t("encrypted_reply"), invite: t("composer_heading_invite") }[mode];
+  $("#heading").textContent = { new: t("new_encrypted_message"), reply: t("encrypted_reply"), invite: t("composer_heading_invite"),
+    edit: t("composer_heading_edit") }[mode];
   $("#sec-to").hidden = mode !== "new";
   $("#sec-title").hidden = mode !== "new";
   $("#sec-invitee").hidden = mode !== "invite";
   $("#sec-body").hidden = mode === "invite";
   $("#preview-btn").hidden = mode === "invite";
-  $("#send-btn").textContent = mode === "invite" ? t("composer_send_invite") : t("composer_send");
+  $("#send-btn").textContent = { invite: t("composer_send_invite"), edit: t("composer_save_edit") }[mode] || t("composer_send");
   draftKey = mode === "new" ? "new" + (bundle.to ? "." + bundle.to.replace(/,/g, ".") : "")
-    : mode === "reply" ? "reply." + bundle.topic_id : null;
+    : mode === "reply" ? "reply." + bundle.topic_id
+    : mode === "edit" && bundle.post_id ? "edit." + bundle.post_id : null;
   if (bundle.to) for (const r of bundle.to.split(",")) if (r) recipients.push(r);
   if (bundle.quote) $("#body").value = bundle.quote.split("\n").map((l) => "> " + l).join("\n") + "\n\n";
   // A quote of a decrypted post (from its viewer, through the router only), as Discourse's quote
@@ -439,9 +478,6 @@ async function init() {
     const q = bundle.encrypted_quote;
     $("#body").value = t("composer_quote_attribution", [q.author]) + "\n" +
       q.text.split("\n").map((l) => "> " + l).join("\n") + "\n\n";
-  }
-  if (bundle.note === "edit") {
-    status("idle", t("composer_no_edit"));
   }
   renderChips();
   autocomplete($("#to"), $("#suggest"), addRecipient);

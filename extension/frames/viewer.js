@@ -102,7 +102,22 @@ function open(topic) {
   return openConversation({ send, bio, origin: bundle.origin, me: bundle.me, topic });
 }
 
-function header({ author, created_at, keyInfo, extra }) {
+// An edited post: "edited" and when, and its earlier versions (signed with the post, so they are
+// the author's words, not the forum's revision list), oldest first, as plain text.
+function editedNote({ edited_at: editedAt, history = [], history_omitted: omitted = 0 }) {
+  if (!editedAt) return null;
+  const versions = history.map((h, i) => el("div", { class: "version", "data-version": String(omitted + i + 1) }, [
+    el("div", { class: "muted", text: t("viewer_version", [String(omitted + i + 1), new Date(h.at).toLocaleString()]) }),
+    el("div", { class: "version-text", text: h.raw }),
+  ]));
+  if (omitted) versions.unshift(el("div", { class: "muted", text: t("viewer_versions_omitted", [String(omitted)]) }));
+  const box = el("details", { class: "edited", id: "edited", "data-versions": String(omitted + history.length) }, [
+    el("summary", { text: t("viewer_edited", [new Date(editedAt).toLocaleString()]) }), ...versions]);
+  box.addEventListener("toggle", () => report());
+  return box;
+}
+
+function header({ author, created_at, keyInfo, extra, edited }) {
   const head = $("#head");
   for (const n of [...head.children]) if (n.id !== "status-badge") n.remove();
   head.append(el("span", { class: "author", text: t("viewer_from", [author || "?"]) }));
@@ -114,6 +129,8 @@ function header({ author, created_at, keyInfo, extra }) {
   }
   if (created_at) head.append(el("span", { class: "time", text: new Date(created_at).toLocaleString() }));
   if (extra) head.append(extra);
+  const note = edited && editedNote(edited);
+  if (note) head.append(note);
 }
 
 // Participants of the topic who cannot read it: the forum added them without giving them the key.
@@ -256,7 +273,8 @@ async function showReply(post, topic = null) {
   if (item.post_id !== bundle.post_id) throw new Error("the engine answered for another post");
   showConversation(r.conversation && r.conversation.title);
   const keyInfo = authorKeyInfo(post.username, item.author_key);
-  header({ author: item.author || post.username, created_at: item.created_at, keyInfo });
+  header({ author: item.author || post.username, created_at: item.created_at, keyInfo,
+    edited: item.status === "valid" ? item : null });
   if (item.status !== "valid") { $("#content").replaceChildren(); notice(statusText(item.status), "bad"); return setState(item.status, item.detail); }
   if (item.kind === "key_share") {
     notice(t("viewer_key_share", [item.author, item.invitee, item.invitee_digits]));
@@ -319,7 +337,7 @@ async function run() {
       const to = groups.length ? t("viewer_to_through", [names, groups.map((g) => t("viewer_group", [g.name])).join(", ")])
         : t("viewer_to", [names]);
       header({ author: c.author || post.username, created_at: c.created_at, keyInfo,
-        extra: el("span", { class: "participants", text: to }) });
+        extra: el("span", { class: "participants", text: to }), edited: c });
       await showBody(c.title, c.body, c.author || post.username);
       showConversation(c.title);
       // When the topic's key shares cannot be read, name everyone the engine named.

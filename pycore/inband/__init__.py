@@ -48,10 +48,17 @@ Conversations
     await make_key_share(prims, conversation, inviter, inviter_name, invitee_name, invitee_key,
                          now_iso, *, max_chars) -> str
     await read_key_share(prims, raw, my_identity, inviter_keys, *, poster_username=None) -> KeyShare
+    await make_revision(prims, conversation, author, author_name, previous_raw, body, now_iso,
+                        *, own_keys=(), max_chars) -> str           an edit of my first post or reply
     is_encrypted_raw(raw) -> bool, is_backup_raw(raw) -> bool, iso_time(seconds) -> str
 
 Errors (pycore.errors): NoPublishedKey (MalformedInput), BioTooLong (.excess), MessageTooLarge
-(.excess), BackupCostOutOfRange (MalformedInput), NotAParticipant (WrongKey).
+(.excess), BackupCostOutOfRange (MalformedInput), NotAParticipant (WrongKey), NotYourPost (an
+edit of a post that is not my own valid one).
+
+An edited post (first post or reply) carries `edited_at` and its earlier versions (`history`:
+[{"raw", "at"}], oldest first; `history_omitted` counts versions left out for size) inside its
+signature: Conversation and ReadPost have them.
 
 `author_key`/`author_keys`: a PublishedKey or a list of them (the keys the user accepted for
 that author), or None (then the status is "unverified"). `unaccepted`: fingerprints of keys the
@@ -73,5 +80,5 @@ from .keys import (KEY_EXCHANGE_HINT, KeyChange, PublishedKey, check_safety_qr, 
 from .messages import (KIND_KEY_SHARE, KIND_REPLY, KIND_START, MSG_HINT, PROTOCOL_VERSION, STATUS_CANNOT_DECRYPT,
                        STATUS_DUPLICATE, STATUS_INVALID_SIGNATURE, STATUS_KEY_NOT_ACCEPTED, STATUS_UNSIGNED, STATUS_UNVERIFIED, STATUS_VALID,
                        STATUS_WRONG_AUTHOR, STATUS_WRONG_CONVERSATION, Conversation, KeyShare, NewConversation,
-                       ReadPost, is_encrypted_raw, iso_time, make_key_share, make_reply, open_conversation,
+                       ReadPost, is_encrypted_raw, iso_time, make_key_share, make_reply, make_revision, open_conversation,
                        may_be_wrapped_to, read_key_share, read_post, start_conversation)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import AuthenticationFailed, MalformedInput, MessageTooLarge, NotAParticipant, WrongKey
+from ..errors import AuthenticationFailed, MalformedInput, MessageTooLarge, NotAParticipant, NotYourPost, WrongKey
 from ..plugin import b64, jsjson, topickey
 from ..plugin import identity as _identity
 from ..plugin import payload as _payload
@@ -81,6 +81,9 @@ class Conversation:
     created_at: str | None = None
     message_id: str | None = None
     detail: str = ""
+    edited_at: str | None = None
+    history: list = field(default_factory=list)   # earlier versions, oldest first: [{"raw", "at"}]
+    history_omitted: int = 0
 
 
 @dataclass
@@ -95,6 +98,9 @@ class ReadPost:
     invitee_name: str | None = None
     invitee_fingerprint: str | None = None
     detail: str = ""
+    edited_at: str | None = None
+    history: list = field(default_factory=list)   # earlier versions, oldest first: [{"raw", "at"}]
+    history_omitted: int = 0
 
 
 @dataclass
@@ -360,6 +366,7 @@ async def open_conversation(prims, first_post_raw: str, me_username: str, my_ide
         conv.participants = participants
         conv.created_at = _obj_str(obj, "created_at")
         conv.message_id = _obj_str(obj, "message_id")
+        conv.edited_at, conv.history, conv.history_omitted = _revision_of(obj)
     return conv
 
 
@@ -404,6 +411,7 @@ async def read_post(prims, conversation, raw: str, author_keys, *, poster_userna
             return out
     else:
         out.body = _obj_str(obj, "raw")
+        out.edited_at, out.history, out.history_omitted = _revision_of(obj)
     out.author_name = _obj_str(obj, "signed_by_name")
     out.author_fingerprint = _obj_str(obj, "signed_by_fingerprint")
     out.created_at = _obj_str(obj, "created_at")
@@ -453,3 +461,69 @@ async def read_key_share(prims, raw: str, my_identity, inviter_keys, *, poster_u
                     _obj_str(obj, "signed_by_name") if ok else None, _obj_str(obj, "invitee_name") if ok else None,
                     _obj_str(obj, "invitee_fingerprint") if ok else None, _obj_str(obj, "created_at") if ok else None,
                     detail)
+
+
+# ---------------------------------------------------------------------------------- revisions
+# An edit is a new signed version of the same message (same message id, conversation and first
+# time), posted by Discourse's edit in place of the old raw. The earlier versions travel inside
+# it, signed with it: readers see the history without trusting the forum's revision list, and
+# the forum cannot make up a version. Oldest versions are left out (and counted) when the post
+# would not fit otherwise. In the signed object a version is an [at, raw] pair: the v1
+# serialisation keeps, at every depth, only the top-level member names.
+_REVISION_MEMBERS = ("edited_at", "history", "history_omitted")
+
+
+def _revision_of(obj: dict) -> tuple[str | None, list, int]:
+    """(edited_at, history, history_omitted) of a signed message object; (None, [], 0) for a
+    message never edited. Raises MalformedInput for a malformed revision."""
+    if "edited_at" not in obj:
+        if any(k in obj for k in _REVISION_MEMBERS):
+            raise MalformedInput("encrypted message: revision members without edited_at")
+        return None, [], 0
+    edited_at = _obj_str(obj, "edited_at")
+    history, omitted = obj.get("history"), obj.get("history_omitted", 0)
+    if not isinstance(history, list) or not all(
+            isinstance(h, list) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], str) for h in history):
+        raise MalformedInput("encrypted message: malformed edit history")
+    if isinstance(omitted, bool) or not isinstance(omitted, int) or omitted < 0:
+        raise MalformedInput("encrypted message: malformed history_omitted")
+    return edited_at, [{"at": at, "raw": raw} for at, raw in history], omitted
+
+
+async def make_revision(prims, conversation, author, author_name: str, previous_raw: str, body: str, now_iso: str,
+                        *, own_keys=(), max_chars: int = MAX_POST_CHARS) -> str:
+    """The raw of a new version of my post `previous_raw` (a conversation's first post or a
+    reply) whose body is `body`. The previous version must open with the conversation key and be
+    validly signed by me: by `author` or by one of `own_keys` (PublishedKeys of identities I
+    replaced); the new version is signed by `author`. A first post keeps its wrapped keys, title
+    and participants. Raises NotYourPost, AuthenticationFailed, MalformedInput, MessageTooLarge."""
+    me = await _author_key(prims, author, author_name)
+    if not isinstance(body, str) or not body.strip():
+        raise MalformedInput("the message body must be text")
+    kind, section, _entries, iv, ct = parse_envelope(previous_raw)
+    if kind not in (KIND_START, KIND_REPLY):
+        raise NotYourPost("only a conversation's first post or a reply can be edited")
+    obj = await _decrypt_obj(prims, conversation.key, iv, ct)
+    if obj is None:
+        raise AuthenticationFailed("the post does not open with this conversation's key")
+    if obj.get("type") != _KIND_NAMES[kind] or obj.get("conversation_id") != conversation.id:
+        raise NotYourPost("the post belongs to another conversation")
+    status, _ = await _signer_status(prims, obj, [me, *_keys_list(list(own_keys))], author_name)
+    if status != STATUS_VALID:
+        raise NotYourPost("the post is not validly signed by me")
+    if kind == KIND_START and obj.get("keys_sha256") != await _sha256_hex(prims, section):
+        raise NotYourPost("the post's wrapped keys are not the ones I signed")
+    edited_at, history, omitted = _revision_of(obj)
+    history = [[h["at"], h["raw"]] for h in history] + [[edited_at or _obj_str(obj, "created_at"), _obj_str(obj, "raw")]]
+    base = {k: v for k, v in obj.items() if k not in ("signature", "raw", *_REVISION_MEMBERS)}
+    base.update(raw=body, signed_by_name=author_name, signed_by_fingerprint=me.fingerprint_hex)
+    header = bytes([1, kind]) + section
+    while True:
+        new = dict(base, edited_at=str(now_iso), history=history, history_omitted=omitted)
+        try:
+            return await seal_envelope(prims, conversation.key, await _payload.sign(prims, author, new), header,
+                                       max_chars)
+        except MessageTooLarge:
+            if not history:
+                raise
+            history, omitted = history[1:], omitted + 1

@@ -42,6 +42,10 @@ test("only the composer encrypts and sends; user decisions come from extension f
   ok("conv.start", { origin: ORIGIN, me: "alice", recipients: [{ username: "bob", bio_raw: "x" }], title: "t", body: "b" }, "frame:composer");
   rejected("conv.start", { origin: ORIGIN, me: "alice", recipients: [], title: "t", body: "b" }, "frame:viewer");
   rejected("conv.reply", { origin: ORIGIN, topic_id: 1, me: "alice", body: "b" }, "page:inbox");
+  const CID = "c".repeat(32);
+  ok("conv.edit", { origin: ORIGIN, topic_id: 1, conversation_id: CID, me: "alice", raw: ARMOUR, body: "b" }, "frame:composer");
+  rejected("conv.edit", { origin: ORIGIN, topic_id: 1, conversation_id: CID, me: "alice", raw: ARMOUR, body: "b" }, "frame:viewer");
+  rejected("conv.edit", { origin: ORIGIN, topic_id: 1, conversation_id: CID, me: "alice", raw: ARMOUR, body: "b" }, "content");
   ok("keys.acknowledge", { origin: ORIGIN, username: "bob", fingerprint: "a".repeat(64) }, "frame:composer");
   rejected("keys.acknowledge", { origin: ORIGIN, username: "bob", fingerprint: "A".repeat(64) }, "frame:composer");
   ok("frame.resize", { token: TOKEN, height: 120 }, "frame:viewer");
@@ -60,6 +64,9 @@ test("forum requests carry ciphertext and public data only", () => {
   rejected("forum.request", fr("create_pm", { title: "Our real title", raw: ARMOUR, target_recipients: "bob" }), "frame:composer");
   rejected("forum.request", fr("create_pm", { title: C.PLACEHOLDER_TITLE, raw: "hello bob, plaintext", target_recipients: "bob" }), "frame:composer");
   rejected("forum.request", fr("reply", { topic_id: 4, raw: "plaintext reply" }), "frame:composer");
+  ok("forum.request", fr("edit_post", { post_id: 9, raw: ARMOUR, original_raw: ARMOUR }), "frame:composer");
+  rejected("forum.request", fr("edit_post", { post_id: 9, raw: "my plaintext edit, long enough to look real", original_raw: ARMOUR }), "frame:composer", /invalid format/);
+  rejected("forum.request", fr("edit_post", { post_id: 9, raw: ARMOUR }), "frame:composer", /original_raw/);
   rejected("forum.request", fr("create_backup", { title: C.BACKUP_TITLE, raw: ARMOUR }, { origin: ORIGIN }), "page:inbox");
   rejected("forum.request", fr("create_pm", { title: C.PLACEHOLDER_TITLE, raw: ARMOUR, target_recipients: "bob", title2: "x" }), "frame:composer");
   rejected("forum.request", fr("eval", {}), "frame:composer", /op must be one of/);
@@ -72,5 +79,7 @@ test("a topic request may name the post the viewer needs; the content script's f
   rejected("forum.request", { op: "topic", args: { topic_id: 4, post_id: "12" }, token: TOKEN }, "frame:viewer", /integer/);
   ok("frame.register", { token: TOKEN, kind: "composer", me: "alice", mode: "new", to: "bob" }, "content");
   ok("frame.register", { token: TOKEN, kind: "composer", me: "alice", mode: "new", to: "" }, "content");
+  ok("frame.register", { token: TOKEN, kind: "composer", me: "alice", mode: "edit", topic_id: 4, post_id: 12 }, "content");
+  rejected("frame.register", { token: TOKEN, kind: "composer", me: "alice", mode: "reply", note: "edit" }, "content", /not allowed/);
   rejected("frame.register", { token: TOKEN, kind: "composer", me: "alice", mode: "new", to: "bob carol" }, "content", /invalid format/);
 });

@@ -3,8 +3,10 @@ alice and bob in Chromium on the stand-in with Discourse's rich editor available
 scripts + E2E_EXTRA_INJECT, leak oracle on).
 
 Ordered story: alice writes to bob → in that topic, Discourse's footer Reply, a post's Reply and
-the shift+r and q shortcuts open the encrypted composer, not Discourse's; so does Edit on one's
-own encrypted post → Discourse's composer opened
+the shift+r and q shortcuts open the encrypted composer, not Discourse's → Edit on one's own
+encrypted post (the first post, then a reply twice) edits it encrypted: a new revision of ciphertext,
+readers see the new text, "edited" and the earlier versions; Edit aimed by the page at someone
+else's post is refused → Discourse's composer opened
 anyway (by the page) is covered, and a secret typed into its textarea, then into its rich editor,
 reaches neither the editor nor the server, also after the autosave interval → outside encrypted
 conversations Discourse's composer works as usual → no secret reached the server.
@@ -25,12 +27,16 @@ pytestmark = pytest.mark.e2e
 
 TITLE = "Guard test: hidden title"
 BODY = "Guarded conversation. Secret marker: vermilion-tapir."
+EDITED = "Guarded conversation, edited. Secret marker: azure-wombat."
+REPLY = "A reply to edit: saffron-ibex"
+REPLY_EDITED = "A reply, edited once: umber-quokka"
+REPLY_EDITED_AGAIN = "A reply, edited twice: teal-pangolin"
 TYPED = "typed into the forum editor: ochre-narwhal"
 TYPED_RICH = "typed into the rich editor: celadon-okapi"
 # What is typed into the forum's own editor is, by nature, visible to the forum page's scripts
 # (the hostile keylogger reports it): the story's oracle does not hold it. What must not happen is
 # Discourse's own code saving or sending it: every request but the page scripts' is scanned for it.
-SECRETS = [PASSPHRASE, TITLE, BODY, "vermilion-tapir"]
+SECRETS = [PASSPHRASE, TITLE, BODY, "vermilion-tapir", "azure-wombat", "saffron-ibex", "umber-quokka", "teal-pangolin"]
 
 story, _ordered, oracle, srv = story_fixtures(SECRETS, ["alice", "bob"], settings={"rich_editor": True},
                                               topic_id=None)
@@ -89,17 +95,89 @@ def test_2_discourse_s_ways_into_its_composer_open_the_encrypted_one(users, stor
     close_encrypted_composer(bob)
 
 
-def test_2b_edit_on_one_s_own_encrypted_post_opens_the_encrypted_composer(users, srv, story):
-    alice = users["alice"]
+def _edit_in_composer(u: ForumUser, post_id: int, before: str, after: str):
+    """Discourse's Edit on the user's own post `post_id` opens the encrypted composer in edit mode
+    with the post's decrypted text; the user changes it and saves. Waits for the topic again."""
+    u.click_page(f'article[data-post-id="{post_id}"] .post-controls .edit')
+    wait_until(lambda: encrypted_composer_opened(u), timeout=30, what="Edit: the encrypted composer")
+    assert not discourse_composer_open(u)
+    u.composer()
+    wait_until(lambda: u.d.find_element("css selector", "#body").get_attribute("value") == before, timeout=30,
+               what=f"the composer shows the post's current text {before!r}")
+    assert u.d.find_element("css selector", "#send-btn").text == "Save the encrypted edit"
+    u.type("#body", after)
+    u.send_composer()
+    u.wait_topic_page()
+
+
+def _edited_note(u: ForumUser, post_id: int) -> list[str]:
+    """The viewer's "edited" note opened: its summary, then each earlier version's text."""
+    u.d.switch_to.default_content()
+    u.d.switch_to.frame(u.viewer_for(post_id))
+    try:
+        note = u.d.find_element("css selector", "#edited")
+        u.d.execute_script("arguments[0].open = true", note)
+        return [note.find_element("css selector", "summary").text] + \
+            [v.text for v in note.find_elements("css selector", ".version-text")]
+    finally:
+        u.d.switch_to.default_content()
+
+
+def test_2b_edit_on_one_s_own_encrypted_post_edits_it_encrypted(users, srv, story):
+    """alice edits her first post with Discourse's Edit: a new revision of ciphertext on the forum,
+    and both readers see the new text, "edited", and the earlier version."""
+    alice, bob = users["alice"], users["bob"]
+    first = srv.posts(story.topic_id)[0]
     alice.to_forum(f"/t/{story.topic_id}")
-    alice.read_viewer(srv.posts(story.topic_id)[0]["id"])
-    alice.click_page(".post-controls .edit")
+    alice.read_viewer(first["id"])
+    _edit_in_composer(alice, first["id"], BODY, EDITED)
+    assert srv.post(first["id"])["version"] == 2 and len(srv.revisions(first["id"])) == 1
+    assert "azure-wombat" not in srv.post(first["id"])["raw"] and "BEGIN" in srv.post(first["id"])["raw"]
+    for u in (alice, bob):
+        u.to_forum(f"/t/{story.topic_id}")
+        shown = u.read_viewer(first["id"])
+        assert "azure-wombat" in shown["body"] and "vermilion-tapir" not in shown["body"], u.username
+        assert shown["title"] == TITLE
+        note = _edited_note(u, first["id"])
+        assert note[0].startswith("edited") and note[1:] == [BODY], note
+    alice.to_forum("/")
+
+
+def test_2c_a_reply_edited_twice_keeps_its_history_and_others_cannot_edit_it(users, srv, story):
+    bob, alice = users["bob"], users["alice"]
+    bob.to_forum(f"/t/{story.topic_id}")
+    bob.read_viewer(srv.posts(story.topic_id)[0]["id"])
+    bob.click_page("#topic-footer-buttons .btn-primary.create")
+    bob.composer()
+    bob.type("#body", REPLY)
+    bob.send_composer()
+    bob.wait_topic_page()
+    reply = srv.posts(story.topic_id)[-1]
+    bob.read_viewer(reply["id"])
+    _edit_in_composer(bob, reply["id"], REPLY, REPLY_EDITED)
+    bob.read_viewer(reply["id"])
+    _edit_in_composer(bob, reply["id"], REPLY_EDITED, REPLY_EDITED_AGAIN)
+    assert srv.post(reply["id"])["version"] == 3
+    alice.to_forum(f"/t/{story.topic_id}")
+    shown = alice.read_viewer(reply["id"])
+    assert shown["body"] == REPLY_EDITED_AGAIN
+    assert _edited_note(alice, reply["id"])[1:] == [REPLY, REPLY_EDITED]
+    # The forum page can aim Edit at someone else's post (a page script adds the button): the
+    # composer refuses to edit it, and nothing is posted.
+    alice.d.execute_script("""
+      const post = document.querySelector(`article[data-post-id="${arguments[0]}"] .post-controls`);
+      const b = document.createElement('button'); b.className = 'edit'; b.textContent = 'Edit';
+      post.append(b);""", reply["id"])
+    alice.click_page(f'article[data-post-id="{reply["id"]}"] .post-controls .edit')
     wait_until(lambda: encrypted_composer_opened(alice), timeout=30, what="Edit: the encrypted composer")
-    time.sleep(1)
-    assert not discourse_composer_open(alice)
-    alice.composer()
-    assert "cannot be edited with the forum's editor" in alice.d.find_element("css selector", "#status").text
-    close_encrypted_composer(alice)
+    alice.in_composer()
+    state = alice.wait_composer(("error",), timeout=60)
+    assert state == "error" and "Only your own encrypted posts can be edited" in \
+        alice.d.find_element("css selector", "#status").text
+    alice.d.find_element("css selector", "#cancel-btn").click()
+    alice.d.switch_to.default_content()
+    wait_until(lambda: not encrypted_composer_opened(alice), timeout=30, what="the encrypted composer closed")
+    assert srv.post(reply["id"])["version"] == 3
     alice.to_forum("/")
 
 

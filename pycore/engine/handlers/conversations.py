@@ -4,12 +4,13 @@ later posts, writing replies and key shares, and the list of conversations on th
 | type | payload | result |
 |---|---|---|
 | conv.start | {origin, me, recipients: [{username, bio_raw}], title, body, max_chars?} | {raw, title (placeholder), target_recipients, conversation_id, participants} |
-| conv.open | {origin, topic_id, raw (first post), me, author: {username, bio_raw?}, allowed_users?: [username] (Discourse's details.allowed_users)} | {topic_id, conversation_id, status, detail, title, body, author, participants, created_at, author_key, invited, without_key? (allowed users who got no key: added by the server or invited without a key share), copied_from_topic?} |
+| conv.open | {origin, topic_id, raw (first post), me, author: {username, bio_raw?}, allowed_users?: [username] (Discourse's details.allowed_users)} | {topic_id, conversation_id, status, detail, title, body, author, participants, created_at, edited_at, history, history_omitted, author_key, invited, without_key? (allowed users who got no key: added by the server or invited without a key share), copied_from_topic?} |
 | conv.accept_share | {origin, topic_id, raw (key-share post), me, poster: {username, bio_raw?}} | {topic_id, conversation_id, status, detail} (no plaintext) |
-| conv.read | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}], only_cached?} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint, invitee_digits, author_key: {status, fingerprint, digits, verified, own}}], conversation: {id, title}} — with only_cached, a post not read yet is status "pending" (nothing is decrypted) |
+| conv.read | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}], only_cached?} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint, invitee_digits, edited_at, history: [{raw, at}], history_omitted, author_key: {status, fingerprint, digits, verified, own}}], conversation: {id, title}} — with only_cached, a post not read yet is status "pending" (nothing is decrypted) |
 | conv.prepare | {origin, topic_id, posts: [as conv.read]} (from the content script) | {read, decrypted} — the results stay in the engine's read cache for the page's viewers |
 | test.read_stats | {clear?} (test builds) | {decrypted, hits, entries} |
 | conv.reply | {origin, topic_id, conversation_id (the one the composer shows), me, body, max_chars?} | {raw} |
+| conv.edit | {origin, topic_id, conversation_id, me, raw (the post's current raw), body, max_chars?} | {raw}: a new signed version of my post, for PUT /posts/{post_id}.json |
 | conv.share_key | {origin, topic_id, conversation_id, me, invitee: {username, bio_raw}, max_chars?} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
 | conv.missing_key | {raw (first post or key share), bio_raw (mine)} | {known, where? ("published" or "previous"), digits?}: the key of mine, named by my profile, that the post is wrapped to |
 | conv.list | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at}]} |
@@ -173,7 +174,8 @@ async def open_first_post(engine, payload, context):
     invited = (await engine.store.get(names.conversation(origin, topic_id))).get("invited") or []
     out = {"topic_id": topic_id, "conversation_id": conv.id, "status": conv.status, "detail": conv.detail,
            "title": conv.title, "body": conv.body, "author": conv.author, "participants": conv.participants,
-           "created_at": conv.created_at, "author_key": {"known": bool(author_keys)}, "invited": invited}
+           "created_at": conv.created_at, "edited_at": conv.edited_at, "history": conv.history,
+           "history_omitted": conv.history_omitted, "author_key": {"known": bool(author_keys)}, "invited": invited}
     if allowed is not None:
         keyed = {p[0].lower() for p in conv.participants} | {n.lower() for n in invited}
         out["without_key"] = sorted({u for u in allowed if u.lower() not in keyed}, key=str.lower)
@@ -238,7 +240,8 @@ def _pin_badge(pin, own: set) -> dict:
 
 
 _EMPTY_ITEM = {"kind": None, "status": "malformed", "detail": "", "body": None, "author": None, "created_at": None,
-               "invitee": None, "invitee_fingerprint": None, "invitee_digits": None, "time_skew_seconds": None}
+               "invitee": None, "invitee_fingerprint": None, "invitee_digits": None, "time_skew_seconds": None,
+               "edited_at": None, "history": [], "history_omitted": 0}
 # Posts whose cryptography is in flight at once: WebCrypto runs them on the browser's threads.
 _CONCURRENT_READS = 64
 
@@ -358,7 +361,7 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
             item.update(kind=r.kind, status=r.status, detail=r.detail, body=r.body, author=r.author_name,
                         created_at=r.created_at, invitee=r.invitee_name, invitee_fingerprint=r.invitee_fingerprint,
                         invitee_digits=inband.fingerprint_digits(r.invitee_fingerprint) if r.invitee_fingerprint
-                        else None)
+                        else None, edited_at=r.edited_at, history=r.history, history_omitted=r.history_omitted)
             if r.status == inband.STATUS_VALID:
                 if r.kind == "key_share":
                     invitees.append(r.invitee_name)
@@ -424,6 +427,22 @@ async def reply(engine, payload, context):
     return {"raw": raw}
 
 
+async def edit(engine, payload, context):
+    """A new version of one of my posts. The previous version is the forum's current raw of the
+    post, which the forum could have swapped: make_revision accepts it only when it opens with
+    this conversation's key and carries my valid signature, so an edit never re-signs someone
+    else's words."""
+    origin, topic_id = args.origin(payload, context), args.topic_id(payload)
+    me, body = args.username(payload.get("me"), "me"), args.text(payload, "body")
+    previous = args.text(payload, "raw")
+    ident = await engine.require_unlocked()
+    conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
+    retired = [await inband.key_of(engine.prims, old) for old in await at_rest.retired_identities(engine, ident)]
+    raw = await inband.make_revision(engine.prims, conv, ident, me, previous, body, inband.iso_time(engine.clock()),
+                                     own_keys=retired, max_chars=args.max_chars(payload))
+    return {"raw": raw}
+
+
 async def share_key(engine, payload, context):
     origin, topic_id = args.origin(payload, context), args.topic_id(payload)
     me = args.username(payload.get("me"), "me")
@@ -484,6 +503,7 @@ HANDLERS = {
     "conv.prepare": prepare_posts,
     "test.read_stats": read_stats,
     "conv.reply": reply,
+    "conv.edit": edit,
     "conv.share_key": share_key,
     "conv.list": list_conversations,
     "conv.missing_key": missing_key,
