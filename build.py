@@ -145,6 +145,8 @@ def manifest_for(target: str, test: bool) -> dict:
         if overlay.is_file():
             m = deep_merge(m, json.loads(overlay.read_text()))
         m["host_permissions"] = list(TEST_HOSTS)
+        # Headless browsers cannot answer the permission prompt: granted at install.
+        m["permissions"] = m["permissions"] + ["notifications"]
         m["name"] = m["name"] + " (test build)"
     return m
 

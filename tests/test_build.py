@@ -90,11 +90,14 @@ def test_firefox_manifest(two_builds):
 
 
 def test_test_builds_differ_only_in_host_permissions_test_hooks_and_key(two_builds):
+    """…and in the notifications permission, optional in store builds."""
     out = two_builds[0][0]
     for target in ("chromium", "firefox"):
         store, test = out / target, out / f"{target}-test"
         ms, mt = _manifest(out, target), _manifest(out, f"{target}-test")
         assert mt.pop("host_permissions") == ["http://127.0.0.1/*", "http://localhost/*"]
+        # the optional notifications permission, granted at install (headless browsers have no prompt)
+        assert mt["permissions"].pop() == "notifications" and "notifications" in mt["optional_permissions"]
         if target == "chromium":
             assert mt.pop("key").startswith("MIIBIjAN")
         assert mt.pop("name").endswith("(test build)")
@@ -260,6 +263,7 @@ def test_store_zips_follow_the_upload_rules(two_builds):
             assert 0 < len(m["name"]) <= 45 and 0 < len(m["short_name"]) <= 45
             assert 0 < len(m["description"]) <= 132, "Chrome's limit for the description"
             assert m["permissions"] == STORE_PERMISSIONS[target]
+            assert m["optional_permissions"] == ["notifications"], "asked for when the user turns notifications on"
             assert m["optional_host_permissions"] == ["https://*/*", "http://*/*"]
             assert "host_permissions" not in m and "content_scripts" not in m
             assert m["content_security_policy"] == {"extension_pages": CSP}

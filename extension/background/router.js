@@ -5,7 +5,9 @@
 import "../common/config.js";
 import "../common/constants.js";
 import "../common/messages.js";
+import "../common/i18n.js";
 import { storageSchema } from "./storage_schema.js";
+import { createNotifier } from "./notify.js";
 
 const M = globalThis.EFD_MESSAGES;
 const CFG = globalThis.EFD_CONFIG || {};
@@ -92,6 +94,11 @@ export function createRouter({ api, engineCall, dropEngine }) {
     }
   }
 
+  const notifier = createNotifier({ api, sites: enabledSites,
+    forumIn: (origin, op, args) => forumIn(api, origin, { op, args }),
+    engine: (type, payload) => toEngine(type, payload, "router"),
+    isEncrypted: (raw) => M.patterns.message.test(raw), t: (key, subs) => globalThis.EFD_I18N.t(key, subs) });
+
   const ROUTER_HANDLERS = {
     async "site.enable"({ origin }) {
       const o = new URL(origin).origin;
@@ -120,6 +127,7 @@ export function createRouter({ api, engineCall, dropEngine }) {
     },
     async "test.drop_engine"() { await dropEngine(); return { dropped: true }; },
     ...frameHandlers(api),
+    ...notifier.handlers,
   };
 
   async function dispatch(msg, sender) {
@@ -170,6 +178,7 @@ export function createRouter({ api, engineCall, dropEngine }) {
       if (unlocked) await toEngine("engine.tick", {}, "router").catch((e) => console.warn("tick failed", e));
     });
     api.alarms.get(TICK_ALARM).then((a) => { if (!a) api.alarms.create(TICK_ALARM, { periodInMinutes: 0.5 }); });
+    notifier.listen();
     api.runtime.onInstalled.addListener((details) => {
       if (details.reason === "install") api.runtime.openOptionsPage();
     });
@@ -186,6 +195,26 @@ export function createRouter({ api, engineCall, dropEngine }) {
 // A page that keeps asking for frames must not fill storage.session (shared by every forum and
 // tab): each tab keeps at most this many tokens, the oldest are dropped.
 const MAX_TOKENS_PER_TAB = 300;
+
+// A declared content.* message to the content script of the tab's top document.
+async function contentOf(api, tabId, type, payload) {
+  const reply = await api.tabs.sendMessage(tabId, { type, payload }, { frameId: 0 });
+  if (!reply) throw new M.Rejected("the forum page did not answer (reload it)", "no_content");
+  if (!reply.ok) { const e = new Error(reply.error.message); e.code = reply.error.code; e.info = reply.error; throw e; }
+  return reply.result;
+}
+// A forum operation run by the content script of any tab of `origin`.
+async function forumIn(api, origin, request) {
+  const o = new URL(origin).origin;
+  const tabs = (await api.tabs.query({ url: originPattern(o) }))
+    .filter((t) => { try { return new URL(t.url).origin === o; } catch (_) { return false; } });
+  if (!tabs.length) throw new M.Rejected(`open ${origin} in a tab (logged in) first`, "no_forum_tab");
+  let last = null;
+  for (const t of tabs) {
+    try { return await contentOf(api, t.id, "content.forum", request); } catch (e) { last = e; if (e.code && e.code !== "no_content") throw e; }
+  }
+  throw last;
+}
 
 function frameHandlers(api) {
   const key = (t) => "tok." + t;
@@ -226,18 +255,7 @@ function frameHandlers(api) {
     if (!rec || !sender.tab || rec.tab !== sender.tab.id) throw new M.Rejected("unknown frame token", "bad_token");
     return rec;
   }
-  // A declared content.* message to the content script of the tab's top document.
-  async function toContent(tabId, type, payload) {
-    const reply = await api.tabs.sendMessage(tabId, { type, payload }, { frameId: 0 });
-    if (!reply) throw new M.Rejected("the forum page did not answer (reload it)", "no_content");
-    if (!reply.ok) { const e = new Error(reply.error.message); e.code = reply.error.code; e.info = reply.error; throw e; }
-    return reply.result;
-  }
-  async function tabsOf(origin) {
-    const o = new URL(origin).origin;
-    const tabs = await api.tabs.query({ url: originPattern(o) });
-    return tabs.filter((t) => { try { return new URL(t.url).origin === o; } catch (_) { return false; } });
-  }
+  const toContent = (tabId, type, payload) => contentOf(api, tabId, type, payload);
   return {
     async "frame.register"(p, sender) {
       const rec = { tab: sender.tab.id, origin: new URL(sender.url).origin, kind: p.kind, me: p.me,
@@ -284,13 +302,7 @@ function frameHandlers(api) {
         return toContent(rec.tab, "content.forum", request);
       }
       if (!origin) throw new M.Rejected("forum.request needs a token or an origin");
-      const tabs = await tabsOf(origin);
-      if (!tabs.length) throw new M.Rejected(`open ${origin} in a tab (logged in) first`, "no_forum_tab");
-      let last = null;
-      for (const t of tabs) {
-        try { return await toContent(t.id, "content.forum", request); } catch (e) { last = e; if (e.code && e.code !== "no_content") throw e; }
-      }
-      throw last;
+      return forumIn(api, origin, request);
     },
     async "ui.confirm"({ token, question, action }, sender) {
       const rec = await ownRecord(token, sender);

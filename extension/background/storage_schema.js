@@ -8,7 +8,7 @@ export const STORAGE_SCHEMA = 1;
 
 // Items this code writes, per area (anything else is someone else's: kept, reported).
 const KNOWN = {
-  local: (k) => k === "schema" || k === "sites",
+  local: (k) => k === "schema" || k === "sites" || k === "notify" || k === "notify_seen",
   session: (k) => k === "schema" || k === "marker" || k === "unlocked" || k.startsWith("tok."),
 };
 

@@ -150,7 +150,8 @@
     answer_key_exchange: V.obj({ topic_id: topicId, raw: armoured(patterns.key) }),
     create_backup: V.obj({ title: V.literal(C.BACKUP_TITLE), raw: armoured(patterns.backup) }),
     find_backup: V.obj({}),
-    my_pms: V.obj({}),
+    // pages: only the first pages (the newest PMs), for the notification poll
+    my_pms: V.obj({ pages: V.optional(V.int({ min: 1, max: 60 })) }),
     navigate: V.obj({ topic_id: topicId }),
   };
   // {op, args} plus, from extension pages and frames, where to run it (`extra` fields).
@@ -181,6 +182,9 @@
     // A locked viewer or composer asks for the unlock window (an extension window: the passphrase
     // is never typed into the forum's page). One window at a time; asking again focuses it.
     "ui.open_unlock": { from: FRAMES, to: "router", payload: V.obj({ token }) },
+    // Desktop notifications for new encrypted messages (background/notify.js): the setting.
+    "notify.get": { from: ["page:options"], to: "router", payload: V.obj({}) },
+    "notify.set": { from: ["page:options"], to: "router", payload: V.obj({ enabled: V.bool() }) },
     "ui.confirm_get": { from: ["page:confirm"], to: "router", payload: V.obj({ id: confirmId }) },
     "ui.confirm_answer": { from: ["page:confirm"], to: "router", payload: V.obj({ id: confirmId, confirmed: V.bool() }) },
 
@@ -271,7 +275,8 @@
     "conv.start": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, me: username,
       recipients: V.array(userRef, { max: 60 }), title: V.str({ min: 1, max: 255 }), body: V.str({ max: 200000 }), max_chars: maxChars }) },
     // allowed_users: Discourse's details.allowed_users; the result then names those without a key.
-    "conv.open": { from: EXT, to: "engine", payload: V.obj({ origin, topic_id: topicId, raw: V.str({ max: 200000 }),
+    // The router opens a first post for a notification's title (background/notify.js).
+    "conv.open": { from: [...EXT, "router"], to: "engine", payload: V.obj({ origin, topic_id: topicId, raw: V.str({ max: 200000 }),
       me: username, author: userRef, allowed_users: V.optional(V.array(username, { max: 1000 })) }) },
     // Which key of mine (named by my profile) a first post this device cannot open is wrapped to.
     "conv.missing_key": { from: EXT, to: "engine", payload: V.obj({ raw: V.str({ max: 200000 }), bio_raw: bio }) },
@@ -304,6 +309,8 @@
     // ---- test hooks: only honoured when EFD_CONFIG.testHooks (test builds) --------------------
     "test.engine_info": { from: ["page:*"], to: "engine", payload: V.obj({}), test: true },
     "test.drop_engine": { from: ["page:*"], to: "router", payload: V.obj({}), test: true },
+    // Runs the notification poll now; answers with the notifications it showed.
+    "test.notify_poll": { from: ["page:*"], to: "router", payload: V.obj({}), test: true },
     // Posts the engine decrypted and served from its read cache (counts only); clear empties it.
     "test.read_stats": { from: ["page:*"], to: "engine", payload: V.obj({ clear: V.optional(V.bool()) }), test: true },
   });

@@ -185,8 +185,8 @@
   // Discourse's PM lists are paged (lib/topic_query.rb: 30 per page, 0-based ?page=, and
   // topic_list.more_topics_url only while a page is full): every page, up to a bound.
   const MAX_LIST_PAGES = 60;
-  async function* pmTopics(path) {
-    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+  async function* pmTopics(path, maxPages = MAX_LIST_PAGES) {
+    for (let page = 0; page < Math.min(maxPages, MAX_LIST_PAGES); page++) {
       const j = await ajax("GET", page ? `${path}?page=${page}` : path);
       const list = (j && j.topic_list) || {};
       for (const t of list.topics || []) yield t;
@@ -296,12 +296,12 @@
       }
       return { found: false, topic_id: null, raw: null };
     },
-    async my_pms() {
+    async my_pms({ pages } = {}) {
       const u = await requireUser();
       const topics = [];
       const iso = (v) => (typeof v === "string" ? v : null);
       const count = (v) => (Number.isInteger(v) && v >= 0 ? v : null);
-      for await (const t of pmTopics(`/topics/private-messages/${encodeURIComponent(u)}.json`)) {
+      for await (const t of pmTopics(`/topics/private-messages/${encodeURIComponent(u)}.json`, pages ?? MAX_LIST_PAGES)) {
         // The list's own read state (TopicListItemSerializer, from the user's TopicUser row):
         // unseen = never opened; unread_posts (older forums: unread, new_posts) = posts after the
         // last one read. Dates and counts are public metadata of the PM, like its title.

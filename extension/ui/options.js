@@ -249,7 +249,30 @@ function wirePhrase() {
   showSecurityPhrase();
 }
 
+// Desktop notifications: the browser's permission is asked for from this click (it is optional
+// in the manifest), then the router polls the enabled forums.
+function wireNotify() {
+  const box = $("#notify-toggle");
+  send("notify.get").then((s) => { box.checked = s.enabled && s.permitted; }).catch(() => {});
+  box.addEventListener("change", async () => {
+    const on = box.checked;
+    try {
+      const api = globalThis.browser || globalThis.chrome;
+      if (on && !(await api.permissions.request({ permissions: ["notifications"] }))) {
+        box.checked = false;
+        return setMessage($("#notify-msg"), t("options_notify_refused"), "error");
+      }
+      await send("notify.set", { enabled: on });
+      setMessage($("#notify-msg"), on ? t("options_notify_on") : t("options_notify_off"), "ok");
+    } catch (e) {
+      box.checked = !on;
+      setErrorMessage($("#notify-msg"), e);
+    }
+  });
+}
+
 wirePhrase();
+wireNotify();
 wireReplace();
 wireReset();
 refresh();

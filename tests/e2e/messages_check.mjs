@@ -40,6 +40,10 @@ test("undeclared, malformed and disallowed messages are rejected with a clear er
   rej({ type: "site.enable", payload: { origin: "javascript:alert(1)" } }, "page:popup", /invalid format/);
   rej({ type: "engine.tick", payload: {} }, "page:options", /may not be sent/);
   rej({ type: "test.drop_engine", payload: {} }, "page:options", /only available in test builds/);
+  rej({ type: "test.notify_poll", payload: {} }, "page:options", /only available in test builds/);
+  rej({ type: "notify.set", payload: { enabled: true } }, "content", /may not be sent/);
+  rej({ type: "notify.set", payload: { enabled: true } }, "frame:viewer", /may not be sent/);
+  rej({ type: "notify.set", payload: { enabled: "yes" } }, "page:options", /boolean/);
   rej({ type: "toString", payload: {} }, "page:options", /undeclared/);
   rej({ type: "__proto__", payload: {} }, "page:options", /undeclared/);
 });
@@ -51,6 +55,10 @@ test("valid messages pass", () => {
   assert.equal(M.check({ type: "site.enable", payload: { origin: "http://127.0.0.1:8080" } }, "page:popup").to, "router");
   assert.equal(M.check({ type: "test.drop_engine", payload: {} }, "page:options", { testHooks: true }).to, "router");
   assert.equal(M.check({ type: "engine.tick", payload: {} }, "router").to, "engine");
+  assert.equal(M.check({ type: "notify.set", payload: { enabled: true } }, "page:options").to, "router");
+  // the router opens a first post for a notification's title
+  assert.equal(M.check({ type: "conv.open", payload: { origin: "http://127.0.0.1:8080", topic_id: 3, raw: "x", me: "alice",
+    author: { username: "bob" } } }, "router").to, "engine");
 });
 
 test("content scripts only get allow-listed result fields", () => {
