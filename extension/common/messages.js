@@ -88,6 +88,7 @@
     optionalUsernameList: new RegExp(`^(?:${USER_LIST})?$`),
     message: armourRe(C.MSG_BEGIN, C.MSG_END),
     backup: armourRe(C.BACKUP_BEGIN, C.BACKUP_END),
+    state: armourRe(C.STATE_BEGIN, C.STATE_END),
     key: armourRe(C.KEY_BEGIN, C.KEY_END),
     // a page's computed colour and font family, as the content script registers them for frames
     cssColour: /^(?:rgba?\([\d\s.,%/]+\)|#[0-9a-fA-F]{3,8})$/,
@@ -150,6 +151,10 @@
     answer_key_exchange: V.obj({ topic_id: topicId, raw: armoured(patterns.key) }),
     create_backup: V.obj({ title: V.literal(C.BACKUP_TITLE), raw: armoured(patterns.backup) }),
     find_backup: V.obj({}),
+    // The device state PM to myself (PROTOCOL §5a): one reply per device post.
+    create_state: V.obj({ title: V.literal(C.STATE_TITLE), raw: armoured(patterns.state) }),
+    reply_state: V.obj({ topic_id: topicId, raw: armoured(patterns.state) }),
+    find_state: V.obj({}),
     // pages: only the first pages (the newest PMs), for the notification poll
     my_pms: V.obj({ pages: V.optional(V.int({ min: 1, max: 60 })) }),
     navigate: V.obj({ topic_id: topicId }),
@@ -270,6 +275,11 @@
     "backup.inspect": { from: EXT, to: "engine", payload: V.obj({ raw: V.str({ max: 200000 }) }) },
     "backup.restore": { from: ["page:inbox", "page:options"], to: "engine", payload: V.obj({
       raw: V.str({ min: 40, max: 200000 }), secret: passphrase, new_passphrase: newPassphrase }) },
+
+    // ---- engine: device sync (the state PM to myself) -----------------------------------------
+    "sync.export": { from: ["page:inbox"], to: "engine", payload: V.obj({ origin }) },
+    "sync.import": { from: ["page:inbox"], to: "engine", payload: V.obj({ origin,
+      records: V.array(V.str({ min: 40, max: 400000 }), { max: 100 }) }) },
 
     // ---- engine: conversations -----------------------------------------------------------------
     "conv.start": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, me: username,

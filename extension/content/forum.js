@@ -296,6 +296,26 @@
       }
       return { found: false, topic_id: null, raw: null };
     },
+    async create_state({ title, raw }) {
+      if (title !== C.STATE_TITLE || !P.state.test(raw) || P.backup.test(raw)) throw new ForumError("refused", "only a device state can be posted");
+      const u = await requireUser();
+      return postPm({ archetype: "private_message", title, raw, target_recipients: u });
+    },
+    async reply_state({ topic_id, raw }) {
+      if (!P.state.test(raw) || P.backup.test(raw)) throw new ForumError("refused", "only a device state can be posted");
+      return postPm({ topic_id, raw });
+    },
+    async find_state() {
+      // Every state post of mine in my state PM; the engine refuses any it cannot open as mine.
+      const u = await requireUser();
+      for await (const t of pmTopics(`/topics/private-messages-sent/${encodeURIComponent(u)}.json`)) {
+        if (t.title !== C.STATE_TITLE) continue;
+        const tp = await topic(t.id);
+        const mine = tp.posts.filter((p) => p.username.toLowerCase() === u.toLowerCase() && P.state.test(p.raw));
+        if (mine.length) return { found: true, topic_id: t.id, records: mine.map((p) => p.raw).slice(-100) };
+      }
+      return { found: false, topic_id: null, records: [] };
+    },
     async my_pms({ pages } = {}) {
       const u = await requireUser();
       const topics = [];

@@ -54,8 +54,39 @@ async function refresh() {
   show($("#sec-forum")); show($("#sec-convs")); show($("#sec-keys"));
   await checkPublishedKey();
   await listConversations();
-  // Without a click: a device that just restored its key shows its history.
+  // Without a click: a device that just restored its key shows its history, and takes over
+  // what the user's other devices know (verified keys, conversations, drafts).
   discover();
+  syncDevices();
+}
+
+// Device sync (PROTOCOL §5a): merge every state post of mine, then post this device's state
+// when the forum's records do not already hold all of it. Ciphertext only crosses the page.
+let devSyncing = null;
+function syncDevices() {
+  if (devSyncing) return devSyncing;
+  const line = $("#devsync-state"), b = $("#devsync-btn");
+  b.disabled = true;
+  show(line);
+  line.dataset.state = "running";
+  setMessage(line, t("inbox_devsync_working"), "info");
+  devSyncing = (async () => {
+    const found = await forum("find_state");
+    const got = await send("sync.import", { origin, records: found.records });
+    if (!found.found || !got.covered) {
+      const out = await send("sync.export", { origin });
+      await withRetry(() => (found.found ? forum("reply_state", { topic_id: found.topic_id, raw: out.raw })
+        : forum("create_state", { title: out.title, raw: out.raw })), () => {});
+    }
+    line.dataset.state = "done";
+    setMessage(line, got.rejected.length ? t("inbox_devsync_rejected", [String(got.rejected.length)])
+      : t("inbox_devsync_done", [String(got.applied.pins), String(got.applied.drafts)]), got.rejected.length ? "warn" : "ok");
+    if (got.applied.pins) await listConversations();
+  })().catch((e) => {
+    line.dataset.state = "error";
+    setMessage(line, errorText(e), "error");
+  }).finally(() => { devSyncing = null; b.disabled = false; });
+  return devSyncing;
 }
 
 // A device without a key looks on the forum first: a new device or a reset should get the user's
@@ -497,6 +528,7 @@ async function lookForMessages() {
 }
 
 $("#sync-btn").addEventListener("click", () => discover());
+$("#devsync-btn").addEventListener("click", () => syncDevices());
 
 (async () => {
   await chooseForum();

@@ -1,0 +1,119 @@
+"""Device sync: this device's pins, conversation list and drafts as an encrypted, signed state
+record for the PM to myself (pycore.inband.state), and the records of my other devices merged in.
+
+| type | payload | result |
+|---|---|---|
+| sync.export | {origin} | {raw, title (the state PM's), counts: {pins, conversations, drafts}} |
+| sync.import | {origin, records: [raw…]} | {applied: {pins, conversations, drafts}, rejected: [{index, code, detail}], covered (true: the forum's records already hold all this device knows; no need to post)} |
+
+Applying a merged state only ever makes a pin stricter (first_seen -> verified), and only when the
+synced fingerprint is the one pinned here: a synced "key changed" for a key this device has not
+seen yet is counted, not applied (the device learns it itself from the user's profile). A draft
+is written when the synced one is newer than this device's. Conversations are listed from the
+state; their keys still come from the first posts.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ...errors import AuthenticationFailed, BadRequest, MalformedInput
+from ...inband import forum
+from ...inband import state as st
+from .. import args, at_rest
+from .. import store as names
+from .conversations import _meta
+
+
+def _records(payload) -> list[str]:
+    recs = payload.get("records")
+    if not isinstance(recs, list) or len(recs) > 100 or not all(isinstance(r, str) for r in recs):
+        raise BadRequest("records: a list of up to 100 post raws")
+    return recs
+
+
+async def _local_state(engine, ident, origin) -> dict:
+    out = st.empty()
+    pin_prefix, draft_prefix = names.pin(origin, ""), names.draft(origin, "")
+    for key in await engine.store.keys():
+        if key.startswith(pin_prefix):
+            pin = await engine.store.get(key)
+            if not isinstance(pin, dict) or not pin.get("fingerprint"):
+                continue
+            pending = (pin.get("pending") or {}).get("fingerprint")
+            state = "key_changed" if pending else ("verified" if pin.get("verified") else "first_seen")
+            at = pin.get("verified_at") or pin.get("first_seen") or 0
+            st.put_pin(out, origin, pin.get("username") or key[len(pin_prefix):],
+                       st.pin_entry(pin["fingerprint"], state, pending=pending, at=at if isinstance(at, (int, float)) else 0))
+        elif key.startswith(draft_prefix):
+            try:
+                data = json.loads((await at_rest.open_vault(engine, ident, await engine.store.get(key))).decode("utf-8"))
+            except (AuthenticationFailed, MalformedInput, ValueError, TypeError):
+                continue
+            st.put_draft(out, origin, key[len(draft_prefix):],
+                         st.draft_entry(data["text"], title=data.get("title"), updated_at=data.get("updated_at") or 0))
+    for topic_id in await engine.store.get(names.conversation_index(origin)) or []:
+        rec = await engine.store.get(names.conversation(origin, topic_id))
+        if not rec or not rec.get("conversation_id"):
+            continue
+        meta = await _meta(engine, ident, rec)
+        people = [p[0] if isinstance(p, (list, tuple)) else p for p in meta.get("participants") or []]
+        st.put_conversation(out, origin, topic_id, st.conversation_entry(
+            rec["conversation_id"], title=meta.get("title"), participants=[p for p in people if isinstance(p, str) and p],
+            updated_at=meta.get("created_at") if isinstance(meta.get("created_at"), (int, float)) else 0))
+    return out
+
+
+async def export(engine, payload, context):
+    origin = args.origin(payload, context)
+    ident = await engine.require_unlocked()
+    local = await _local_state(engine, ident, origin)
+    return {"raw": await st.seal_state(engine.prims, ident, local), "title": forum.STATE_TITLE,
+            "counts": {part: len(local[part]) for part in ("pins", "conversations", "drafts")}}
+
+
+async def _apply(engine, ident, origin, local, merged) -> dict:
+    applied = {"pins": 0, "conversations": 0, "drafts": 0, "pins_not_applied": 0}
+    for key, entry in merged["pins"].items():
+        o, username = st.split_key(key)
+        if o != origin or local["pins"].get(key) == entry:
+            continue
+        pin = await engine.store.get(names.pin(origin, username))
+        if entry["state"] == "verified" and pin and pin["fingerprint"] == entry["fingerprint"] \
+                and not pin.get("pending") and not pin.get("verified"):
+            pin["verified"] = True
+            await engine.store.set(names.pin(origin, username), pin)
+            applied["pins"] += 1
+        elif st.PIN_RANKS[entry["state"]] > st.PIN_RANKS[local["pins"].get(key, {}).get("state", "first_seen")]:
+            applied["pins_not_applied"] += 1
+    for key, entry in merged["drafts"].items():
+        o, draft_key = st.split_key(key)
+        if o != origin or local["drafts"].get(key) == entry:
+            continue
+        mine = local["drafts"].get(key)
+        if mine is not None and mine["updated_at"] >= entry["updated_at"]:
+            continue
+        if entry["deleted"]:
+            await engine.store.delete(names.draft(origin, draft_key))
+        else:
+            data = json.dumps({"text": entry["text"], "title": entry["title"], "updated_at": entry["updated_at"]})
+            await engine.store.set(names.draft(origin, draft_key), await at_rest.seal_vault(engine, ident, data.encode("utf-8")))
+        applied["drafts"] += 1
+    applied["conversations"] = len(set(merged["conversations"]) - set(local["conversations"]))
+    return applied
+
+
+async def import_(engine, payload, context):
+    origin = args.origin(payload, context)
+    records = _records(payload)
+    ident = await engine.require_unlocked()
+    remote, rejected = await st.open_all(engine.prims, ident, records)
+    local = await _local_state(engine, ident, origin)
+    applied = await _apply(engine, ident, origin, local, st.merge(local, remote))
+    return {"applied": applied, "rejected": rejected, "covered": st.covers(remote, local)}
+
+
+HANDLERS = {
+    "sync.export": export,
+    "sync.import": import_,
+}
