@@ -55,3 +55,37 @@ def test_a_sync_never_loosens_a_pin(devices, prims):
     assert check(two, bob)["status"] == "verified"
     state = run(st.open_state(prims, run(two.engine.require_unlocked()), two.ok("sync.export", {"origin": ORIGIN})["raw"]))
     assert state["pins"][ORIGIN + "\nbob"]["state"] == "verified"
+
+
+def test_a_new_device_pins_a_verified_key_and_a_key_change_as_my_other_device_did(devices, prims, vector_identities):
+    """A device that never saw bob's key takes the pin from the record (its fingerprint checked):
+    verified stays verified; a key change seen on the other device blocks sending here too."""
+    one, two, bob = devices
+    fp = check(one, bob)["fingerprint"]
+    one.ok("keys.mark_verified", {"origin": ORIGIN, "username": "bob", "fingerprint": fp})
+    got = two.ok("sync.import", {"origin": ORIGIN, "records": [one.ok("sync.export", {"origin": ORIGIN})["raw"]]})
+    assert got["applied"]["pins"] == 1
+    assert check(two, bob)["status"] == "verified" and check(two, bob)["fingerprint"] == fp
+    # bob's profile then shows another key on device one: the stricter state reaches device two
+    newer = User(prims, "bob", None)
+    newer.bio = one.bio   # another key in bob's profile (alice's, for the test): a key change
+    changed = check(one, newer)
+    assert changed["status"] == "key_changed"
+    got = two.ok("sync.import", {"origin": ORIGIN, "records": [one.ok("sync.export", {"origin": ORIGIN})["raw"]]})
+    assert got["applied"]["pins"] == 1
+    state = run(st.open_state(prims, run(two.engine.require_unlocked()), two.ok("sync.export", {"origin": ORIGIN})["raw"]))
+    pin = state["pins"][ORIGIN + "\nbob"]
+    assert (pin["state"], pin["fingerprint"], pin["pending"]) == ("key_changed", fp, changed["fingerprint"])
+    assert two.err("conv.start", {"origin": ORIGIN, "me": "alice", "recipients": [newer.ref()], "title": "t",
+                                  "body": "b"})["code"] == "key_change_unacknowledged"
+
+
+def test_a_synced_public_key_that_is_not_the_named_fingerprint_is_not_pinned(devices, prims):
+    one, two, bob = devices
+    ident = run(two.engine.require_unlocked())
+    forged = st.empty()
+    fp = check(one, bob)["fingerprint"]
+    st.put_pin(forged, ORIGIN, "bob", st.pin_entry(fp, "verified", at=1, public=one.ok("identity.public", {})["public"]))
+    raw = run(st.seal_state(prims, ident, forged))
+    assert two.ok("sync.import", {"origin": ORIGIN, "records": [raw]})["applied"]["pins"] == 0
+    assert check(two, bob)["status"] == "first_seen"

@@ -77,13 +77,20 @@ def _fp(v, what="fingerprint") -> str:
     return v
 
 
-def pin_entry(fingerprint, state, *, pending=None, at=0) -> dict:
+def pin_entry(fingerprint, state, *, pending=None, at=0, public=None, pending_public=None) -> dict:
+    """`public` / `pending_public`: the public identity strings of the two keys, so that a device
+    that never saw the user's key can pin it as my other device did (the engine checks that each
+    string has its fingerprint before using it)."""
     if state not in PIN_RANKS:
         raise MalformedInput(f"device state: pin state {state!r} is not one of {sorted(PIN_RANKS)}")
     if (state == "key_changed") != (pending is not None):
         raise MalformedInput("device state: a changed key (and only that) names the pending fingerprint")
+    if pending is None and pending_public is not None:
+        raise MalformedInput("device state: a pending public key without a pending fingerprint")
     return {"fingerprint": _fp(fingerprint), "state": state,
-            "pending": None if pending is None else _fp(pending, "pending fingerprint"), "at": _num(at, "pin time")}
+            "pending": None if pending is None else _fp(pending, "pending fingerprint"), "at": _num(at, "pin time"),
+            "public": _text(public, "public key", optional=True),
+            "pending_public": _text(pending_public, "pending public key", optional=True)}
 
 
 def conversation_entry(conversation_id, *, title=None, participants=(), updated_at=0) -> dict:
@@ -114,7 +121,8 @@ def put_draft(st, origin, draft_key, entry) -> None:
 
 # ------------------------------------------------------------------------------- the join
 def _pin_order(e):
-    return (PIN_RANKS[e["state"]], e["at"], e["fingerprint"], e["pending"] or "")
+    return (PIN_RANKS[e["state"]], e["at"], e["fingerprint"], e["pending"] or "", e["public"] or "",
+            e["pending_public"] or "")
 
 
 def _draft_order(e):
@@ -165,7 +173,8 @@ def covers(a: dict, b: dict) -> bool:
 
 # ------------------------------------------------------------------------------- validation
 _BUILDERS = {
-    "pins": lambda e: pin_entry(e.get("fingerprint"), e.get("state"), pending=e.get("pending"), at=e.get("at")),
+    "pins": lambda e: pin_entry(e.get("fingerprint"), e.get("state"), pending=e.get("pending"), at=e.get("at"),
+                                public=e.get("public"), pending_public=e.get("pending_public")),
     "conversations": lambda e: conversation_entry(e.get("conversation_id"), title=e.get("title"),
                                                   participants=e.get("participants", []), updated_at=e.get("updated_at")),
     "drafts": lambda e: draft_entry(e.get("text"), title=e.get("title"), updated_at=e.get("updated_at"),

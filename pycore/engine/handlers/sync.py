@@ -6,9 +6,11 @@ record for the PM to myself (pycore.inband.state), and the records of my other d
 | sync.export | {origin} | {raw, title (the state PM's), counts: {pins, conversations, drafts}} |
 | sync.import | {origin, records: [raw…]} | {applied: {pins, conversations, drafts}, rejected: [{index, code, detail}], covered (true: the forum's records already hold all this device knows; no need to post)} |
 
-Applying a merged state only ever makes a pin stricter (first_seen -> verified), and only when the
-synced fingerprint is the one pinned here: a synced "key changed" for a key this device has not
-seen yet is counted, not applied (the device learns it itself from the user's profile). A draft
+Applying a merged state only ever makes a pin stricter: a user this device has no pin for is
+pinned as my other device pinned them (the public key travels in the record, and its fingerprint
+is checked), verified or with a pending key change included; a pin for the same key becomes
+verified, or gets the pending change; a pin for another key is left alone (counted in
+pins_not_applied: this device decides from the user's profile, as for any key change). A draft
 is written when the synced one is newer than this device's. Conversations are listed from the
 state; their keys still come from the first posts.
 """
@@ -17,11 +19,12 @@ from __future__ import annotations
 
 import json
 
-from ...errors import AuthenticationFailed, BadRequest, MalformedInput
+from ...errors import AuthenticationFailed, BadRequest, MalformedInput, PycoreError
 from ...inband import forum
 from ...inband import state as st
 from .. import args, at_rest
 from .. import store as names
+from ..pins import published_key
 from .conversations import _meta
 
 
@@ -44,7 +47,9 @@ async def _local_state(engine, ident, origin) -> dict:
             state = "key_changed" if pending else ("verified" if pin.get("verified") else "first_seen")
             at = pin.get("verified_at") or pin.get("first_seen") or 0
             st.put_pin(out, origin, pin.get("username") or key[len(pin_prefix):],
-                       st.pin_entry(pin["fingerprint"], state, pending=pending, at=at if isinstance(at, (int, float)) else 0))
+                       st.pin_entry(pin["fingerprint"], state, pending=pending, at=at if isinstance(at, (int, float)) else 0,
+                                    public=pin.get("public"),
+                                    pending_public=(pin.get("pending") or {}).get("public") if pending else None))
         elif key.startswith(draft_prefix):
             try:
                 data = json.loads((await at_rest.open_vault(engine, ident, await engine.store.get(key))).decode("utf-8"))
@@ -72,6 +77,40 @@ async def export(engine, payload, context):
             "counts": {part: len(local[part]) for part in ("pins", "conversations", "drafts")}}
 
 
+async def _public_of(engine, public, fingerprint):
+    """The public identity string when it is the key with `fingerprint`, else None."""
+    if not public:
+        return None
+    try:
+        return public if (await published_key(engine.prims, public)).fingerprint_hex == fingerprint else None
+    except PycoreError:
+        return None
+
+
+async def _stricter_pin(engine, username, pin, entry):
+    """The pin after a synced entry, or None when the entry changes nothing here."""
+    if pin is None:
+        public = await _public_of(engine, entry["public"], entry["fingerprint"])
+        if public is None:
+            return None
+        pin = {"username": username, "fingerprint": entry["fingerprint"], "public": public, "verified": False,
+               "history": [], "pending": None, "first_seen": engine.clock(), "via_pm": False}
+        changed = True
+    elif pin["fingerprint"] != entry["fingerprint"]:
+        return None
+    else:
+        changed = False
+    if entry["state"] == "verified" and not pin.get("verified") and not pin.get("pending"):
+        pin["verified"], changed = True, True
+    if entry["state"] == "key_changed" and not pin.get("pending"):
+        pending = await _public_of(engine, entry["pending_public"], entry["pending"])
+        if pending is not None:
+            pin["pending"] = {"fingerprint": entry["pending"], "public": pending, "change_signed": False,
+                              "seen": engine.clock()}
+            changed = True
+    return pin if changed else None
+
+
 async def _apply(engine, ident, origin, local, merged) -> dict:
     applied = {"pins": 0, "conversations": 0, "drafts": 0, "pins_not_applied": 0}
     for key, entry in merged["pins"].items():
@@ -79,10 +118,9 @@ async def _apply(engine, ident, origin, local, merged) -> dict:
         if o != origin or local["pins"].get(key) == entry:
             continue
         pin = await engine.store.get(names.pin(origin, username))
-        if entry["state"] == "verified" and pin and pin["fingerprint"] == entry["fingerprint"] \
-                and not pin.get("pending") and not pin.get("verified"):
-            pin["verified"] = True
-            await engine.store.set(names.pin(origin, username), pin)
+        updated = await _stricter_pin(engine, username, pin, entry)
+        if updated is not None:
+            await engine.store.set(names.pin(origin, username), updated)
             applied["pins"] += 1
         elif st.PIN_RANKS[entry["state"]] > st.PIN_RANKS[local["pins"].get(key, {}).get("state", "first_seen")]:
             applied["pins_not_applied"] += 1
