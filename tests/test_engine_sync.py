@@ -89,3 +89,25 @@ def test_a_synced_public_key_that_is_not_the_named_fingerprint_is_not_pinned(dev
     raw = run(st.seal_state(prims, ident, forged))
     assert two.ok("sync.import", {"origin": ORIGIN, "records": [raw]})["applied"]["pins"] == 0
     assert check(two, bob)["status"] == "first_seen"
+
+
+def test_a_draft_sent_on_one_device_does_not_come_back_from_an_older_record(devices):
+    """Sending deletes the draft: the tombstone travels, so neither device's older record brings
+    the text back; and a draft of another forum whose name extends this one's is not this one's."""
+    one, two, bob = devices
+    one.ok("drafts.save", {"origin": ORIGIN, "draft_key": "reply.7", "text": "soon sent"}, sender="frame:composer")
+    older = one.ok("sync.export", {"origin": ORIGIN})["raw"]
+    two.ok("sync.import", {"origin": ORIGIN, "records": [older]})
+    assert two.ok("drafts.load", {"origin": ORIGIN, "draft_key": "reply.7"}, sender="frame:composer")["found"]
+    one.clock_advance(5)
+    assert one.ok("drafts.delete", {"origin": ORIGIN, "draft_key": "reply.7"}, sender="frame:composer")["deleted"] is True
+    got = one.ok("sync.import", {"origin": ORIGIN, "records": [older]})
+    assert got["applied"]["drafts"] == 0 and got["covered"] is False
+    assert not one.ok("drafts.load", {"origin": ORIGIN, "draft_key": "reply.7"}, sender="frame:composer")["found"]
+    newer = one.ok("sync.export", {"origin": ORIGIN})["raw"]
+    assert two.ok("sync.import", {"origin": ORIGIN, "records": [older, newer]})["applied"]["drafts"] == 1
+    assert not two.ok("drafts.load", {"origin": ORIGIN, "draft_key": "reply.7"}, sender="frame:composer")["found"]
+    # https://forum.example.org's draft "new" is stored under a name that starts like this forum's
+    one.ok("drafts.save", {"origin": ORIGIN + ".org", "draft_key": "new", "text": "elsewhere"}, sender="frame:composer")
+    exported = one.ok("sync.export", {"origin": ORIGIN})
+    assert exported["counts"]["drafts"] == 1   # the tombstone of reply.7 only

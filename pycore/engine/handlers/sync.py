@@ -26,6 +26,7 @@ from .. import args, at_rest
 from .. import store as names
 from ..pins import published_key
 from .conversations import _meta
+from .drafts import is_tombstone, tombstone
 
 
 def _records(payload) -> list[str]:
@@ -51,9 +52,17 @@ async def _local_state(engine, ident, origin) -> dict:
                                     public=pin.get("public"),
                                     pending_public=(pin.get("pending") or {}).get("public") if pending else None))
         elif key.startswith(draft_prefix):
+            record = await engine.store.get(key)
+            if is_tombstone(record):
+                if record.get("origin") == origin and isinstance(record["tombstone"], (int, float)):
+                    st.put_draft(out, origin, key[len(draft_prefix):],
+                                 st.draft_entry(updated_at=record["tombstone"], deleted=True))
+                continue
             try:
-                data = json.loads((await at_rest.open_vault(engine, ident, await engine.store.get(key))).decode("utf-8"))
+                data = json.loads((await at_rest.open_vault(engine, ident, record)).decode("utf-8"))
             except (AuthenticationFailed, MalformedInput, ValueError, TypeError):
+                continue
+            if data.get("origin", origin) != origin:   # another forum's name shares this prefix
                 continue
             st.put_draft(out, origin, key[len(draft_prefix):],
                          st.draft_entry(data["text"], title=data.get("title"), updated_at=data.get("updated_at") or 0))
@@ -132,9 +141,10 @@ async def _apply(engine, ident, origin, local, merged) -> dict:
         if mine is not None and mine["updated_at"] >= entry["updated_at"]:
             continue
         if entry["deleted"]:
-            await engine.store.delete(names.draft(origin, draft_key))
+            await engine.store.set(names.draft(origin, draft_key), tombstone(origin, entry["updated_at"]))
         else:
-            data = json.dumps({"text": entry["text"], "title": entry["title"], "updated_at": entry["updated_at"]})
+            data = json.dumps({"text": entry["text"], "title": entry["title"], "updated_at": entry["updated_at"],
+                               "origin": origin})
             await engine.store.set(names.draft(origin, draft_key), await at_rest.seal_vault(engine, ident, data.encode("utf-8")))
         applied["drafts"] += 1
     applied["conversations"] = len(set(merged["conversations"]) - set(local["conversations"]))
