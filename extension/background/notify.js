@@ -82,6 +82,12 @@ export function createNotifier({ api, forumIn, engine, sites, isEncrypted, t }) 
     }
   }
 
+  // The poll's timer exists only while notifications are on (it wakes the router).
+  async function schedule(enabled) {
+    if (!enabled) return api.alarms.clear(NOTIFY_ALARM);
+    if (!(await api.alarms.get(NOTIFY_ALARM))) api.alarms.create(NOTIFY_ALARM, { periodInMinutes: POLL_MINUTES });
+  }
+
   async function poll() {
     if (!(await settings()).enabled || !(await permitted())) return [];
     const before = created.length;
@@ -104,13 +110,14 @@ export function createNotifier({ api, forumIn, engine, sites, isEncrypted, t }) 
         await api.storage.local.set({ notify: { enabled } });
         // Turned on again later: start from what is there then, not from what was seen before.
         if (!enabled) await api.storage.local.remove("notify_seen");
+        await schedule(enabled);
         return { enabled };
       },
       async "test.notify_poll"() { return { notified: await poll() }; },
     },
     listen() {
       api.alarms.onAlarm.addListener((alarm) => { if (alarm.name === NOTIFY_ALARM) poll(); });
-      api.alarms.get(NOTIFY_ALARM).then((a) => { if (!a) api.alarms.create(NOTIFY_ALARM, { periodInMinutes: POLL_MINUTES }); });
+      settings().then((s) => schedule(s.enabled)).catch(() => {});
       // The permission is optional: the event exists only once it is granted.
       const clicked = async (id) => {
         const url = String(id).split("|").slice(2).join("|");
