@@ -15,7 +15,7 @@ def for_javascript() -> dict:
     return {
         "MSG_BEGIN": armour.MSG_BEGIN, "MSG_END": armour.MSG_END,
         "BACKUP_BEGIN": armour.BACKUP_BEGIN, "BACKUP_END": armour.BACKUP_END,
-        "STATE_BEGIN": armour.STATE_BEGIN, "STATE_END": armour.STATE_END, "STATE_TITLE": forum.STATE_TITLE,
+        "STATE_BEGIN": armour.STATE_BEGIN, "STATE_END": armour.STATE_END,
         "KEY_BEGIN": armour.KEY_BEGIN, "KEY_END": armour.KEY_END,
         "PLACEHOLDER_TITLE": forum.PLACEHOLDER_TITLE, "BACKUP_TITLE": forum.BACKUP_TITLE,
         "USERNAME_PATTERN": forum.USERNAME_PATTERN,

@@ -151,8 +151,7 @@
     answer_key_exchange: V.obj({ topic_id: topicId, raw: armoured(patterns.key) }),
     create_backup: V.obj({ title: V.literal(C.BACKUP_TITLE), raw: armoured(patterns.backup) }),
     find_backup: V.obj({}),
-    // The device state PM to myself (PROTOCOL §5a): one reply per device post.
-    create_state: V.obj({ title: V.literal(C.STATE_TITLE), raw: armoured(patterns.state) }),
+    // Device state records (PROTOCOL §5a): replies in my key backup PM.
     reply_state: V.obj({ topic_id: topicId, raw: armoured(patterns.state) }),
     find_state: V.obj({}),
     // pages: only the first pages (the newest PMs), for the notification poll

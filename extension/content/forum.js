@@ -296,25 +296,30 @@
       }
       return { found: false, topic_id: null, raw: null };
     },
-    async create_state({ title, raw }) {
-      if (title !== C.STATE_TITLE || !P.state.test(raw) || P.backup.test(raw)) throw new ForumError("refused", "only a device state can be posted");
-      const u = await requireUser();
-      return postPm({ archetype: "private_message", title, raw, target_recipients: u });
-    },
     async reply_state({ topic_id, raw }) {
       if (!P.state.test(raw) || P.backup.test(raw)) throw new ForumError("refused", "only a device state can be posted");
       return postPm({ topic_id, raw });
     },
+    // Device state records are replies in my key backup PMs: a new topic per device would count
+    // against Discourse's topic rate limits (rate_limit_create_topic and its new-user variant),
+    // which the user's own next message would then hit. topic_id: the newest backup PM, where
+    // this device replies; records: my state posts in every backup PM (the engine refuses any it
+    // cannot open as mine).
     async find_state() {
-      // Every state post of mine in my state PM; the engine refuses any it cannot open as mine.
       const u = await requireUser();
+      let newest = null;
+      const records = [];
       for await (const t of pmTopics(`/topics/private-messages-sent/${encodeURIComponent(u)}.json`)) {
-        if (t.title !== C.STATE_TITLE) continue;
+        if (t.title !== C.BACKUP_TITLE) continue;
         const tp = await topic(t.id);
-        const mine = tp.posts.filter((p) => p.username.toLowerCase() === u.toLowerCase() && P.state.test(p.raw));
-        if (mine.length) return { found: true, topic_id: t.id, records: mine.map((p) => p.raw).slice(-100) };
+        const first = tp.posts.find((p) => p.post_number === 1);
+        if (!first || first.username.toLowerCase() !== u.toLowerCase() || !P.backup.test(first.raw)) continue;
+        if (newest === null || t.id > newest) newest = t.id;
+        for (const p of tp.posts) {
+          if (p.post_number !== 1 && p.username.toLowerCase() === u.toLowerCase() && P.state.test(p.raw)) records.push(p.raw);
+        }
       }
-      return { found: false, topic_id: null, records: [] };
+      return { found: newest !== null, topic_id: newest, records: records.slice(-100) };
     },
     async my_pms({ pages } = {}) {
       const u = await requireUser();

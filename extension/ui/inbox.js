@@ -73,10 +73,14 @@ function syncDevices() {
   devSyncing = (async () => {
     const found = await forum("find_state");
     const got = await send("sync.import", { origin, records: found.records });
-    if (!found.found || !got.covered) {
+    // The records live in the key backup PM: without a backup there is nowhere to post yet.
+    if (!found.found) {
+      line.dataset.state = "no_backup";
+      return setMessage(line, t("inbox_devsync_no_backup"), "info");
+    }
+    if (!got.covered) {
       const out = await send("sync.export", { origin });
-      await withRetry(() => (found.found ? forum("reply_state", { topic_id: found.topic_id, raw: out.raw })
-        : forum("create_state", { title: out.title, raw: out.raw })), () => {});
+      await withRetry(() => forum("reply_state", { topic_id: found.topic_id, raw: out.raw }), () => {});
     }
     line.dataset.state = "done";
     setMessage(line, got.rejected.length ? t("inbox_devsync_rejected", [String(got.rejected.length)])

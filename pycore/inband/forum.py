@@ -13,7 +13,6 @@ BIO_LIMIT = 3000          # user_profile bio_raw length limit
 MAX_POST_CHARS = 32000    # max_post_length
 PLACEHOLDER_TITLE = "Encrypted message"       # the server-visible title of every conversation
 BACKUP_TITLE = "Encrypted key backup"         # the server-visible title of the key backup PM to oneself
-STATE_TITLE = "Encrypted device state"      # the server-visible title of the device state PM to oneself
 FALLBACK_TITLE = "Private conversation"       # used once when watched words refuse the placeholder
 KEY_EXCHANGE_TITLE = "Encryption key exchange"  # a PM carrying public keys, where bios cannot
 # Discourse usernames with unicode_usernames off (its default): ASCII letters, digits, _ . -.

@@ -69,15 +69,20 @@ def test_1_device1_verifies_bob_writes_a_draft_syncs_and_backs_up(users, srv, st
                what="alice-1: the draft saved (encrypted, in the engine)")
     alice1.d.find_element("css selector", "#cancel-btn").click()
     alice1.inbox()
-    devsync_done(alice1)
+    # without a backup there is nowhere to keep the records yet: the inbox says so, posts nothing
+    wait_until(lambda: alice1.page_state("#devsync-state") == "no_backup", timeout=120,
+               what="alice-1: sync waits for a backup")
+    topics_before = len(srv.topics())
     alice1.type("#backup-local", PASSPHRASE)
     alice1.type("#backup-pass", BACKUP)
     alice1.b.click("#backup-btn")
     wait_until(lambda: alice1.page_state("#backup-btn") == "done", timeout=180, what="alice-1: backed up")
-    # the state PM: ciphertext to herself, distinct from the backup
-    states = [t for t in srv.topics() if t["title"] == inband.forum.STATE_TITLE]
-    assert len(states) == 1
-    raws = [p["raw"] for p in srv.posts(states[0]["id"])]
+    alice1.b.click("#devsync-btn")
+    devsync_done(alice1)
+    # one new topic (the backup); the state is a reply in it, ciphertext to herself
+    assert len(srv.topics()) == topics_before + 1
+    backup = [t for t in srv.topics() if t["title"] == inband.BACKUP_TITLE][-1]
+    raws = [p["raw"] for p in srv.posts(backup["id"])][1:]
     assert raws and all("BEGIN EFD DEVICE STATE" in r and "amber-okapi" not in r for r in raws)
 
 

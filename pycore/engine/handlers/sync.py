@@ -3,7 +3,7 @@ record for the PM to myself (pycore.inband.state), and the records of my other d
 
 | type | payload | result |
 |---|---|---|
-| sync.export | {origin} | {raw, title (the state PM's), counts: {pins, conversations, drafts}} |
+| sync.export | {origin} | {raw (a reply for my key backup PM), counts: {pins, conversations, drafts}} |
 | sync.import | {origin, records: [raw…]} | {applied: {pins, conversations, drafts}, rejected: [{index, code, detail}], covered (true: the forum's records already hold all this device knows; no need to post)} |
 
 Applying a merged state only ever makes a pin stricter: a user this device has no pin for is
@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 
 from ...errors import AuthenticationFailed, BadRequest, MalformedInput, PycoreError
-from ...inband import forum
 from ...inband import state as st
 from .. import args, at_rest
 from .. import store as names
@@ -82,7 +81,7 @@ async def export(engine, payload, context):
     origin = args.origin(payload, context)
     ident = await engine.require_unlocked()
     local = await _local_state(engine, ident, origin)
-    return {"raw": await st.seal_state(engine.prims, ident, local), "title": forum.STATE_TITLE,
+    return {"raw": await st.seal_state(engine.prims, ident, local),
             "counts": {part: len(local[part]) for part in ("pins", "conversations", "drafts")}}
 
 
