@@ -275,7 +275,7 @@
     "backup.restore": { from: ["page:inbox", "page:options"], to: "engine", payload: V.obj({
       raw: V.str({ min: 40, max: 200000 }), secret: passphrase, new_passphrase: newPassphrase }) },
 
-    // ---- engine: device sync (the state PM to myself) -----------------------------------------
+    // ---- engine: device sync (records in my key backup PM) -------------------------------------
     "sync.export": { from: ["page:inbox"], to: "engine", payload: V.obj({ origin }) },
     "sync.import": { from: ["page:inbox"], to: "engine", payload: V.obj({ origin,
       records: V.array(V.str({ min: 40, max: 400000 }), { max: 100 }) }) },
