@@ -212,6 +212,14 @@ def test_cloaking_like_the_viewport_tracker(d, forum):
     d.execute_script("document.querySelector('#post_1 .cooked').__old = 1")
     assert d.execute_script("return window.__standin.rerenderCooked(1)")
     assert d.execute_script("return document.querySelector('#post_1 .cooked').__old") is None
+    # with the tracker running, a post in view cloaked by the hook stays cloaked until the hook uncloaks it
+    assert d.execute_script("return window.__standin.cloak(1)")
+    time.sleep(0.5)   # several tracker batches (10 ms each) and a scroll event
+    d.execute_script("window.scrollBy(0, 1)")
+    time.sleep(0.3)
+    assert d.execute_script("return window.__standin.isCloaked(1)") and not css(d, "article#post_1")
+    assert d.execute_script("return window.__standin.uncloak(1)")
+    wait(lambda: css(d, ".topic-post > article#post_1 .cooked"), "post 1 back after the hook uncloaked it")
 
 
 def test_embedded_replies(d, forum):

@@ -442,6 +442,7 @@
     tracker.cloaked.clear();
     tracker.heights.clear();
     tracker.prevent.clear();
+    tracker.held.clear();
     hideQuoteButton();
     topicState = null;
     selectedPostNumber = null;
@@ -817,6 +818,7 @@
     inside: new Map(),    // post_number -> inside the cloaking area
     cloaked: new Map(),   // post_number -> placeholder height
     prevent: new Set(),
+    held: new Set(),      // cloaked by a test hook: the tracker leaves them cloaked until the hook uncloaks
     timer: null,
     start() {
       this.stop();
@@ -852,7 +854,7 @@
       const below = Math.max(...insideNums);
       for (const n of topicState.order) {
         const p = topicState.posts.get(n);
-        if (!p || p.post_type === 3) continue;
+        if (!p || p.post_type === 3 || this.held.has(n)) continue;
         const should = this.heights.has(n) && (n < above || n > below) && !this.prevent.has(n);
         if (should && !this.cloaked.has(n)) cloak(n);
         else if (!should && this.cloaked.has(n)) uncloak(n);
@@ -1456,8 +1458,9 @@
     get routeCount() { return routeCount; },
     get base() { return BASE; },
     navigate: (url) => navigate(url),
-    cloak: (n) => cloak(n),
-    uncloak: (n) => uncloak(n),
+    // A hooked cloak holds: otherwise the tracker would uncloak a post in view before a test saw it cloaked.
+    cloak: (n) => { tracker.held.add(Number(n)); return cloak(n) || tracker.cloaked.has(Number(n)); },
+    uncloak: (n) => { tracker.held.delete(Number(n)); return uncloak(n); },
     setAutoCloak: (on) => (on ? tracker.start() : tracker.stop()),
     preventCloaking: (n, on) => { if (on === false) tracker.prevent.delete(Number(n)); else tracker.prevent.add(Number(n)); },
     isCloaked: (n) => tracker.cloaked.has(Number(n)),
