@@ -58,6 +58,36 @@ def test_records_of_0_1_0_are_migrated_on_start_and_keep_everything():
     assert reads == [store.META] and report["schema"] == store.SCHEMA
 
 
+def test_requests_arriving_together_on_start_migrate_once_and_report_the_migration():
+    """The first requests after an update often arrive together (the options page and a forum tab):
+    the storage check runs once, and every request sees its report, not a second check's empty one."""
+    import asyncio
+    h = imported()
+    h.ok("settings.set", {"auto_lock_seconds": 600})
+    as_written_by_0_1_0(h)
+    h2 = h.restart(marker="after-update")
+    walks = []
+    real_keys, real_get = h2.store.keys, h2.store.get_record
+
+    async def walking_keys():
+        walks.append(1)
+        return await real_keys()
+
+    async def slow_get(key):   # IndexedDB answers asynchronously: other requests run meanwhile
+        await asyncio.sleep(0)
+        return await real_get(key)
+    h2.store.keys, h2.store.get_record = walking_keys, slow_get
+
+    async def together():
+        ctx = h2.context("page:options")
+        return await asyncio.gather(*(h2.engine.handle("engine.status", {}, ctx) for _ in range(3)))
+    answers = asyncio.run(together())
+    reports = [a["result"]["storage"] for a in answers]
+    assert walks == [1], "the records were walked more than once"
+    assert all(r == reports[0] for r in reports) and reports[0]["migrated"] > 0, reports
+    assert h2.ok("engine.status")["storage"] == reports[0]
+
+
 def run_set(h, key, value):
     import asyncio
     asyncio.run(h.store.set(key, value))

@@ -48,6 +48,9 @@ class Engine:
         self._cached: tuple[str, _identity.Identity] | None = None  # (marker, unlocked identity)
         self.handlers = dict(HANDLERS)
         self.storage_report: dict | None = None   # check_storage() of this start (engine.status "storage")
+        # Requests arriving together on start must wait for one check: a second walk would find the
+        # records already upgraded and report (and record) that nothing was migrated.
+        self.storage_lock = asyncio.Lock()
         self.reads = ReadCache()   # verified posts (plaintext, memory only): pycore.engine.reads
 
     # ------------------------------------------------------------------ entry point
@@ -63,7 +66,9 @@ class Engine:
         try:
             if self.storage_report is None:
                 # Once per start, before any handler reads a record: older records are migrated.
-                self.storage_report = await check_storage(self.store)
+                async with self.storage_lock:
+                    if self.storage_report is None:
+                        self.storage_report = await check_storage(self.store)
             self._marker = context.get("marker") if isinstance(context.get("marker"), str) else ""
             await self._expire_session()
             result = await handler(self, payload, context)
