@@ -110,3 +110,59 @@ def test_a_draft_sent_on_one_device_does_not_come_back_from_an_older_record(devi
     one.ok("drafts.save", {"origin": ORIGIN + ".org", "draft_key": "new", "text": "elsewhere"}, sender="frame:composer")
     exported = one.ok("sync.export", {"origin": ORIGIN})
     assert exported["counts"]["drafts"] == 1   # the tombstone of reply.7 only
+
+
+def test_a_new_device_lists_my_conversations_and_reads_them_from_their_first_posts(devices):
+    """The conversation list travels: a new device lists each conversation with its title and
+    participants before reading it; the key still comes from the first post (or a key share)."""
+    one, two, bob = devices
+    from tests.test_engine_conversations import _start
+    started = _start(bob, one, title="Moving day", body="Sunday at 9")
+    one.ok("conv.open", {"origin": ORIGIN, "topic_id": 21, "raw": started["raw"], "me": "alice", "author": bob.ref()})
+    carols = _start(bob, one, title="Second thread", body="later")
+    one.ok("conv.open", {"origin": ORIGIN, "topic_id": 22, "raw": carols["raw"], "me": "alice", "author": bob.ref()})
+    exported = one.ok("sync.export", {"origin": ORIGIN})
+    assert exported["counts"]["conversations"] == 2 and "Moving day" not in exported["raw"]
+
+    assert two.ok("conv.list", {"origin": ORIGIN})["conversations"] == []
+    got = two.ok("sync.import", {"origin": ORIGIN, "records": [exported["raw"]]})
+    assert got["applied"]["conversations"] == 2
+    listed = {c["topic_id"]: c for c in two.ok("conv.list", {"origin": ORIGIN}, sender="page:inbox")["conversations"]}
+    assert sorted(listed) == [21, 22]
+    assert listed[21]["title"] == "Moving day" and listed[21]["conversation_id"] == started["conversation_id"]
+    assert [p[0] if isinstance(p, list) else p for p in listed[21]["participants"]] == ["alice", "bob"]
+    assert "Moving day" not in two.stored_text()
+    # reading before the first post is opened asks for the first post, which then gives the key
+    bob.ok("conv.open", {"origin": ORIGIN, "topic_id": 21, "raw": started["raw"], "me": "bob", "author": bob.ref()})
+    reply = bob.ok("conv.reply", {"origin": ORIGIN, "topic_id": 21, "conversation_id": started["conversation_id"],
+                                  "me": "bob", "body": "Bring boxes"})["raw"]
+    assert two.err("conv.read", {"origin": ORIGIN, "topic_id": 21, "posts": [
+        {"post_id": 2, "raw": reply, "username": "bob", "bio_raw": bob.bio}]})["code"] == "conversation_unknown"
+    opened = two.ok("conv.open", {"origin": ORIGIN, "topic_id": 21, "raw": started["raw"], "me": "alice", "author": bob.ref()})
+    assert opened["status"] == "valid" and opened["body"] == "Sunday at 9"
+    posts = two.ok("conv.read", {"origin": ORIGIN, "topic_id": 21, "posts": [
+        {"post_id": 2, "raw": reply, "username": "bob", "bio_raw": bob.bio}]})["posts"]
+    assert (posts[0]["status"], posts[0]["body"]) == ("valid", "Bring boxes")
+    # the merge is idempotent: importing again lists nothing twice
+    assert two.ok("sync.import", {"origin": ORIGIN, "records": [exported["raw"]]})["applied"]["conversations"] == 0
+    assert len(two.ok("conv.list", {"origin": ORIGIN})["conversations"]) == 2
+
+
+def test_a_key_share_fills_a_conversation_listed_by_sync(devices, base_users):  # noqa: F811
+    """A conversation my other device joined through a key share is listed here first; the key
+    share, met here later, still gives this device the key."""
+    one, two, bob = devices
+    from tests.test_engine_conversations import _start
+    carol = base_users["carol"].clone()
+    started = _start(bob, carol, title="Group plans", body="all of us")
+    bob.ok("conv.open", {"origin": ORIGIN, "topic_id": 31, "raw": started["raw"], "me": "bob", "author": bob.ref()})
+    share = bob.ok("conv.share_key", {"origin": ORIGIN, "topic_id": 31, "conversation_id": started["conversation_id"],
+                                      "me": "bob", "invitee": one.ref()})
+    assert one.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 31, "raw": share["raw"], "me": "alice",
+                                        "poster": bob.ref()})["status"] == "valid"
+    two.ok("sync.import", {"origin": ORIGIN, "records": [one.ok("sync.export", {"origin": ORIGIN})["raw"]]})
+    assert [c["topic_id"] for c in two.ok("conv.list", {"origin": ORIGIN})["conversations"]] == [31]
+    assert two.ok("conv.accept_share", {"origin": ORIGIN, "topic_id": 31, "raw": share["raw"], "me": "alice",
+                                        "poster": bob.ref()})["status"] == "valid"
+    opened = two.ok("conv.open", {"origin": ORIGIN, "topic_id": 31, "raw": started["raw"], "me": "alice", "author": bob.ref()})
+    assert opened["status"] == "valid" and opened["body"] == "all of us"

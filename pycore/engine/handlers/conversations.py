@@ -199,7 +199,8 @@ async def accept_share(engine, payload, context):
         if existing and existing.get("conversation_id") != share.conversation_id:
             return {"topic_id": topic_id, "conversation_id": None, "status": inband.STATUS_WRONG_CONVERSATION,
                     "detail": "this topic already holds another conversation"}
-        if not existing:
+        # a record without a key this device can open (one listed by device sync) takes the share's
+        if not existing or await _stored_key(engine, ident, existing) is None:
             await _save_conv(engine, ident, origin, topic_id, share.conversation_id, share.key, None)
             await _add_invited(engine, origin, topic_id, [me])
     return {"topic_id": topic_id, "conversation_id": share.conversation_id, "status": share.status,

@@ -146,8 +146,31 @@ async def _apply(engine, ident, origin, local, merged) -> dict:
                                "origin": origin})
             await engine.store.set(names.draft(origin, draft_key), await at_rest.seal_vault(engine, ident, data.encode("utf-8")))
         applied["drafts"] += 1
-    applied["conversations"] = len(set(merged["conversations"]) - set(local["conversations"]))
+    for key, entry in merged["conversations"].items():
+        o, topic = st.split_key(key)
+        if o != origin or key in local["conversations"] or not topic.isdigit() or int(topic) <= 0:
+            continue
+        if await _list_synced_conversation(engine, ident, origin, int(topic), entry):
+            applied["conversations"] += 1
     return applied
+
+
+async def _list_synced_conversation(engine, ident, origin, topic_id, entry) -> bool:
+    """Lists a conversation my other device knows, with its title and participants, before this
+    device has read it. The record holds no key: the first post gives it (conv.open), as on any
+    device that meets a conversation, and its words then replace the synced ones. A topic this
+    device already holds something for is left to that."""
+    if await engine.store.get(names.conversation(origin, topic_id)):
+        return False
+    meta = {"title": entry["title"], "author": None, "participants": entry["participants"],
+            "created_at": entry["updated_at"] or None, "status": None}
+    await engine.store.set(names.conversation(origin, topic_id), {
+        "conversation_id": entry["conversation_id"],
+        "meta": await at_rest.seal_vault(engine, ident, json.dumps(meta).encode("utf-8"))})
+    index = await engine.store.get(names.conversation_index(origin)) or []
+    if topic_id not in index:
+        await engine.store.set(names.conversation_index(origin), index + [topic_id])
+    return True
 
 
 async def import_(engine, payload, context):
