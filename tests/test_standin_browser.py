@@ -309,6 +309,43 @@ def test_post_menu_quote_and_keyboard(d, forum):
     wait(lambda: css(d, "#post_2 .post-controls.expanded .actions button.edit"), "edit behind show more")
 
 
+def test_mobile_layout_follows_the_viewport_width_live(d, forum):
+    post = thread(forum, 3)
+    wide = d.get_window_size()
+    login(d, forum, "alice", f"/t/{post['topic_id']}")
+    ready(d, "topic")
+    root = lambda: d.execute_script("return document.documentElement.className")  # noqa: E731
+    assert "desktop-view" in root() and "not-mobile-device" in root() and "mobile-view" not in root()
+    assert css(d, ".topic-post.sticky-avatar[data-post-number='2']")
+    assert css(d, "#post_2 .post-action-menu__reply.reply.create .d-button-label")
+    assert not css(d, "#topic-progress-wrapper")
+    d.execute_script("window.__same = 1; window.__cooked2 = document.querySelector('#post_2 .cooked')")
+    try:
+        d.set_window_size(360, 780)
+        wait(lambda: "mobile-view" in root(), "mobile view")
+        assert "mobile-device" in root() and "desktop-view" not in root()
+        # the components update in place: the same page and post body, a mobile menu
+        assert d.execute_script("return window.__same === 1 && window.__cooked2 === document.querySelector('#post_2 .cooked')")
+        reply = css(d, "#post_2 .post-controls .post-action-menu__reply.reply")
+        assert reply and not css(d, "#post_2 .post-action-menu__reply.create") and not css(d, "#post_2 .post-action-menu__reply .d-button-label")
+        assert not css(d, ".topic-post.sticky-avatar")
+        assert d.find_element(By.CSS_SELECTOR, "#topic-progress-wrapper nav#topic-progress").is_displayed()
+        assert css(d, "#topic-footer-buttons .btn-primary.create.topic-footer-button")
+        reply[0].click()
+        composer_open(d)
+        assert d.find_element(By.CSS_SELECTOR, "#reply-control .action-title").text == "Reply to post #2"
+        assert not d.find_element(By.CSS_SELECTOR, "#reply-control .d-editor-button-bar").is_displayed()
+        d.find_element(By.CSS_SELECTOR, "#reply-control .toggle-toolbar").click()
+        assert d.find_element(By.CSS_SELECTOR, "#reply-control .d-editor-button-bar").is_displayed()
+        assert d.find_element(By.ID, "reply-control").size["height"] == 250
+        d.find_element(By.CSS_SELECTOR, "#reply-control .cancel").click()
+    finally:
+        d.set_window_size(wide["width"], wide["height"])
+    wait(lambda: "desktop-view" in root(), "desktop view again")
+    assert css(d, "#post_2 .post-action-menu__reply.reply.create .d-button-label")
+    assert not css(d, "#topic-progress-wrapper")
+
+
 def test_composer_draft_autosave_debounce(d, forum):
     """services/composer.js: a draft is saved 2 s after the last change (continuous typing saves
     nothing) with draft_key, sequence, owner and data (reply as plain text)."""

@@ -2,8 +2,9 @@
 scheme the viewer, its sandboxed body and the composer take the page's colours and font, and the
 post is rendered as Discourse cooks it (emoji, line breaks, mentions that notify nobody); a page
 whose colours would make text unreadable gets the extension's own look; at a phone's 360 px width
-nothing of a viewer or of the composer lies outside the viewport. Screenshots of both widths are
-written and checked.
+nothing of a viewer or of the composer lies outside the viewport, and in Discourse's mobile layout
+(which the forum switches to below 40rem, live) its icon-only Reply opens our composer, nothing of
+the page covers our Send, and a reply goes out. Screenshots of both widths are written and checked.
 
 alice (light theme) sends bob (dark theme) a message with a table and code."""
 from __future__ import annotations
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.e2e
 TITLE = "Look test: hidden title"
 BODY = ("Secret marker teal-ibis. :tada: for @alice, not for bob@example.org\nsecond line\n\n| fruit | count |\n|---|---|\n| pear | 3 |\n| fig | 12 |\n\n"
         "```\nlet a = 1;\n```\n\nAnd `inline code` here.")
-SECRETS = [PASSPHRASE, TITLE, "teal-ibis"]
+MOBILE_REPLY = "Sent from the mobile layout: marker slate-heron."
+SECRETS = [PASSPHRASE, TITLE, "teal-ibis", "slate-heron"]
 PHONE = (360, 780)
 
 story, _ordered, oracle, srv = story_fixtures(SECRETS, ["alice", "bob"], topic_id=None, first_post_id=None)
@@ -135,6 +137,64 @@ def test_3_at_360_px_viewer_and_composer_stay_inside_the_viewport(users, story, 
     finally:
         bob.d.switch_to.default_content()
         bob.d.set_window_size(wide["width"], wide["height"])
+
+
+def mobile_view(u: ForumUser) -> bool:
+    return u.d.execute_script("return document.documentElement.classList.contains('mobile-view')")
+
+
+def uncovered(u: ForumUser, frame_css: str, inner_css: str) -> bool:
+    """Whether a tap at the centre of `inner_css` (inside our frame) reaches our frame, not
+    something of the page drawn above it. The driver is on the page's top document."""
+    frame = u.d.find_element("css selector", frame_css)
+    outer = u.d.execute_script("return arguments[0].getBoundingClientRect().toJSON()", frame)
+    u.d.switch_to.frame(frame)
+    inner = u.d.execute_script(f"return document.querySelector({inner_css!r}).getBoundingClientRect().toJSON()")
+    u.d.switch_to.default_content()
+    x, y = outer["left"] + inner["left"] + inner["width"] / 2, outer["top"] + inner["top"] + inner["height"] / 2
+    return u.d.execute_script("return document.elementFromPoint(arguments[0], arguments[1]) === arguments[2]", x, y, frame)
+
+
+def test_3b_in_discourse_s_mobile_layout_its_reply_opens_ours_and_sending_works(users, srv, story):
+    bob = users["bob"]
+    wide = bob.d.get_window_size()
+    pid = story.first_post_id
+    try:
+        bob.d.set_window_size(*PHONE)
+        bob.to_forum(f"/t/{story.topic_id}")
+        wait_until(lambda: mobile_view(bob), timeout=10, what="the forum's mobile layout")
+        bob.read_viewer(pid)
+        # Discourse's Reply on a post is an icon on mobile (no `.create`): it opens our composer
+        bob.click_page(f'article[data-post-id="{pid}"] .post-controls .post-action-menu__reply')
+        bob.composer()
+        bob.d.switch_to.default_content()
+        assert "open" not in bob.d.find_element("css selector", "#reply-control").get_attribute("class")
+        assert uncovered(bob, "iframe.efd-composer", "#send-btn")
+        bob.composer()
+        bob.type("#body", MOBILE_REPLY)
+        bob.send_composer()
+        assert bob.wait_topic_page() == story.topic_id
+        reply_id = srv.posts(story.topic_id)[1]["id"]
+        wait_until(lambda: mobile_view(bob), timeout=10, what="the mobile layout after sending")
+        assert "Sent from the mobile layout" in bob.read_viewer(reply_id)["body"]
+        # two posts: Discourse shows its progress fixed at the bottom; our composer stays above it
+        assert bob.d.find_element("css selector", "#topic-progress-wrapper").is_displayed()
+        bob.click_page(".efd-reply")
+        bob.composer()
+        bob.d.switch_to.default_content()
+        assert uncovered(bob, "iframe.efd-composer", "#send-btn")
+        width = bob.d.execute_script("return document.documentElement.clientWidth")
+        for r in bob.d.execute_script(
+                "return [...document.querySelectorAll('iframe.efd-viewer, .efd-composer-dock')].map((f) => f.getBoundingClientRect().toJSON())"):
+            assert r["left"] >= 0 and r["right"] <= width, r
+    finally:
+        bob.d.switch_to.default_content()
+        bob.d.set_window_size(wide["width"], wide["height"])
+    # back to the desktop layout, live: each post keeps exactly one viewer, still readable
+    wait_until(lambda: not mobile_view(bob), timeout=10, what="the desktop layout again")
+    bob.read_viewer(reply_id)
+    ids = [v.get_attribute("data-efd-post-id") for v in bob.viewers()]
+    assert sorted(ids) == sorted([str(pid), str(reply_id)]), ids
 
 
 def test_4_no_secret_reached_the_server_or_the_page_scripts(users, oracle):

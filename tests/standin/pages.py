@@ -68,11 +68,15 @@ def shell(forum: Forum, server, status: int = 200, topic_id: int | None = None) 
     sources = [js.replace("</script", "<\\/script") for js in server.injected_scripts()]
     injected = "".join(f'<script nonce="{nonce}">\n{js}\n</script>\n' for js in sources)
     body_classes = ["standin", f"theme-{theme}"]
+    # application_helper.rb html_classes: the server's first guess comes from the user agent
+    # (lib/mobile_detection.rb: "Mobile" and not "iPad"); the client then decides by width.
+    ua = request.headers.get("User-Agent", "")
+    view = "mobile-view mobile-device" if "Mobile" in ua and "iPad" not in ua else "desktop-view not-mobile-device"
     base = st["base_path"]
     # _head.html.erb: the base-uri meta exists only on subfolder installs
     base_meta = f'<meta name="discourse-base-uri" content="{html.escape(base)}">\n' if base else ""
     page = f"""<!DOCTYPE html>
-<html lang="en" class="desktop-view not-mobile-device {'dark-scheme' if theme == 'dark' else 'light-scheme'}">
+<html lang="en" class="{view} {'dark-scheme' if theme == 'dark' else 'light-scheme'}">
 <head>
 <meta name="generator" content="Discourse {st['discourse_version']} - https://github.com/discourse/discourse version {st['discourse_sha']}">
 {base_meta}<meta charset="utf-8">

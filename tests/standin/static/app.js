@@ -58,6 +58,19 @@
       label ? [h("span", { class: "d-button-label", text: label })] : []);
   }
 
+  // Discourse's mobile layout follows the viewport's width alone and switches live on resize:
+  // models/site.js mobileView = not the `sm` breakpoint (services/capabilities.js: min-width 40rem);
+  // components/d-styles.gjs then sets both class pairs on <html> from it. The timeline needs 925 px
+  // (topic-navigation.gjs); below that, and always on mobile, the topic shows its progress instead.
+  const wideEnough = window.matchMedia("(min-width: 40rem)");
+  const mobileView = () => !wideEnough.matches;
+  function applyViewClasses() {
+    const m = mobileView();
+    const root = document.documentElement.classList;
+    root.toggle("mobile-view", m); root.toggle("desktop-view", !m);
+    root.toggle("mobile-device", m); root.toggle("not-mobile-device", !m);
+  }
+
   // Like Discourse's ajax(): same-origin fetch with CSRF + XHR headers; form or JSON bodies.
   async function ajax(method, url, data, opts) {
     opts = opts || {};
@@ -444,6 +457,8 @@
     tracker.prevent.clear();
     tracker.held.clear();
     hideQuoteButton();
+    const progress = document.getElementById("topic-progress-wrapper");
+    if (progress) progress.remove();
     topicState = null;
     selectedPostNumber = null;
   }
@@ -477,6 +492,7 @@
         h("div", { class: "posts-wrapper" }, [stream, h("div", { class: "post-stream__bottom-boundary" })]),
       ])]), footer]));
     appendPosts(topic.post_stream.posts);
+    updateTopicProgress();
     maybeLoadMore();
     if (standinCfg.cloaking) tracker.start();
     if (near) {
@@ -484,6 +500,39 @@
       if (el) el.scrollIntoView();
     }
     scheduleTimings();
+  }
+
+  // topic-progress.gjs: `#topic-progress-wrapper > nav#topic-progress`, fixed at the bottom, when
+  // the topic has more than one post and no timeline is shown.
+  function updateTopicProgress() {
+    const old = document.getElementById("topic-progress-wrapper");
+    const total = topicState ? topicState.stream.length : 0;
+    const shown = topicState && total > 1 && (mobileView() || window.innerWidth < 925);
+    if (!shown) { if (old) old.remove(); return; }
+    if (old && old.dataset.total === String(total)) return;
+    const nums = h("div", { class: "nums" }, [h("h4", { text: "1" }), h("span", { class: "d-icon", text: "/" }),
+      h("h4", { text: String(total) })]);
+    const wrapper = h("div", { id: "topic-progress-wrapper", "data-total": total }, [
+      h("nav", { id: "topic-progress", title: "jump to post", "aria-label": "topic progress" }, [nums])]);
+    if (old) old.replaceWith(wrapper); else document.body.append(wrapper);
+  }
+
+  // A change between the layouts updates the rendered components in place (tracked state, not a
+  // re-render of the post): the post's classes, its menu, the progress and the composer's toolbar.
+  function onViewChange() {
+    applyViewClasses();
+    if (topicState) {
+      for (const el of document.querySelectorAll(".post-stream > .topic-post[data-post-number]")) {
+        const p = topicState.posts.get(Number(el.dataset.postNumber));
+        const nav = el.querySelector(":scope > article nav.post-controls");
+        if (!p || !nav) continue;
+        el.classList.toggle("post--sticky-avatar", !mobileView());
+        el.classList.toggle("sticky-avatar", !mobileView());
+        nav.replaceWith(postMenu(p, uiFor(p.post_number), nextPost(p.post_number)));
+      }
+      updateTopicProgress();
+    }
+    updateComposerToolbarToggle();
   }
 
   function itemFor(n) {
@@ -601,7 +650,8 @@
     const article = h("article", { id: `post_${p.post_number}`, class: articleCls.join(" "), role: "region",
       "aria-label": `post #${p.post_number} by @${p.username}`, "data-post-id": p.id, "data-topic-id": p.topic_id,
       "data-user-id": p.user_id }, rows);
-    const cls = ["topic-post", "clearfix", "post--sticky-avatar", "sticky-avatar"];
+    const cls = ["topic-post", "clearfix"];
+    if (!mobileView()) cls.push("post--sticky-avatar", "sticky-avatar");
     if (selectedPostNumber === p.post_number) cls.push("post--selected", "selected");
     if (p.user_id === topicState.topic.user_id) cls.push("post--topic-owner", "topic-owner");
     if (mine) cls.push("post--current-user", "current-user-post");
@@ -634,7 +684,10 @@
       }, { title: "show more" }));
     }
     if (topicState.topic.details.can_create_post) {
-      buttons.push(dbutton("btn-flat post-action-menu__reply reply create fade-out", "Reply", () => openReply(p), { title: "begin composing a reply to this post" }));
+      // menu/buttons/reply.gjs: the label and `create fade-out` only on desktop; on mobile an icon
+      buttons.push(mobileView()
+        ? dbutton("btn-flat post-action-menu__reply reply", null, () => openReply(p), { title: "begin composing a reply to this post" })
+        : dbutton("btn-flat post-action-menu__reply reply create fade-out", "Reply", () => openReply(p), { title: "begin composing a reply to this post" }));
     }
     const extra = [];
     const suppressed = p.reply_count === 1 && next && next.reply_to_post_number === p.post_number && siteSettings.suppress_reply_directly_below;
@@ -1152,6 +1205,7 @@
       h("div", { class: "reply-to" }, [
         h("div", { class: "reply-details" }, [h("div", { class: "composer-action-title" }, [h("span", { class: "action-title" })])]),
         h("div", { class: "composer-controls" }, [dbutton("btn-flat toggle-minimize", null, () => minimizeComposer(), { title: "minimize" })]),
+        h("div", { class: "composer-toggles" }),
       ]),
       h("div", { class: "composer-fields" }, [
         h("div", { class: "title-and-category" }, [
@@ -1178,6 +1232,19 @@
       el.addEventListener("input", onComposerChange);
     }
     buildEditor(useRichEditor());
+    updateComposerToolbarToggle();
+  }
+
+  // composer-toggles.gjs: on mobile a `.toggle-toolbar` button shows or hides the editor's toolbar
+  // (mobile/compose.scss hides `.d-editor-button-bar` unless `#reply-control.toolbar-visible`).
+  function updateComposerToolbarToggle() {
+    const holder = replyControl.querySelector(".composer-toggles");
+    if (!holder) return;
+    holder.textContent = "";
+    if (mobileView()) {
+      holder.append(dbutton("btn-flat toggle-toolbar", null, () => replyControl.classList.toggle("toolbar-visible"),
+        { title: "toggle the toolbar" }));
+    }
   }
 
   function wrapSelection(mark) {
@@ -1477,6 +1544,9 @@
     setTheme: (t) => { document.body.classList.remove("theme-light", "theme-dark"); document.body.classList.add(`theme-${t}`); },
   };
 
+  applyViewClasses();
+  wideEnough.addEventListener("change", onViewChange);
+  window.addEventListener("resize", () => { if (topicState) updateTopicProgress(); });
   renderHeader();
   route();
 })();
