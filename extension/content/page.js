@@ -81,6 +81,10 @@
     if (f) { (f.closest(".efd-composer-dock") || f).remove(); frames.delete(token); }
   }
 
+  // The one open composer. Ways in can fire twice before the first composer is placed (a double
+  // click, Reply then a shortcut): each opening replaces the dock it finds, placed or not.
+  let composerDock = null;
+
   // ------------------------------------------------------------------ frames
   // The forum's look where a frame sits: the first opaque background up from it, the text colour
   // and font of the page, the theme's link colour (Discourse's --tertiary). Public facts; the
@@ -376,7 +380,9 @@
 
   async function openComposer(bundle) {
     for (const [t, f] of frames) if (f.classList.contains("efd-composer")) closeFrame(t);
+    if (composerDock) composerDock.remove();
     const dock = document.createElement("div");
+    composerDock = dock;
     dock.className = "efd-composer-dock";
     // Inside the viewport at any width: 16 px from the right edge on wide pages, the whole width
     // less a small margin on a phone. Percentages, not vw: a fixed box's percentages are of the
@@ -393,6 +399,7 @@
       await placeFrame("composer", bundle, iframe);
     } catch (e) {
       dock.remove();
+      if (composerDock === dock) composerDock = null;
       console.warn("Encrypt for Discourse: cannot open the composer", e);
     }
   }

@@ -23,7 +23,7 @@ from .browser import wait_until
 from .conftest import PASSPHRASE
 from .convo import ForumUser, published_users, send_new_message, story_fixtures
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.real_forum_pass]
 
 TITLE = "Guard test: hidden title"
 BODY = "Guarded conversation. Secret marker: vermilion-tapir."
@@ -92,6 +92,24 @@ def test_2_discourse_s_ways_into_its_composer_open_the_encrypted_one(users, stor
     wait_until(lambda: encrypted_composer_opened(bob), timeout=30, what=f"{how}: the encrypted composer")
     time.sleep(1)
     assert not discourse_composer_open(bob)
+    close_encrypted_composer(bob)
+
+
+def test_2a_ways_in_used_twice_at_once_open_one_encrypted_composer(users, story):
+    """Shortcuts pressed in quick succession (or a double click on Reply) are requests to open the
+    composer while the first is still being placed: there is one composer afterwards."""
+    bob = users["bob"]
+    bob.to_forum(f"/t/{story.topic_id}")
+    bob.read_viewer(bob.srv.posts(story.topic_id)[0]["id"])
+    bob.click_page("#topic-title h1")   # the keyboard's focus on the forum page
+    # shift+r pressed four times in a few milliseconds (trusted key events, as a user's)
+    for kind in ("keyDown", "keyUp") * 4:
+        bob.d.execute_cdp_cmd("Input.dispatchKeyEvent", {"type": kind, "key": "R", "code": "KeyR", "text": "R" if kind == "keyDown" else "",
+                                                         "windowsVirtualKeyCode": 82, "modifiers": 8})
+    wait_until(lambda: encrypted_composer_opened(bob), timeout=30, what="the encrypted composer")
+    time.sleep(3)   # the later requests have arrived
+    docks = bob.d.find_elements("css selector", ".efd-composer-dock")
+    assert len(docks) == 1 and len(bob.d.find_elements("css selector", "iframe.efd-composer" + bob.OURS)) == 1
     close_encrypted_composer(bob)
 
 
