@@ -280,6 +280,10 @@
     "sync.import": { from: ["page:inbox"], to: "engine", payload: V.obj({ origin,
       records: V.array(V.str({ min: 40, max: 400000 }), { max: 100 }) }) },
 
+    // ---- engine: search over what this device has read (results hold plaintext: the inbox only)
+    "search.query": { from: ["page:inbox"], to: "engine", payload: V.obj({ query: V.str({ min: 1, max: 500 }),
+      limit: V.optional(V.int({ min: 1, max: 50 })) }) },
+
     // ---- engine: conversations -----------------------------------------------------------------
     "conv.start": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, me: username,
       recipients: V.array(userRef, { max: 60 }), title: V.str({ min: 1, max: 255 }), body: V.str({ max: 200000 }), max_chars: maxChars }) },
@@ -322,6 +326,8 @@
     "test.notify_poll": { from: ["page:*"], to: "router", payload: V.obj({}), test: true },
     // Posts the engine decrypted and served from its read cache (counts only); clear empties it.
     "test.read_stats": { from: ["page:*"], to: "engine", payload: V.obj({ clear: V.optional(V.bool()) }), test: true },
+    // made-up posts in the search index, for the benchmark's queries
+    "test.search_fill": { from: ["page:inbox"], to: "engine", payload: V.obj({ count: V.int({ min: 1, max: 20000 }) }), test: true },
   });
 
   const PAGE_NAMES = { "ui/popup.html": "popup", "ui/options.html": "options", "ui/inbox.html": "inbox",

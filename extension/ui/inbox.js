@@ -492,6 +492,24 @@ function discover() {
   discovering = run;
   return run.promise;
 }
+// The replies of a conversation found here are read once, so that search finds them before a
+// viewer ever showed them (the engine indexes what it verifies).
+const SEARCH_READ_BATCH = 500;
+async function readForSearch(from, topic, bio) {
+  const bios = new Map();
+  const posts = [];
+  for (const p of topic.posts) {
+    if (p.post_number === 1 || !p.raw.includes(C.MSG_BEGIN)) continue;
+    if (!bios.has(p.username)) bios.set(p.username, await bio(p.username));
+    posts.push({ post_id: p.post_id, raw: p.raw, username: p.username, bio_raw: bios.get(p.username) });
+  }
+  for (let i = 0; i < posts.length; i += SEARCH_READ_BATCH) {
+    try {
+      await send("conv.read", { origin: from, topic_id: topic.topic_id, posts: posts.slice(i, i + SEARCH_READ_BATCH) });
+    } catch (_) { return; /* locked meanwhile, or the forum changed the topic: the viewers read it later */ }
+  }
+}
+
 async function lookForMessages() {
   const from = origin;
   const line = $("#sync-state");
@@ -516,7 +534,18 @@ async function lookForMessages() {
       try {
         await openConversation({ send, bio, origin: from, me, topic });
         found++;
-      } catch (_) { /* not a conversation of mine, or damaged: nothing to list */ }
+      } catch (_) { continue; /* not a conversation of mine, or damaged: nothing to list */ }
+      await readForSearch(from, topic, bio);
+    }
+    // Conversations listed before search existed here (or by device sync) are read once for it.
+    const unindexed = new Set(conversations.filter((c) => !c.indexed).map((c) => c.topic_id));
+    for (const x of topics) {
+      if (!unindexed.has(x.topic_id) || from !== origin) continue;
+      try {
+        const topic = await forum("topic", { topic_id: x.topic_id });
+        await openConversation({ send, bio, origin: from, me, topic });
+        await readForSearch(from, topic, bio);
+      } catch (_) { /* gone, or not readable here: the viewers read it when shown */ }
     }
     if (from !== origin) return;   // another forum was chosen meanwhile
     listed = new Map(topics.map((x) => [x.topic_id, x]));
@@ -530,6 +559,65 @@ async function lookForMessages() {
     setMessage(line, errorText(e), "error");
   }
 }
+
+// Search (engine search.query) over what this device has read, on every forum: the results are
+// plaintext and stay in this extension page; matches are marked with <mark>, text nodes only.
+let searchSeq = 0;
+let searchTimer = null;
+async function runSearch() {
+  const q = $("#search-q").value;
+  const seq = ++searchSeq;
+  const list = $("#search-results");
+  const line = $("#search-state");
+  if (!q.trim()) {
+    list.replaceChildren();
+    line.dataset.state = "idle";
+    show(line, false);
+    return;
+  }
+  let r;
+  try {
+    r = await send("search.query", { query: q.slice(0, 500), limit: 20 });
+  } catch (e) {
+    if (seq !== searchSeq) return;
+    line.dataset.state = "error";
+    setMessage(line, errorText(e), "error");
+    show(line);
+    return;
+  }
+  if (seq !== searchSeq) return;   // a newer query was typed meanwhile
+  list.replaceChildren(...r.results.map(searchResult));
+  line.dataset.state = "done";
+  setMessage(line, r.results.length ? t("inbox_search_count", [String(r.results.length)]) : t("inbox_search_none"));
+  show(line);
+}
+
+function searchResult(r) {
+  const li = document.createElement("li");
+  li.dataset.topicId = r.topic_id;
+  li.dataset.origin = r.origin;
+  const a = document.createElement("a");
+  a.className = "result-title";
+  // Only the chosen forum's subfolder is known here; another forum is linked at its root.
+  a.href = `${r.origin}${r.origin === origin ? base : ""}/t/${r.topic_id}`;
+  a.target = "_blank";
+  a.rel = "noopener noreferrer";
+  a.textContent = r.title || t("inbox_title_not_decrypted");
+  const meta = document.createElement("span");
+  meta.className = "result-meta";
+  let host = r.origin;
+  try { host = new URL(r.origin).host; } catch (_) { /* keep the origin as it is */ }
+  meta.append(`${host} · ${r.author || ""} · `, timeElement(r.created_at, "result-date"),
+    r.first_post ? ` · ${t("inbox_search_first_post")}` : "");
+  const snip = document.createElement("p");
+  snip.className = "result-snippet";
+  for (const [text, isMatch] of r.snippet || []) {
+    if (isMatch) { const m = document.createElement("mark"); m.textContent = text; snip.append(m); } else snip.append(text);
+  }
+  li.append(a, meta, snip);
+  return li;
+}
+$("#search-q").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 120); });
 
 $("#sync-btn").addEventListener("click", () => discover());
 $("#devsync-btn").addEventListener("click", () => syncDevices());

@@ -52,6 +52,8 @@ class Engine:
         # records already upgraded and report (and record) that nothing was migrated.
         self.storage_lock = asyncio.Lock()
         self.reads = ReadCache()   # verified posts (plaintext, memory only): pycore.engine.reads
+        self.search_index = None   # pycore.engine.search.SearchIndex of this session, loaded on first use
+        self.search_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ entry point
     async def handle(self, type: str, payload: dict, context: dict) -> dict:
@@ -90,7 +92,7 @@ class Engine:
         sess = await self.store.get(names.SESSION)
         if not sess:
             self._cached = None
-            self.reads.clear()
+            self.forget_plaintext()
             return
         if sess.get("marker") != self._marker:
             await self.drop_session()
@@ -102,10 +104,16 @@ class Engine:
     async def drop_session(self) -> None:
         """Locks: deletes the unlocked keys of this browser session, and every post read with them."""
         self._cached = None
-        self.reads.clear()
+        self.forget_plaintext()
         await self.store.delete(names.SESSION)
         for k in names.SESSION_KEYS:
             await self.store.delete(names.session_key(k))
+
+    def forget_plaintext(self) -> None:
+        """Drops what this session decrypted: the read cache and the search index (both reload
+        from the forum and the vault once unlocked again)."""
+        self.reads.clear()
+        self.search_index = None
 
     async def _touch(self) -> None:
         sess = await self.store.get(names.SESSION)

@@ -25,6 +25,7 @@ written before schema versions, count as 0). On start the engine migrates older 
 | inband.cid.<origin>.<conversation_id> | the first topic a conversation id was seen in (copies) |
 | inband.msgids.<origin>.<topic_id> | {message_id: post_id} (duplicate detection) |
 | inband.draft.<origin>.<draft_key> | an unsent message sealed in the vault |
+| inband.search.<origin>.<topic_id> | the search index's words of one conversation (title, verified posts) sealed in the vault |
 | meta | {schema, unknown, newer, migrated_from}: the storage check of the last start (migrate.py) |
 """
 
@@ -49,7 +50,8 @@ META = "meta"
 
 # Every record name this code writes (anything else in the store is someone else's: kept, reported).
 KNOWN_NAMES = re.compile(r"identity|session|session\.[a-z_]+|throttle|settings|meta|inband\.vault"
-                         r"|inband\.(pin|conv|convs|cid|msgids|draft)\..+", re.S)
+                         r"|inband\.(pin|conv|convs|cid|msgids|draft|search)\..+", re.S)
+SEARCH_PREFIX = "inband.search."
 
 
 def is_known(name: str) -> bool:
@@ -88,6 +90,10 @@ def message_ids(origin: str, topic_id: int) -> str:
 
 def draft(origin: str, draft_key: str) -> str:
     return f"inband.draft.{origin}.{draft_key}"
+
+
+def search(origin: str, topic_id: int) -> str:
+    return f"{SEARCH_PREFIX}{origin}.{topic_id}"
 
 
 def is_jsonable(value) -> bool:

@@ -24,8 +24,10 @@ def test_the_benchmark_runs_and_writes_every_key(tmp_path, ext_dir):
     for key in ("read_posts_ms", "engine_batch_ms", "raw_webcrypto_ms"):
         assert res[key]["10"]["n"] == 1 and res[key]["10"]["median"] > 0
     assert res["read_posts_ratio"]["10"]["median"] > 0
-    for key in ("first_post_visible_ms", "all_visible_ms", "wake_ms", "cold_start_ms", "wrap_30_recipients_ms"):
+    for key in ("first_post_visible_ms", "all_visible_ms", "wake_ms", "cold_start_ms", "wrap_30_recipients_ms",
+                "search_10000_query_ms"):
         assert res[key]["median"] > 0, key
     assert res["forum_requests"]["raws"]["median"] >= 1
-    for line in ("read_posts_ratio [10]", "first_post_visible_ms", "wake_ms", "forum_requests [topic + raws]"):
+    for line in ("read_posts_ratio [10]", "first_post_visible_ms", "wake_ms", "forum_requests [topic + raws]",
+                 "search_10000_query_ms"):
         assert line in p.stdout

@@ -179,6 +179,22 @@ def test_06_bob_activates_a_second_device_from_his_backup(users, story):
     wait_until(lambda: [e.text for e in bob2.d.find_elements("css selector", "#conversations .conv-title")] == [TITLE],
                timeout=60, what="bob-2: inbox lists the decrypted title without a click")
     assert bob2.d.find_element("css selector", "#sync-state").get_attribute("data-state") == "done"
+    # Search finds bob's reply, which no viewer of this device has shown yet (discovery read it),
+    # with the conversation's title and the match marked; the title finds the conversation.
+    results = "#search-results li"
+    bob2.type("#search-q", "Tangerine")
+    wait_until(lambda: bob2.d.find_elements("css selector", results), timeout=30, what="bob-2: a search result")
+    hits = bob2.d.find_elements("css selector", results)
+    assert len(hits) == 1 and hits[0].get_attribute("data-topic-id") == str(story.topic_id)
+    assert hits[0].find_element("css selector", ".result-title").text == TITLE
+    assert hits[0].find_element("css selector", ".result-title").get_attribute("href").endswith(f"/t/{story.topic_id}")
+    assert [m.text for m in hits[0].find_elements("css selector", "mark")] == ["tangerine"]
+    assert "bob" in hits[0].find_element("css selector", ".result-meta").text
+    bob2.d.find_element("css selector", "#search-q").clear()
+    bob2.type("#search-q", "quarterly pla")
+    wait_until(lambda: [e.text for e in bob2.d.find_elements("css selector", results + " .result-title")] == [TITLE]
+               and "periwinkle" in bob2.d.find_element("css selector", results).text,
+               timeout=30, what="bob-2: the first post found by its title while typing")
     bob2.to_forum(f"/t/{story.topic_id}")
     shown = bob2.read_viewer(story.first_post_id)
     assert shown["title"] == TITLE and "periwinkle-giraffe" in shown["body"]

@@ -13,7 +13,7 @@ later posts, writing replies and key shares, and the list of conversations on th
 | conv.edit | {origin, topic_id, conversation_id, me, raw (the post's current raw), body, max_chars?} | {raw}: a new signed version of my post, for PUT /posts/{post_id}.json |
 | conv.share_key | {origin, topic_id, conversation_id, me, invitee: {username, bio_raw}, max_chars?} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
 | conv.missing_key | {raw (first post or key share), bio_raw (mine)} | {known, where? ("published" or "previous"), digits?}: the key of mine, named by my profile, that the post is wrapped to |
-| conv.list | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at}]} |
+| conv.list | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at, indexed (the search index holds it)}]} |
 
 Statuses of posts: pycore.inband's (valid, invalid_signature, wrong_conversation, wrong_author,
 unsigned, unverified, cannot_decrypt, key_not_accepted) plus "duplicate" (a message id already seen in another
@@ -37,6 +37,7 @@ from ...plugin import topickey
 from .. import args, at_rest, reads
 from .. import store as names
 from ..pins import check_key, device_fingerprint, known_keys, sendable_key, unaccepted_fingerprints
+from . import search
 
 
 async def _load_conv(engine, ident, origin, topic_id):
@@ -171,6 +172,9 @@ async def open_first_post(engine, payload, context):
     meta = {"title": conv.title, "author": conv.author, "participants": conv.participants,
             "created_at": conv.created_at, "status": conv.status}
     copied = await _save_conv(engine, ident, origin, topic_id, conv.id, conv.key, meta)
+    if conv.status == inband.STATUS_VALID:
+        await search.feed(engine, ident, origin, topic_id, title=conv.title,
+                          posts=[(search.FIRST_POST, conv.author, conv.created_at, conv.body)])
     invited = (await engine.store.get(names.conversation(origin, topic_id))).get("invited") or []
     out = {"topic_id": topic_id, "conversation_id": conv.id, "status": conv.status, "detail": conv.detail,
            "title": conv.title, "body": conv.body, "author": conv.author, "participants": conv.participants,
@@ -353,6 +357,7 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
     seen = await engine.store.get(seen_key) or {}
     seen_before = dict(seen)
     invitees: list = []
+    searchable: list = []
     for i, r in zip(missing, results):
         ref = refs[i]
         item = dict(_EMPTY_ITEM)
@@ -372,12 +377,16 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
                                 detail=f"the same message was already posted as post {first}")
                 else:
                     seen[r.message_id] = ref["post_id"]
+                    if r.kind == "reply":
+                        searchable.append((ref["post_id"], r.author_name, r.created_at, r.body))
         lower = ref["username"].lower()
         engine.reads.put(keys[i], tokens[lower], item)
         out[i] = _with_request(item, ref, badges[lower])
     if seen != seen_before:
         await engine.store.set(seen_key, seen)
     await _add_invited(engine, origin, topic_id, invitees)
+    if searchable:
+        await search.feed(engine, ident, origin, topic_id, posts=searchable)
     timer.__exit__(None, None, None)
 
 
@@ -460,13 +469,14 @@ async def list_conversations(engine, payload, context):
     origin = args.origin(payload, context)
     ident = await engine.require_unlocked()
     out = []
+    stored = set(await engine.store.keys())
     for topic_id in await engine.store.get(names.conversation_index(origin)) or []:
         rec = await engine.store.get(names.conversation(origin, topic_id))
         if not rec:
             continue
         item = {"topic_id": topic_id, "conversation_id": rec["conversation_id"], "title": None, "author": None,
                 "participants": [], "status": rec.get("status"), "created_at": None,
-                "invited": rec.get("invited") or []}
+                "invited": rec.get("invited") or [], "indexed": names.search(origin, topic_id) in stored}
         if rec.get("meta"):
             meta = await _meta(engine, ident, rec)
             item.update(title=meta.get("title"), author=meta.get("author"),
