@@ -15,7 +15,7 @@ from .browser import wait_until
 from .conftest import PASSPHRASE
 from .convo import ForumUser, published_users, send_new_message, story_fixtures
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.real_forum_pass]
 
 TITLE = "Render test: confidential title"
 DRAFT = "Unsent draft text with secret marker ochre-mongoose."

@@ -19,7 +19,7 @@ from .browser import wait_until
 from .conftest import PASSPHRASE
 from .convo import browsers, enable_and_publish, import_vector, launch_chromium, send_new_message, story_fixtures
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.real_forum_pass]
 
 TITLE = "Paging test: hidden title"
 BODY = "Written before 40 more PMs. Secret marker: umber-gecko."

@@ -11,7 +11,7 @@ from .browser import wait_until
 from .conftest import PASSPHRASE
 from .convo import published_users, send_new_message, story_fixtures
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.real_forum_pass]
 
 TITLE = "Stream test: hidden title"
 BODY = "The first post. Secret marker: taupe-kestrel."
