@@ -495,6 +495,7 @@ function discover() {
 // The replies of a conversation found here are read once, so that search finds them before a
 // viewer ever showed them (the engine indexes what it verifies).
 const SEARCH_READ_BATCH = 500;
+const triedForSearch = new Set();   // "origin topic_id" read for the index on this page
 async function readForSearch(from, topic, bio) {
   const bios = new Map();
   const posts = [];
@@ -537,10 +538,12 @@ async function lookForMessages() {
       } catch (_) { continue; /* not a conversation of mine, or damaged: nothing to list */ }
       await readForSearch(from, topic, bio);
     }
-    // Conversations listed before search existed here (or by device sync) are read once for it.
+    // Conversations listed before search existed here (or by device sync) are read once for it;
+    // one that cannot be indexed (its first post damaged, say) is tried once per inbox page.
     const unindexed = new Set(conversations.filter((c) => !c.indexed).map((c) => c.topic_id));
     for (const x of topics) {
-      if (!unindexed.has(x.topic_id) || from !== origin) continue;
+      if (!unindexed.has(x.topic_id) || from !== origin || triedForSearch.has(`${from} ${x.topic_id}`)) continue;
+      triedForSearch.add(`${from} ${x.topic_id}`);
       try {
         const topic = await forum("topic", { topic_id: x.topic_id });
         await openConversation({ send, bio, origin: from, me, topic });
