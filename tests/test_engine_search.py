@@ -82,3 +82,24 @@ def test_the_benchmark_fills_the_index_with_made_up_posts(pair):
     assert len(got["results"]) == 50 and all(r["origin"] == "https://bench.invalid" for r in got["results"])
     assert all(["budget", True] in r["snippet"] for r in got["results"])
     assert b.err("test.search_fill", {"count": 0}, sender="page:inbox", router_rejects=True)["code"] == "rejected"
+
+
+def test_a_lock_while_the_index_is_loading_leaves_no_index_in_memory(pair):
+    """Locking drops the index; a load that was under way when the lock came must not put it back."""
+    import asyncio
+    a, b = pair
+    started = _start(a, b, title="Quiet title", body="The harbour opens at dawn.")
+    b.ok("conv.open", {"origin": ORIGIN, "topic_id": 3, "raw": started["raw"], "me": "bob", "author": a.ref()})
+    b.engine.forget_plaintext()
+    real_get = b.store.get_record
+    locked = []
+
+    async def get_then_lock(key):   # the lock request arrives while the index's records are read
+        rec = await real_get(key)
+        if key.startswith("inband.search.") and not locked:
+            locked.append(await b.engine.handle("identity.lock", {}, b.context("page:options")))
+        return rec
+    b.store.get_record = get_then_lock
+    got = asyncio.run(b.engine.handle("search.query", {"query": "harbour"}, b.context("page:inbox")))
+    assert locked and locked[0]["ok"] and got["ok"]
+    assert b.engine.search_index is None

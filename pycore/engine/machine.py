@@ -54,6 +54,7 @@ class Engine:
         self.reads = ReadCache()   # verified posts (plaintext, memory only): pycore.engine.reads
         self.search_index = None   # pycore.engine.search.SearchIndex of this session, loaded on first use
         self.search_lock = asyncio.Lock()
+        self.forgotten = 0   # how often forget_plaintext ran: a load under way when it ran keeps nothing
 
     # ------------------------------------------------------------------ entry point
     async def handle(self, type: str, payload: dict, context: dict) -> dict:
@@ -114,6 +115,7 @@ class Engine:
         from the forum and the vault once unlocked again)."""
         self.reads.clear()
         self.search_index = None
+        self.forgotten += 1
 
     async def _touch(self) -> None:
         sess = await self.store.get(names.SESSION)

@@ -28,10 +28,14 @@ FIRST_POST = "first"   # the index key of a conversation's first post (conv.open
 
 
 async def _index(engine, ident) -> SearchIndex:
+    """The session's index, read from the vault on first use. A lock that comes while it is being
+    read (or while a request that began unlocked is still running) leaves nothing in memory: the
+    index is kept only when the session is still unlocked and nothing was forgotten meanwhile."""
     if engine.search_index is not None:
         return engine.search_index
     async with engine.search_lock:
         if engine.search_index is None:
+            forgotten = engine.forgotten
             ix = SearchIndex()
             for key in await engine.store.keys():
                 if not key.startswith(names.SEARCH_PREFIX):
@@ -44,6 +48,8 @@ async def _index(engine, ident) -> SearchIndex:
                         ix.add(origin, topic_id, post_id, author=author, created_at=created_at, text=text)
                 except (AuthenticationFailed, MalformedInput, ValueError, TypeError, KeyError, AttributeError):
                     continue
+            if engine.forgotten != forgotten or not await engine.store.get(names.SESSION):
+                return ix   # answers this request only
             engine.search_index = ix
     return engine.search_index
 
