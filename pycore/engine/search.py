@@ -40,7 +40,7 @@ class SearchIndex:
     author, time and text; each conversation's title is kept once per topic."""
 
     def __init__(self):
-        self.docs: dict[tuple, dict] = {}          # doc key -> {author, created_at, text, length}
+        self.docs: dict[tuple, dict] = {}          # doc key -> {author, created_at, text, length, order (ties)}
         self.titles: dict[tuple, str] = {}         # (origin, topic_id) -> title
         self.postings: dict[str, dict[tuple, int]] = {}   # term -> {doc key: term frequency}
         self.title_postings: dict[str, set] = {}   # term -> {(origin, topic_id)}

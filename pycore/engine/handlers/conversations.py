@@ -78,15 +78,20 @@ async def _save_conv(engine, ident, origin, topic_id, conversation_id, key, meta
         rec["meta"] = await at_rest.seal_vault(engine, ident, json.dumps(meta).encode("utf-8"))
         rec["status"] = meta.get("status")
     await engine.store.set(names.conversation(origin, topic_id), rec)
-    index = await engine.store.get(names.conversation_index(origin)) or []
-    if topic_id not in index:
-        await engine.store.set(names.conversation_index(origin), index + [topic_id])
+    await list_topic(engine, origin, topic_id)
     cid_key = names.conversation_first_topic(origin, conversation_id)
     first = await engine.store.get(cid_key)
     if first is None:
         await engine.store.set(cid_key, topic_id)
         return None
     return first if first != topic_id else None
+
+
+async def list_topic(engine, origin, topic_id) -> None:
+    """Adds the topic to the forum's list of conversations on this device (once)."""
+    index = await engine.store.get(names.conversation_index(origin)) or []
+    if topic_id not in index:
+        await engine.store.set(names.conversation_index(origin), index + [topic_id])
 
 
 async def _add_invited(engine, origin, topic_id, usernames) -> None:

@@ -24,7 +24,7 @@ from ...inband import state as st
 from .. import args, at_rest
 from .. import store as names
 from ..pins import published_key
-from .conversations import _meta
+from .conversations import _meta, list_topic
 from .drafts import is_tombstone, tombstone
 
 
@@ -167,9 +167,7 @@ async def _list_synced_conversation(engine, ident, origin, topic_id, entry) -> b
     await engine.store.set(names.conversation(origin, topic_id), {
         "conversation_id": entry["conversation_id"],
         "meta": await at_rest.seal_vault(engine, ident, json.dumps(meta).encode("utf-8"))})
-    index = await engine.store.get(names.conversation_index(origin)) or []
-    if topic_id not in index:
-        await engine.store.set(names.conversation_index(origin), index + [topic_id])
+    await list_topic(engine, origin, topic_id)
     return True
 
 
