@@ -9,6 +9,7 @@ viewer.png, inbox.png, safety-code.png and prints each path.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -29,55 +30,58 @@ def take(out: Path, ext_dir: Path) -> list[Path]:
     written: list[Path] = []
     srv = StandinServer().start()
     users = []
+    # The profiles are removed only after the browsers have quit: a running Chromium keeps writing
+    # into its profile, and removing it under the browser fails.
+    tmp = tempfile.mkdtemp(prefix="efd-shots-")
     try:
-        with tempfile.TemporaryDirectory(prefix="efd-shots-") as tmp:
-            for name in ("alice", "bob"):
-                srv.create_user(name, "demo-password-123", trust_level=1, age_days=30)
-            for i, name in enumerate(("alice", "bob")):
-                u = ForumUser(ChromiumExt.launch(ext_dir, Path(tmp) / name), srv, name)
-                users.append(u)
-                u.d.set_window_size(*SIZE)
-                u.login()
-                import_vector(u, i, PASSPHRASE)
-                u.call("settings.set", {"security_phrase": f"{name}'s blue heron"})
-                enable_and_publish(u)
-            alice, bob = users
+        for name in ("alice", "bob"):
+            srv.create_user(name, "demo-password-123", trust_level=1, age_days=30)
+        for i, name in enumerate(("alice", "bob")):
+            u = ForumUser(ChromiumExt.launch(ext_dir, Path(tmp) / name), srv, name)
+            users.append(u)
+            u.d.set_window_size(*SIZE)
+            u.login()
+            import_vector(u, i, PASSPHRASE)
+            u.call("settings.set", {"security_phrase": f"{name}'s blue heron"})
+            enable_and_publish(u)
+        alice, bob = users
 
-            def shot(u, name):
-                u.d.switch_to.default_content()
-                # exactly the stores' 1280×800, whatever the headless window's frame takes
-                u.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                                    {"width": SIZE[0], "height": SIZE[1], "deviceScaleFactor": 1, "mobile": False})
-                p = out / f"{name}.png"
-                u.d.save_screenshot(str(p))
-                written.append(p)
+        def shot(u, name):
+            u.d.switch_to.default_content()
+            # exactly the stores' 1280×800, whatever the headless window's frame takes
+            u.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": SIZE[0], "height": SIZE[1], "deviceScaleFactor": 1, "mobile": False})
+            p = out / f"{name}.png"
+            u.d.save_screenshot(str(p))
+            written.append(p)
 
-            alice.b.open_page("ui/popup.html")
-            shot(alice, "popup")
-            alice.ext_page("ui/options.html")
-            shot(alice, "options")
-            send_new_message(alice, ["bob"], "Dinner on Saturday?",
-                             "Shall we meet at **eight**? I can book the table by the window.", send=False)
-            shot(alice, "composer")
-            alice.send_composer()
-            topic_id = alice.wait_topic_page()
-            bob.to_forum(f"/t/{topic_id}")
-            bob.read_viewer(srv.posts(topic_id)[0]["id"])
-            shot(bob, "viewer")
-            bob.inbox()
-            wait_until(lambda: bob.d.find_elements("css selector", "#conversations .conv-title"), timeout=60,
-                       what="bob's inbox lists the conversation")
-            shot(bob, "inbox")
-            bob.type("#lookup-user", "alice")
-            bob.b.click("#lookup-btn")
-            wait_until(lambda: bob.d.find_element("css selector", "#safety").is_displayed(), timeout=30,
-                       what="the safety code with alice")
-            bob.d.execute_script("document.querySelector('#safety').scrollIntoView({block: 'center'})")
-            shot(bob, "safety-code")
+        alice.b.open_page("ui/popup.html")
+        shot(alice, "popup")
+        alice.ext_page("ui/options.html")
+        shot(alice, "options")
+        send_new_message(alice, ["bob"], "Dinner on Saturday?",
+                         "Shall we meet at **eight**? I can book the table by the window.", send=False)
+        shot(alice, "composer")
+        alice.send_composer()
+        topic_id = alice.wait_topic_page()
+        bob.to_forum(f"/t/{topic_id}")
+        bob.read_viewer(srv.posts(topic_id)[0]["id"])
+        shot(bob, "viewer")
+        bob.inbox()
+        wait_until(lambda: bob.d.find_elements("css selector", "#conversations .conv-title"), timeout=60,
+                   what="bob's inbox lists the conversation")
+        shot(bob, "inbox")
+        bob.type("#lookup-user", "alice")
+        bob.b.click("#lookup-btn")
+        wait_until(lambda: bob.d.find_element("css selector", "#safety").is_displayed(), timeout=30,
+                   what="the safety code with alice")
+        bob.d.execute_script("document.querySelector('#safety').scrollIntoView({block: 'center'})")
+        shot(bob, "safety-code")
     finally:
         for u in users:
             u.b.close()
         srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     return written
 
 

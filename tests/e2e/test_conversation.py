@@ -178,7 +178,10 @@ def test_06_bob_activates_a_second_device_from_his_backup(users, story):
     bob2.d.switch_to.window(bob2.ext_handle)
     wait_until(lambda: [e.text for e in bob2.d.find_elements("css selector", "#conversations .conv-title")] == [TITLE],
                timeout=60, what="bob-2: inbox lists the decrypted title without a click")
-    assert bob2.d.find_element("css selector", "#sync-state").get_attribute("data-state") == "done"
+    # The list shows a conversation as soon as it is opened; the look goes on to read its replies
+    # for search and says "done" after.
+    wait_until(lambda: bob2.d.find_element("css selector", "#sync-state").get_attribute("data-state") == "done",
+               timeout=60, what="bob-2: the look for messages ends")
     # Search finds bob's reply, which no viewer of this device has shown yet (discovery read it),
     # with the conversation's title and the match marked; the title finds the conversation.
     results = "#search-results li"
