@@ -128,27 +128,16 @@ class SearchIndex:
             self._norm_cache = {k: _K1 * (1 - _B + _B * d["length"] / avg) for k, d in self.docs.items()}
         return self._norm_cache
 
-    def _word_scores(self, word: str, prefix: bool, n_docs: int, norms: dict) -> tuple[dict, dict]:
-        """({post: score from its text}, {post: score from its conversation's title}) for one
-        query word (and the words it is a prefix of)."""
-        body: dict = {}
-        title: dict = {}
+    def _word_terms(self, word: str, prefix: bool) -> tuple[list, list]:
+        """([{post: tf} of each term], [{conversations whose title holds it} of each term]) for
+        one query word: the word itself, or the words it is a prefix of."""
+        body, titles = [], []
         for term in self._expand(word, prefix):
-            holders = self.postings.get(term)
-            if holders:
-                idf = math.log(1 + (n_docs - len(holders) + 0.5) / (len(holders) + 0.5)) * (_K1 + 1)
-                if not body:
-                    body = {k: idf * tf / (tf + norms[k]) for k, tf in holders.items()}
-                else:
-                    for key, tf in holders.items():
-                        body[key] = body.get(key, 0.0) + idf * tf / (tf + norms[key])
-            topics = self.title_postings.get(term)
-            if topics:
-                bonus = TITLE_WEIGHT * math.log(1 + (n_docs + 0.5) / (len(topics) + 0.5))
-                for topic in topics:
-                    for key in self.by_topic.get(topic, ()):
-                        title[key] = title.get(key, 0.0) + bonus
-        return body, title
+            if self.postings.get(term):
+                body.append(self.postings[term])
+            if self.title_postings.get(term):
+                titles.append(self.title_postings[term])
+        return body, titles
 
     def query(self, text: str, limit: int = 20) -> list[dict]:
         """Posts ranked by relevance to `text`: [{origin, topic_id, post_id, title, author,
@@ -161,44 +150,62 @@ class SearchIndex:
         if not words or not self.docs or not limit:
             return []
         n_docs, norms = len(self.docs), self._norms()
-        per_word = [self._word_scores(w, prefix_last and i == len(words) - 1, n_docs, norms)
-                    for i, w in enumerate(words)]
-        # the rarest word's posts are the candidates; each further word narrows them
-        per_word.sort(key=lambda bt: len(bt[0]) + len(bt[1]))
-        body0, title0 = per_word[0]
-        candidates = set(body0) | set(title0)
-        for body, title in per_word[1:]:
-            candidates = {k for k in candidates if k in body or k in title}
+        per_word = [self._word_terms(w, prefix_last and i == len(words) - 1) for i, w in enumerate(words)]
+
+        def size(word):
+            body, titles = word
+            return sum(len(h) for h in body) + sum(len(self.by_topic.get(t, ())) for ts in titles for t in ts)
+
+        # The rarest word's posts are the candidates; each further word narrows them; only the
+        # posts left are scored (a common word alone holds most of the index).
+        per_word.sort(key=size)
+        candidates = None
+        for body, titles in per_word:
+            holding = set()
+            for holders in body:
+                holding.update(holders if candidates is None else candidates.intersection(holders))
+            for t in set().union(*titles):
+                posts = self.by_topic.get(t, ())
+                holding.update(posts if candidates is None else candidates.intersection(posts))
+            candidates = holding
             if not candidates:
                 return []
-        if len(per_word) == 1:
-            scores = dict(body0)
-            for k, v in title0.items():
-                scores[k] = scores.get(k, 0.0) + v
-            in_text = set(body0)
-        else:
-            scores = dict.fromkeys(candidates, 0.0)
-            in_text = set()
-            for body, title in per_word:
-                for part in (body, title):
-                    for k, v in part.items():
-                        if k in scores:
-                            scores[k] += v
-                in_text.update(k for k in body if k in scores)
+        scores = dict.fromkeys(candidates, 0.0)
+        in_text: set = set()
+        for body, titles in per_word:
+            for holders in body:
+                idf = math.log(1 + (n_docs - len(holders) + 0.5) / (len(holders) + 0.5)) * (_K1 + 1)
+                found = candidates.intersection(holders)
+                for k in found:
+                    tf = holders[k]
+                    scores[k] += idf * tf / (tf + norms[k])
+                in_text |= found
+            for topics in titles:
+                bonus = TITLE_WEIGHT * math.log(1 + (n_docs + 0.5) / (len(topics) + 0.5))
+                for t in topics:
+                    for k in candidates.intersection(self.by_topic.get(t, ())):
+                        scores[k] += bonus
         # a conversation found by its title alone is one result (its earliest post), not all of
         # them; where some of its posts match in their text, those are its results
-        topics_in_text = {(k[0], k[1]) for k in in_text}
+        title_only = candidates - in_text
         first_of_topic: dict = {}
-        for k in candidates:
-            if k in in_text or (k[0], k[1]) in topics_in_text:
-                continue
-            best = first_of_topic.get((k[0], k[1]))
-            if best is None or self.docs[k]["order"] < self.docs[best]["order"]:
-                first_of_topic[(k[0], k[1])] = k
+        if title_only:
+            topics_in_text = {(k[0], k[1]) for k in in_text}
+            for k in title_only:
+                if (k[0], k[1]) in topics_in_text:
+                    continue
+                best = first_of_topic.get((k[0], k[1]))
+                if best is None or self.docs[k]["order"] < self.docs[best]["order"]:
+                    first_of_topic[(k[0], k[1])] = k
         hits = list(in_text) + list(first_of_topic.values())
-        # the best `limit`, newest first among equal scores
+        # the best `limit`, newest first among equal scores: the scores pick them (fast), and the
+        # few posts tied with the last one are ordered by time
         docs = self.docs
-        top = heapq.nlargest(limit, hits, key=lambda k: (scores[k], docs[k]["order"]))
+        top = heapq.nlargest(limit, hits, key=scores.__getitem__)
+        if top:
+            floor = scores[top[-1]]
+            near = [k for k in hits if scores[k] >= floor] if len(top) == limit else top
+            top = sorted(near, key=lambda k: (scores[k], docs[k]["order"]), reverse=True)[:limit]
         out = []
         for key in top:
             d = self.docs[key]
