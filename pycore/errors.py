@@ -137,6 +137,22 @@ class NotYourPost(EngineError):
     code = "not_your_post"
 
 
+class OldConversationKey(EngineError):
+    """An edit was asked for a post written before the conversation's key changed: the new version
+    would be encrypted with a key the removed participants hold."""
+    code = "old_conversation_key"
+
+
+class NotInConversation(EngineError):
+    """A key change was asked for by someone the conversation does not list, or names no participant."""
+    code = "not_in_conversation"
+
+
+class RemovedFromConversation(NotInConversation):
+    """A send was asked for in a conversation whose key was changed without me (`username`: who removed me)."""
+    code = "removed_from_conversation"
+
+
 class ConversationUnknown(EngineError):
     """The conversation of this topic has not been opened on this device."""
     code = "conversation_unknown"
@@ -194,6 +210,12 @@ FOR_USERS = {
                              "Nothing was sent. Reload the conversation and check where you are writing."),
     "not_your_post": ("Only your own encrypted posts can be edited, and this one is not yours or could not be "
                       "confirmed as yours.", "Edit a post you wrote; nothing was changed."),
+    "old_conversation_key": ("This post was written before someone was removed from the conversation, so "
+                             "a new version of it could be read by them.", "Write a new reply instead; nothing was changed."),
+    "not_in_conversation": ("That person is not a participant of this encrypted conversation, or you no longer are.",
+                            "Check the name; nothing was changed."),
+    "removed_from_conversation": ("{username} removed you from this conversation: the others no longer hold a key you "
+                                  "can write to.", "Nothing was sent; your text is kept."),
     "conversation_unknown": ("This conversation has not been opened on this device yet.", "Open its first post, then try again."),
     "newer_data": ("This data was saved by a newer version of the extension, so this version leaves it untouched.",
                    "Update the extension; nothing was changed or lost."),

@@ -8,7 +8,7 @@ from .engine.args import MIN_PASSPHRASE_LENGTH
 import re
 
 from .errors import FOR_USERS, FORUM_SAYS, WITH_FORUM_WORDS
-from .inband import armour, forum
+from .inband import armour, forum, messages
 
 
 def for_javascript() -> dict:
@@ -17,6 +17,8 @@ def for_javascript() -> dict:
         "BACKUP_BEGIN": armour.BACKUP_BEGIN, "BACKUP_END": armour.BACKUP_END,
         "STATE_BEGIN": armour.STATE_BEGIN, "STATE_END": armour.STATE_END,
         "KEY_BEGIN": armour.KEY_BEGIN, "KEY_END": armour.KEY_END,
+        # the plain first line of a key change (rekey) post: a page view reads those first
+        "REKEY_HINT": messages.REKEY_HINT,
         "PLACEHOLDER_TITLE": forum.PLACEHOLDER_TITLE, "BACKUP_TITLE": forum.BACKUP_TITLE,
         "USERNAME_PATTERN": forum.USERNAME_PATTERN,
         "BIO_LIMIT": forum.BIO_LIMIT, "MAX_POST_CHARS": forum.MAX_POST_CHARS,

@@ -58,7 +58,8 @@ export async function membersWithoutKey({ send, bio, origin, topic, opened }) {
     posts.push({ post_id: p.post_id, raw: p.raw, username: p.username, bio_raw: await bio(p.username) });
   }
   const { posts: read } = await send("conv.read", { origin, topic_id: topic.topic_id, posts });
-  const shared = new Set(read.filter((r) => r.kind === "key_share" && r.status === "valid" && r.invitee)
-    .map((r) => r.invitee.toLowerCase()));
+  // a share made before the key last changed gave a key that no longer reads what is new
+  const shared = new Set(read.filter((r) => r.kind === "key_share" && r.status === "valid" && r.invitee
+    && (r.epoch || 0) >= (opened.epoch || 0)).map((r) => r.invitee.toLowerCase()));
   return missing.filter((u) => !shared.has(u.toLowerCase()));
 }

@@ -144,6 +144,8 @@
     // (Discourse refuses the edit with 409 when the post changed in between).
     edit_post: V.obj({ post_id: postId, raw: armoured(patterns.message), original_raw: armoured(patterns.message) }),
     invite: V.obj({ topic_id: topicId, user: username }),
+    // Discourse's own removal from a PM, after the key change that keeps the removed out
+    remove_allowed_user: V.obj({ topic_id: topicId, username }),
     put_bio: V.obj({ bio_raw: V.str({ max: C.BIO_LIMIT }) }),
     // Key exchange by PM where the forum keeps bios read-only: a PM with my key block, and the
     // answer with the peer's in the same PM (PROTOCOL §3.4).
@@ -199,7 +201,7 @@
       token, kind: V.oneOf(["viewer", "composer"]), me: username,
       topic_id: V.optional(topicId), post_id: V.optional(postId),
       // post_id: the viewer's post, or the post a composer in "edit" mode edits
-      mode: V.optional(V.oneOf(["new", "reply", "invite", "edit"])),
+      mode: V.optional(V.oneOf(["new", "reply", "invite", "remove", "edit"])),
       to: V.optional(V.str({ max: 200, re: patterns.optionalUsernameList })),
       max_chars: maxChars,
       // quote: text the user selected in the page (public) for a quote-reply
@@ -311,6 +313,11 @@
       max_chars: maxChars }) },
     "conv.share_key": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, topic_id: topicId,
       conversation_id: conversationId, me: username, invitee: userRef, max_chars: maxChars }) },
+    // removing participants: a new conversation key for those who stay (who is in the
+    // conversation is the engine's record; members only brings the bios of those who stay)
+    "conv.rekey": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, topic_id: topicId,
+      conversation_id: conversationId, me: username, remove: V.array(username, { max: 60 }),
+      members: V.array(userRef, { max: 255 }), max_chars: maxChars }) },
     "conv.list": { from: EXT, to: "engine", payload: V.obj({ origin }) },
 
     // ---- engine: encrypted drafts --------------------------------------------------------------

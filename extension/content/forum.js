@@ -259,6 +259,13 @@
       forgetTopic(topic_id);
       return { user: (j && j.user && j.user.username) || user };
     },
+    // TopicsController#remove_allowed_user: the PM's creator or staff may remove anyone, anyone
+    // may remove themself; Discourse answers 422 otherwise.
+    async remove_allowed_user({ topic_id, username }) {
+      await ajax("PUT", `/t/${topic_id}/remove-allowed-user.json`, { username });
+      forgetTopic(topic_id);
+      return { username };
+    },
     async put_bio({ bio_raw }) {
       // Discourse answers 200 and keeps the old bio when DiscourseConnect manages profiles
       // (app/services/user_updater.rb): read it back to know what the forum really kept.

@@ -215,9 +215,12 @@
       const b = await F.run("user", { username: u }).then((x) => x.bio_raw, () => null);
       bios.set(u.toLowerCase(), b);
     }));
-    const refs = viewportOrder(replies).map((p) => ({ post_id: p.post_id, raw: p.raw, username: p.username,
+    // Key changes first, in the topic's order: each gives the key of the posts after it.
+    const rekeys = replies.filter((p) => p.raw.startsWith(C.REKEY_HINT));
+    const refs = [...rekeys, ...viewportOrder(replies.filter((p) => !rekeys.includes(p)))].map((p) => ({
+      post_id: p.post_id, raw: p.raw, username: p.username,
       bio_raw: bios.get(p.username.toLowerCase()) ?? null, created_at: p.created_at || null }));
-    let size = READ_AHEAD_FIRST;
+    let size = Math.max(READ_AHEAD_FIRST, rekeys.length + READ_AHEAD_FIRST);
     for (let i = 0; i < refs.length; i += size, size = Math.min(size * 4, READ_AHEAD_MAX)) {
       const batch = refs.slice(i, i + size);
       // Before the conversation is opened on this device (by the first post's viewer), the
@@ -361,7 +364,8 @@
     const create = footer.querySelector(".create");
     const reply = button(t("encrypted_reply"), { className: "btn-primary efd-reply" }, () => openComposer({ mode: "reply", topic_id: topicId }));
     const invite = button(t("page_add_participant"), { className: "efd-invite" }, () => openComposer({ mode: "invite", topic_id: topicId }));
-    if (create) create.before(reply, invite); else footer.prepend(reply, invite);
+    const remove = button(t("page_remove_participant"), { className: "efd-remove" }, () => openComposer({ mode: "remove", topic_id: topicId }));
+    if (create) create.before(reply, invite, remove); else footer.prepend(reply, invite, remove);
     const note = document.createElement("div");
     note.className = "efd-notice";
     note.style.cssText = "font-size:12px;color:#57606a;margin:4px 0;";

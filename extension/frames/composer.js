@@ -208,12 +208,32 @@ function bio(username) {
   if (!bios.has(username)) bios.set(username, forum("user", { username }).then((u) => u.bio_raw, () => null));
   return bios.get(username);
 }
+// The topic's key changes, read before writing: a device that has not shown the topic since
+// someone was removed takes the newest key first, and writes with it (the engine reads them in
+// order and keeps what they teach).
+async function readKeyChanges(topic) {
+  const posts = [];
+  for (const p of topic.posts.filter((x) => x.post_number > 1 && x.raw.startsWith(C.REKEY_HINT))) {
+    posts.push({ post_id: p.post_id, raw: p.raw, username: p.username, bio_raw: await bio(p.username) });
+  }
+  if (posts.length) await send("conv.read", { origin: bundle.origin, topic_id: bundle.topic_id, posts });
+}
+
 async function loadConversation() {
   const topic = await forum("topic", { topic_id: bundle.topic_id });
-  const c = await openConversation({ send, bio, origin: bundle.origin, me: bundle.me, topic });
+  let c = await openConversation({ send, bio, origin: bundle.origin, me: bundle.me, topic });
+  if (topic.posts.some((p) => p.post_number > 1 && p.raw.startsWith(C.REKEY_HINT))) {
+    await readKeyChanges(topic);
+    c = await openConversation({ send, bio, origin: bundle.origin, me: bundle.me, topic });
+  }
   if (c.status !== "valid") throw Object.assign(new Error(c.detail || c.status), { code: c.status });
+  // who holds the conversation's newest key (the first post's participants before any removal)
   conversation = { id: c.conversation_id, title: c.title,
-    participants: (c.participants || []).map((p) => (Array.isArray(p) ? p[0] : p)) };
+    participants: c.members || (c.participants || []).map((p) => (Array.isArray(p) ? p[0] : p)) };
+  if (bundle.mode === "remove") {
+    const others = conversation.participants.filter((n) => n.toLowerCase() !== bundle.me.toLowerCase());
+    $("#removee").replaceChildren(...others.map((n) => el("option", { value: n, text: n })));
+  }
   const box = $("#conversation");
   // One sentence; the title and the participants are elements of their own (tests and styles
   // find them by id), placed where the translation puts them.
@@ -221,6 +241,7 @@ async function loadConversation() {
   const title = el("strong", { id: "conversation-title", text: t("quoted", [conversation.title]) });
   const people = el("span", { id: "conversation-participants", text: conversation.participants.join(", ") });
   box.replaceChildren(...(bundle.mode === "invite" ? tNodes("composer_invite_in", [title, people])
+    : bundle.mode === "remove" ? tNodes("composer_remove_in", [title, people])
     : bundle.mode === "edit" ? tNodes("composer_edit_in", [title, people]) : tNodes("composer_reply_in", [title, people])));
   box.hidden = false;
   report();
@@ -337,6 +358,7 @@ async function sendReply() {
   if (!body.trim()) return status("error", t("composer_need_body"));
   status("checking", t("composer_checking_participants"));
   const topic = await forum("topic", { topic_id: bundle.topic_id });
+  await readKeyChanges(topic);
   const others = topic.participants.filter((u) => u.toLowerCase() !== bundle.me.toLowerCase());
   // Replies use the conversation key: a participant without a key is not a recipient, but a
   // KEY CHANGED participant still blocks sending until acknowledged.
@@ -375,7 +397,38 @@ async function sendInvite() {
   return res;
 }
 
+// Removing a participant for real: the engine makes a key change for everyone who stays (checked
+// like recipients), it is posted, read back so that this device takes the new key from the forum's
+// copy, and then Discourse removes the participant from the PM. Discourse lets only the PM's
+// creator or staff remove someone else: when it refuses, the key change still keeps the removed
+// participant out of what follows, and the composer says so instead of closing.
+async function sendRemove() {
+  const removee = $("#removee").value;
+  if (!removee) return status("error", t("composer_need_removee"));
+  const staying = conversation.participants.filter((n) => ![bundle.me.toLowerCase(), removee.toLowerCase()]
+    .includes(n.toLowerCase()));
+  status("checking", t("composer_checking_participants"));
+  if (!(await checkKeys(staying))) return status("blocked", t("composer_blocked"));
+  const members = [];
+  for (const n of staying) members.push({ username: n, bio_raw: await bio(n) });
+  status("sending", t("composer_encrypting_rekey"));
+  const out = await send("conv.rekey", { origin: bundle.origin, topic_id: bundle.topic_id,
+    conversation_id: conversation.id, me: bundle.me, remove: [removee], members,
+    max_chars: bundle.max_chars || undefined });
+  status("sending", t("composer_sending"));
+  const res = await withRetry(t("composer_what_sending"), () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
+  await send("conv.read", { origin: bundle.origin, topic_id: bundle.topic_id, posts: [
+    { post_id: res.post_id, raw: out.raw, username: bundle.me, bio_raw: await bio(bundle.me) }] }).catch(() => {});
+  try {
+    await withRetry(t("composer_what_removing"), () => forum("remove_allowed_user", { topic_id: bundle.topic_id, username: removee }));
+  } catch (e) {
+    return { ...res, note: t("composer_removed_key_only", [removee, userText(e)]) };
+  }
+  return res;
+}
+
 function sendQuestion() {
+  if (bundle.mode === "remove") return t("composer_confirm_remove", [$("#removee").value, conversation.title]);
   if (bundle.mode === "new") return t("composer_confirm_new", [$("#title").value.trim(), recipients.join(", ")]);
   if (bundle.mode === "invite") return t("composer_confirm_invite", [$("#invitee").value.trim(), conversation.title]);
   if (bundle.mode === "edit") return t("composer_confirm_edit", [conversation.title]);
@@ -403,10 +456,11 @@ async function onSend() {
       status("checking", t("composer_confirm_outside"));
       if (!(await confirmOutside(TOKEN, sendQuestion(), "send"))) return status("idle", t("composer_not_sent"));
     }
-    const fn = { new: sendNew, reply: sendReply, invite: sendInvite, edit: sendEdit }[bundle.mode];
+    const fn = { new: sendNew, reply: sendReply, invite: sendInvite, remove: sendRemove, edit: sendEdit }[bundle.mode];
     const res = await fn();
     if (!res || !res.topic_id) return;   // refused before sending (status already says why)
     if (draftKey) await send("drafts.delete", { origin: bundle.origin, draft_key: draftKey }).catch(() => {});
+    if (res.note) return status("sent", res.note);   // done, with something the user must read
     status("sent", bundle.mode === "edit" ? t("composer_edit_saved") : t("composer_sent"));
     await send("frame.close", { token: TOKEN, topic_id: res.topic_id });
   } catch (e) {
@@ -460,13 +514,15 @@ async function init() {
   const mode = bundle.mode || "new";
   bundle.mode = mode;
   $("#heading").textContent = { new: t("new_encrypted_message"), reply: t("encrypted_reply"), invite: t("composer_heading_invite"),
-    edit: t("composer_heading_edit") }[mode];
+    remove: t("composer_heading_remove"), edit: t("composer_heading_edit") }[mode];
   $("#sec-to").hidden = mode !== "new";
   $("#sec-title").hidden = mode !== "new";
   $("#sec-invitee").hidden = mode !== "invite";
-  $("#sec-body").hidden = mode === "invite";
-  $("#preview-btn").hidden = mode === "invite";
-  $("#send-btn").textContent = { invite: t("composer_send_invite"), edit: t("composer_save_edit") }[mode] || t("composer_send");
+  $("#sec-remove").hidden = mode !== "remove";
+  $("#sec-body").hidden = mode === "invite" || mode === "remove";
+  $("#preview-btn").hidden = mode === "invite" || mode === "remove";
+  $("#send-btn").textContent = { invite: t("composer_send_invite"), remove: t("composer_send_remove"),
+    edit: t("composer_save_edit") }[mode] || t("composer_send");
   draftKey = mode === "new" ? "new" + (bundle.to ? "." + bundle.to.replace(/,/g, ".") : "")
     : mode === "reply" ? "reply." + bundle.topic_id
     : mode === "edit" && bundle.post_id ? "edit." + bundle.post_id : null;

@@ -17,6 +17,8 @@ const STATUS_TEXT = {
   key_not_accepted: ["warn", t("viewer_key_not_accepted")],
   cannot_decrypt: ["bad", t("viewer_cannot_decrypt")],
   duplicate: ["bad", t("viewer_duplicate")],
+  key_not_given: ["warn", t("viewer_key_not_given")],
+  rekey_conflict: ["bad", t("viewer_rekey_conflict")],
   malformed: ["bad", t("viewer_malformed")],
   locked: ["info", t("viewer_locked")],
   no_identity: ["info", t("viewer_no_identity")],
@@ -154,6 +156,16 @@ function showWithoutKey(names, groups = []) {
   report();
 }
 
+// A post written with the conversation's earlier key after a key change: those the change
+// removed hold that key, so they may read it.
+function showSuperseded(s) {
+  const box = $("#warnings");
+  box.querySelector("#superseded")?.remove();
+  if (!s) return;
+  box.append(el("div", { class: "notice warn", id: "superseded", "data-removed": s.removed.join(","),
+    text: t("viewer_superseded", [s.by, s.removed.join(", ")]) }));
+}
+
 async function showBody(title, text, author) {
   const box = $("#content");
   box.replaceChildren();
@@ -278,9 +290,16 @@ async function showReply(post, topic = null) {
   if (item.status !== "valid") { $("#content").replaceChildren(); notice(statusText(item.status), "bad"); return setState(item.status, item.detail); }
   if (item.kind === "key_share") {
     notice(t("viewer_key_share", [item.author, item.invitee, item.invitee_digits]));
+  } else if (item.kind === "rekey") {
+    const k = item.rekey;
+    notice(k.given ? t("viewer_rekey", [item.author, k.removed.join(", "), k.members.join(", ")])
+      : t("viewer_rekey_removed_me", [item.author]), k.given ? "" : "warn");
+    Object.assign($("#content").firstChild, { id: "rekey-notice" });
+    $("#rekey-notice").dataset.given = String(k.given);
   } else {
     await showBody(null, item.body, item.author || post.username);
   }
+  showSuperseded(item.superseded);
   shown = true;
   return setState("valid");
 }

@@ -11,7 +11,7 @@ Modules:
     forum      what we assume of Discourse: limits, titles, the username rule
     keys       published keys in bios, fingerprints, safety codes, signed key changes
     backup     the key backup PM (passphrase and/or paper key slots)
-    messages   conversations: first posts, replies, key shares (`seal_envelope`)
+    messages   conversations: first posts, replies, key shares, rekeys (`seal_envelope`)
 
 Public API (all `async` functions take `prims` first):
 
@@ -44,7 +44,12 @@ Conversations
     await open_conversation(prims, first_post_raw, me_username, my_identity, author_key,
                             *, key=None, poster_username=None) -> Conversation
     await make_reply(prims, conversation, author, author_name, body, now_iso, *, max_chars) -> str
-    await read_post(prims, conversation, raw, author_keys, *, poster_username=None) -> ReadPost
+    await read_post(prims, conversation, raw, author_keys, *, poster_username=None,
+                    my_identities=(), me_username=None) -> ReadPost      also a rekey (its new key
+                                                                          when wrapped for me)
+    await make_rekey(prims, conversation, author, author_name, staying: [(username, PublishedKey)],
+                     removed: [username], now_iso, *, max_chars) -> (raw, new key, epoch)
+    parse_envelope(raw) -> Envelope / envelope_epoch(raw) -> int     the public header
     await make_key_share(prims, conversation, inviter, inviter_name, invitee_name, invitee_key,
                          now_iso, *, max_chars) -> str
     await read_key_share(prims, raw, my_identity, inviter_keys, *, poster_username=None) -> KeyShare
@@ -54,7 +59,12 @@ Conversations
 
 Errors (pycore.errors): NoPublishedKey (MalformedInput), BioTooLong (.excess), MessageTooLarge
 (.excess), BackupCostOutOfRange (MalformedInput), NotAParticipant (WrongKey), NotYourPost (an
-edit of a post that is not my own valid one).
+edit of a post that is not my own valid one), OldConversationKey (an edit of a post written before
+the key changed).
+
+Key epochs: `Conversation.key` is epoch 0's (the first post's); `later_keys` maps each later epoch
+to its key, and new posts use `newest_epoch`. A post whose epoch key the reader lacks is
+"key_not_given".
 
 An edited post (first post or reply) carries `edited_at` and its earlier versions (`history`:
 [{"raw", "at"}], oldest first; `history_omitted` counts versions left out for size) inside its
@@ -77,8 +87,10 @@ from .forum import (BACKUP_TITLE, BIO_LIMIT, FALLBACK_TITLE, KEY_EXCHANGE_TITLE,
 from .keys import (KEY_EXCHANGE_HINT, KeyChange, PublishedKey, check_safety_qr, has_key_block, key_exchange_raw, find_bio_block, fingerprint_digits, key_from_moduli,
                    key_of, make_bio_block, put_bio_block, remove_bio_block, safety_code, safety_qr,
                    sign_key_change, verify_key_change)
-from .messages import (KIND_KEY_SHARE, KIND_REPLY, KIND_START, MSG_HINT, PROTOCOL_VERSION, STATUS_CANNOT_DECRYPT,
-                       STATUS_DUPLICATE, STATUS_INVALID_SIGNATURE, STATUS_KEY_NOT_ACCEPTED, STATUS_UNSIGNED, STATUS_UNVERIFIED, STATUS_VALID,
-                       STATUS_WRONG_AUTHOR, STATUS_WRONG_CONVERSATION, Conversation, KeyShare, NewConversation,
-                       ReadPost, is_encrypted_raw, iso_time, make_key_share, make_reply, make_revision, open_conversation,
-                       may_be_wrapped_to, read_key_share, read_post, start_conversation)
+from .messages import (KIND_EPOCH_KEY_SHARE, KIND_EPOCH_REPLY, KIND_KEY_SHARE, KIND_REKEY, KIND_REPLY, KIND_START,
+                       MSG_HINT, PROTOCOL_VERSION, REKEY_HINT, STATUS_CANNOT_DECRYPT, STATUS_DUPLICATE, STATUS_INVALID_SIGNATURE,
+                       STATUS_KEY_NOT_ACCEPTED, STATUS_KEY_NOT_GIVEN, STATUS_UNSIGNED, STATUS_UNVERIFIED, STATUS_VALID,
+                       STATUS_WRONG_AUTHOR, STATUS_WRONG_CONVERSATION, Conversation, Envelope, KeyShare,
+                       NewConversation, ReadPost, envelope_epoch, is_encrypted_raw, iso_time, make_key_share,
+                       make_rekey, make_reply, make_revision, may_be_wrapped_to, open_conversation, parse_envelope,
+                       read_key_share, read_post, start_conversation)

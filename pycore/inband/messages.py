@@ -1,4 +1,4 @@
-"""Encrypted conversations: the posts of a PM whose bodies are sealed envelopes (PROTOCOL.md §4).
+"""Encrypted conversations: the posts of a PM whose bodies are sealed envelopes (PROTOCOL.md §6).
 
 A first post ("start") carries the conversation key wrapped for every participant, and the
 signed title, body and participant list; replies carry the signed body under the conversation
@@ -6,6 +6,10 @@ key; key shares give the key to one invitee. Every body is a signed JSON object 
 `seal_envelope`: padded to a size bucket, AES-256-GCM under the conversation key, armoured.
 Reading never raises for a bad signature: the result's `status` says what is wrong, and
 content is only returned when it is "valid".
+
+Key epochs (§6.7): removing a participant posts a "rekey" that wraps a new conversation key for
+everyone who stays. The first post's key is epoch 0; each rekey starts the next epoch, and later
+posts say in their envelope which epoch's key they are encrypted with.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import AuthenticationFailed, MalformedInput, MessageTooLarge, NotAParticipant, NotYourPost, WrongKey
+from ..errors import (AuthenticationFailed, MalformedInput, MessageTooLarge, NotAParticipant, NotYourPost,
+                      OldConversationKey, WrongKey)
 from ..plugin import b64, jsjson, topickey
 from ..plugin import identity as _identity
 from ..plugin import payload as _payload
@@ -26,6 +31,9 @@ from .keys import HEX64, PublishedKey, key_of
 
 PROTOCOL_VERSION = 1
 MSG_HINT = "End-to-end encrypted message. Open it with the Encrypt for Discourse extension."
+# A key change says so in plain words: the forum sees the envelope's kind anyway, and a page view
+# reads key changes before the posts that need their keys.
+REKEY_HINT = "End-to-end encrypted: the conversation's key was changed. Open it with the Encrypt for Discourse extension."
 
 STATUS_VALID = "valid"
 STATUS_INVALID_SIGNATURE = "invalid_signature"
@@ -36,9 +44,17 @@ STATUS_UNVERIFIED = "unverified"
 STATUS_CANNOT_DECRYPT = "cannot_decrypt"
 STATUS_KEY_NOT_ACCEPTED = "key_not_accepted"  # signed by a key of the author the reader has not accepted
 STATUS_DUPLICATE = "duplicate"  # set by the engine
+STATUS_KEY_NOT_GIVEN = "key_not_given"  # encrypted with a conversation key (epoch) this reader was not given
 
 KIND_START, KIND_REPLY, KIND_KEY_SHARE = 1, 2, 3
-_KIND_NAMES = {KIND_START: "start", KIND_REPLY: "reply", KIND_KEY_SHARE: "key_share"}
+# The same in a later key epoch: the envelope names the epoch; a rekey starts one.
+KIND_REKEY, KIND_EPOCH_REPLY, KIND_EPOCH_KEY_SHARE = 4, 5, 6
+_KIND_NAMES = {KIND_START: "start", KIND_REPLY: "reply", KIND_KEY_SHARE: "key_share", KIND_REKEY: "rekey",
+               KIND_EPOCH_REPLY: "reply", KIND_EPOCH_KEY_SHARE: "key_share"}
+_WITH_EPOCH = (KIND_REKEY, KIND_EPOCH_REPLY, KIND_EPOCH_KEY_SHARE)
+_WITH_RECIPIENTS = (KIND_START, KIND_KEY_SHARE, KIND_REKEY, KIND_EPOCH_KEY_SHARE)
+_ONE_RECIPIENT = (KIND_KEY_SHARE, KIND_EPOCH_KEY_SHARE)
+MAX_EPOCH = 0xFFFF
 _HINT = 4
 _WRAPPED = 512
 _IV = 12
@@ -71,7 +87,7 @@ class NewConversation:
 @dataclass
 class Conversation:
     id: str
-    key: Any
+    key: Any                 # epoch 0: the key the first post wraps
     status: str
     title: str | None = None
     body: str | None = None
@@ -84,6 +100,16 @@ class Conversation:
     edited_at: str | None = None
     history: list = field(default_factory=list)   # earlier versions, oldest first: [{"raw", "at"}]
     history_omitted: int = 0
+    later_keys: dict = field(default_factory=dict)   # epoch (1, 2, …) -> key, from rekeys and key shares
+
+    def epoch_key(self, epoch: int):
+        """The key of `epoch`, or None when this reader was not given it."""
+        return self.key if epoch == 0 else self.later_keys.get(epoch)
+
+    @property
+    def newest_epoch(self) -> int:
+        """The epoch new posts are encrypted in: the newest whose key this reader holds."""
+        return max(self.later_keys, default=0)
 
 
 @dataclass
@@ -101,6 +127,12 @@ class ReadPost:
     edited_at: str | None = None
     history: list = field(default_factory=list)   # earlier versions, oldest first: [{"raw", "at"}]
     history_omitted: int = 0
+    epoch: int = 0           # the key epoch the post is encrypted in (a rekey: the epoch it starts)
+    # a valid rekey: who stays ([[name, fingerprint]]), who was removed (names), and the new key
+    # when it was wrapped for the reader (None: the reader was removed)
+    participants: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    new_key: Any = None
 
 
 @dataclass
@@ -113,6 +145,7 @@ class KeyShare:
     invitee_fingerprint: str | None
     created_at: str | None
     detail: str = ""
+    later_keys: dict = field(default_factory=dict)   # a share in a later epoch: epoch -> key, from 1 on
 
 
 def is_encrypted_raw(raw) -> bool:
@@ -126,8 +159,8 @@ def _bucket(n: int) -> int:
     return b if n <= b else -(-n // 8192) * 8192
 
 
-def _max_envelope_bytes(max_chars: int) -> int:
-    overhead = len(MSG_HINT) + 2 + len(FENCE_OPEN) + len(MSG_BEGIN) + len(MSG_END) + len(FENCE_CLOSE) + 4
+def _max_envelope_bytes(max_chars: int, hint: str = MSG_HINT) -> int:
+    overhead = len(hint) + 2 + len(FENCE_OPEN) + len(MSG_BEGIN) + len(MSG_END) + len(FENCE_CLOSE) + 4
     budget = max_chars - overhead
     n = budget
     while n > 0 and a256_length(n) > budget:
@@ -135,8 +168,12 @@ def _max_envelope_bytes(max_chars: int) -> int:
     return n
 
 
+def _hint_of(header: bytes) -> str:
+    return REKEY_HINT if header[1:2] == bytes([KIND_REKEY]) else MSG_HINT
+
+
 def _armour_message(envelope: bytes) -> str:
-    return MSG_HINT + "\n\n" + armour(MSG_BEGIN, MSG_END, envelope)
+    return _hint_of(envelope) + "\n\n" + armour(MSG_BEGIN, MSG_END, envelope)
 
 
 async def seal_envelope(prims, key, signed: dict, header: bytes, max_chars: int) -> str:
@@ -145,7 +182,7 @@ async def seal_envelope(prims, key, signed: dict, header: bytes, max_chars: int)
     plain `header` (version, kind, wrapped keys), armoured into the post raw. Raises
     MessageTooLarge when it would not fit in `max_chars`."""
     plaintext = _payload.serialize_v1(signed)
-    room = _max_envelope_bytes(max_chars) - len(header) - _IV - _TAG
+    room = _max_envelope_bytes(max_chars, _hint_of(header)) - len(header) - _IV - _TAG
     if len(plaintext) > room:
         excess = len(plaintext) - room
         raise MessageTooLarge(f"the message is {excess} bytes too large for one post "
@@ -155,37 +192,65 @@ async def seal_envelope(prims, key, signed: dict, header: bytes, max_chars: int)
     return _armour_message(header + iv + await prims.aes_gcm_encrypt(key, iv, padded))
 
 
-def parse_envelope(raw: str):
-    """(kind, recipient section, [(hint, wrapped key)], IV, ciphertext) of a post raw. Raises
-    MalformedInput / UnsupportedVersion."""
+@dataclass
+class Envelope:
+    kind: int
+    epoch: int           # 0 for the kinds without an epoch field
+    section: bytes       # the recipient section (count byte and entries), b"" when none
+    entries: list        # [(4-byte hint, 512-byte wrapped key)]
+    iv: bytes
+    ciphertext: bytes
+
+    @property
+    def header(self) -> bytes:
+        """The plain bytes before the IV: what an edit keeps."""
+        return bytes([1, self.kind]) + (self.epoch.to_bytes(2, "big") if self.kind in _WITH_EPOCH else b"") + self.section
+
+
+def parse_envelope(raw: str) -> Envelope:
+    """The parts of a post raw's envelope. Raises MalformedInput / UnsupportedVersion."""
     _, _, inner = find_block(raw, MSG_BEGIN, MSG_END, "encrypted message")
     data = versioned_record(inner, "encrypted message")
     kind = data[1]
     if kind not in _KIND_NAMES:
         raise MalformedInput(f"encrypted message: unknown kind {kind}")
-    off, section, entries = 2, b"", []
-    if kind in (KIND_START, KIND_KEY_SHARE):
-        if len(data) < 3:
+    off, epoch, section, entries = 2, 0, b"", []
+    if kind in _WITH_EPOCH:
+        if len(data) < 4:
             raise MalformedInput("encrypted message: truncated")
-        n = data[2]
-        if n == 0 or (kind == KIND_KEY_SHARE and n != 1):
+        epoch = int.from_bytes(data[2:4], "big")
+        if epoch == 0:
+            raise MalformedInput("encrypted message: a later key epoch cannot be 0")
+        off = 4
+    if kind in _WITH_RECIPIENTS:
+        if len(data) < off + 1:
+            raise MalformedInput("encrypted message: truncated")
+        n = data[off]
+        if n == 0 or (kind in _ONE_RECIPIENT and n != 1):
             raise MalformedInput("encrypted message: bad recipient count")
-        end = 3 + n * (_HINT + _WRAPPED)
+        end = off + 1 + n * (_HINT + _WRAPPED)
         if len(data) < end:
             raise MalformedInput("encrypted message: truncated recipient list")
-        section = data[2:end]
-        entries = [(data[3 + i * 516:3 + i * 516 + _HINT], data[3 + i * 516 + _HINT:3 + (i + 1) * 516]) for i in range(n)]
+        section = data[off:end]
+        entries = [(section[1 + i * 516:1 + i * 516 + _HINT], section[1 + i * 516 + _HINT:1 + (i + 1) * 516])
+                   for i in range(n)]
         off = end
     if len(data) < off + _IV + _TAG:
         raise MalformedInput("encrypted message: truncated ciphertext")
-    return kind, section, entries, data[off:off + _IV], data[off + _IV:]
+    return Envelope(kind, epoch, section, entries, data[off:off + _IV], data[off + _IV:])
+
+
+def envelope_epoch(raw: str) -> int:
+    """The key epoch a post raw says it is encrypted in (public: the forum sees it too). Raises
+    MalformedInput / UnsupportedVersion."""
+    return parse_envelope(raw).epoch
 
 
 def may_be_wrapped_to(raw: str, fingerprint: bytes) -> bool:
     """Whether a first post or key share holds an entry for the key with `fingerprint`, judged by
     the entries' public 4-byte hints (a match is only likely: hints collide by chance). Raises
     MalformedInput / UnsupportedVersion."""
-    return any(hint == fingerprint[:_HINT] for hint, _ in parse_envelope(raw)[2])
+    return any(hint == fingerprint[:_HINT] for hint, _ in parse_envelope(raw).entries)
 
 
 async def _recipient_section(prims, key, keys: list) -> tuple[bytes, list]:
@@ -219,6 +284,18 @@ async def _decrypt_obj(prims, key, iv: bytes, ct: bytes):
     if not isinstance(obj, dict) or obj.get("v") != PROTOCOL_VERSION or obj.get("type") not in _KIND_NAMES.values():
         raise MalformedInput("encrypted message: not a version-1 message object")
     return obj
+
+
+def _signed_epoch(obj: dict) -> int:
+    """The epoch a signed object names (absent: 0). Raises MalformedInput."""
+    e = obj.get("epoch", 0)
+    if isinstance(e, bool) or not isinstance(e, int) or not 0 <= e <= MAX_EPOCH or ("epoch" in obj and e == 0):
+        raise MalformedInput("encrypted message: malformed epoch")
+    return e
+
+
+def _epoch_header(kind: int, epoch: int) -> bytes:
+    return bytes([1, kind]) + (epoch.to_bytes(2, "big") if kind in _WITH_EPOCH else b"")
 
 
 def _keys_list(keys) -> list:
@@ -328,14 +405,15 @@ async def open_conversation(prims, first_post_raw: str, me_username: str, my_ide
     """Reads a conversation's first post. Raises MalformedInput (not a first post),
     NotAParticipant (no key for me), AuthenticationFailed (damaged, or `key` is not this
     conversation's). Signature problems are reported in `status` (content withheld)."""
-    kind, section, entries, iv, ct = parse_envelope(first_post_raw)
+    env = parse_envelope(first_post_raw)
+    kind, section, entries = env.kind, env.section, env.entries
     if kind != KIND_START:
         raise MalformedInput("this post is not the first post of a conversation")
     my_fp = await _identity.fingerprint(prims, my_identity)
     index = None
     if key is None:
         index, key = await _unwrap_mine(prims, entries, my_identity, my_fp)
-    obj = await _decrypt_obj(prims, key, iv, ct)
+    obj = await _decrypt_obj(prims, key, env.iv, env.ciphertext)
     if obj is None:
         raise AuthenticationFailed("the first post does not open with this key (altered, or another conversation)")
     if obj.get("type") != "start":
@@ -375,32 +453,55 @@ async def make_reply(prims, conversation, author, author_name: str, body: str, n
     me = await _author_key(prims, author, author_name)
     if not isinstance(body, str):
         raise MalformedInput("the message body must be text")
+    epoch = conversation.newest_epoch
     obj = {"type": "reply", "v": PROTOCOL_VERSION, "conversation_id": conversation.id,
            "message_id": _random_id(prims), "created_at": str(now_iso), "raw": body,
            "signed_by_name": author_name, "signed_by_fingerprint": me.fingerprint_hex}
+    if epoch:
+        obj["epoch"] = epoch
     signed = await _payload.sign(prims, author, obj)
-    return await seal_envelope(prims, conversation.key, signed, bytes([1, KIND_REPLY]), max_chars)
+    kind = KIND_EPOCH_REPLY if epoch else KIND_REPLY
+    return await seal_envelope(prims, conversation.epoch_key(epoch), signed, _epoch_header(kind, epoch), max_chars)
 
 
 async def read_post(prims, conversation, raw: str, author_keys, *, poster_username: str | None = None,
-                    unaccepted=()) -> ReadPost:
-    """A later post (reply or key share) of a conversation. Raises MalformedInput when the raw
-    is not an encrypted message at all; everything else is a status."""
-    kind, section, entries, iv, ct = parse_envelope(raw)
+                    unaccepted=(), my_identities=(), me_username: str | None = None) -> ReadPost:
+    """A later post (reply, key share or rekey) of a conversation. Raises MalformedInput when the
+    raw is not an encrypted message at all; everything else is a status. A rekey is opened with
+    the key of the epoch before it; its new key is unwrapped with the first of `my_identities`
+    (current identity, then replaced ones) that it was wrapped for."""
+    env = parse_envelope(raw)
+    kind, section, entries = env.kind, env.section, env.entries
     kind_name = _KIND_NAMES[kind]
-    obj = await _decrypt_obj(prims, conversation.key, iv, ct)
+    key_epoch = env.epoch - 1 if kind == KIND_REKEY else env.epoch
+    key = conversation.epoch_key(key_epoch)
+    if key is None:
+        return ReadPost(kind_name, STATUS_KEY_NOT_GIVEN, epoch=env.epoch,
+                        detail=f"encrypted with the conversation's key number {key_epoch}, which was not given to "
+                               "this reader: a participant changed the key without them")
+    obj = await _decrypt_obj(prims, key, env.iv, env.ciphertext)
     if obj is None:
-        return ReadPost(kind_name, STATUS_CANNOT_DECRYPT, detail="not encrypted with this conversation's key")
+        return ReadPost(kind_name, STATUS_CANNOT_DECRYPT, epoch=env.epoch,
+                        detail="not encrypted with this conversation's key")
     if obj.get("type") != kind_name or kind == KIND_START:
         return ReadPost(kind_name, STATUS_WRONG_CONVERSATION, detail="a conversation's first post cannot appear again"
                         if kind == KIND_START else "the envelope kind does not match its content")
     if obj.get("conversation_id") != conversation.id:
         return ReadPost(kind_name, STATUS_WRONG_CONVERSATION, detail="the post belongs to another conversation")
+    if _signed_epoch(obj) != env.epoch:
+        return ReadPost(kind_name, STATUS_INVALID_SIGNATURE, epoch=env.epoch,
+                        detail="the envelope's key epoch is not the one the author signed")
     status, detail = await _signer_status(prims, obj, author_keys, poster_username, unaccepted)
-    out = ReadPost(kind_name, status, detail=detail)
+    out = ReadPost(kind_name, status, detail=detail, epoch=env.epoch)
     if status != STATUS_VALID:
         return out
-    if kind == KIND_KEY_SHARE:
+    if kind == KIND_REKEY:
+        problem = await _check_rekey(prims, obj, section, entries, out)
+        if problem:
+            out.status, out.detail = STATUS_INVALID_SIGNATURE, problem
+            return out
+        out.new_key = await _unwrap_rekey(prims, entries, out.participants, my_identities, me_username)
+    elif kind in _ONE_RECIPIENT:
         if obj.get("keys_sha256") != await _sha256_hex(prims, section):
             out.status, out.detail = STATUS_INVALID_SIGNATURE, "the wrapped key is not the one the inviter signed"
             return out
@@ -409,6 +510,8 @@ async def read_post(prims, conversation, raw: str, author_keys, *, poster_userna
         if entries[0][0] != bytes.fromhex(out.invitee_fingerprint)[:_HINT]:
             out.status, out.detail = STATUS_INVALID_SIGNATURE, "the wrapped key is not for the invitee"
             return out
+        if kind == KIND_EPOCH_KEY_SHARE:
+            _later_keys_of(obj, env.epoch)   # malformed earlier keys make the share malformed for everyone
     else:
         out.body = _obj_str(obj, "raw")
         out.edited_at, out.history, out.history_omitted = _revision_of(obj)
@@ -425,29 +528,44 @@ async def make_key_share(prims, conversation, inviter, inviter_name: str, invite
     check_username(invitee_name, "invitee")
     if not isinstance(invitee_key, PublishedKey):
         raise MalformedInput(f"{invitee_name} has no published key")
-    section, _ = await _recipient_section(prims, conversation.key, [invitee_key])
+    epoch = conversation.newest_epoch
+    key = conversation.epoch_key(epoch)
+    section, _ = await _recipient_section(prims, key, [invitee_key])
     obj = {"type": "key_share", "v": PROTOCOL_VERSION, "conversation_id": conversation.id,
            "message_id": _random_id(prims), "created_at": str(now_iso),
            "invitee_name": invitee_name, "invitee_fingerprint": invitee_key.fingerprint_hex,
            "keys_sha256": await _sha256_hex(prims, section),
            "signed_by_name": inviter_name, "signed_by_fingerprint": me.fingerprint_hex}
+    if epoch:
+        # The newest key is wrapped for the invitee; the earlier ones travel inside, encrypted
+        # with it, so that the invitee reads the whole history and removed participants (who
+        # hold only earlier keys) read nothing of the share.
+        obj["epoch"] = epoch
+        obj["earlier_keys"] = [[str(e), b64.encode(await topickey.to_raw(prims, conversation.epoch_key(e)))]
+                               for e in range(epoch)]
     signed = await _payload.sign(prims, inviter, obj)
-    return await seal_envelope(prims, conversation.key, signed, bytes([1, KIND_KEY_SHARE]) + section, max_chars)
+    kind = KIND_EPOCH_KEY_SHARE if epoch else KIND_KEY_SHARE
+    return await seal_envelope(prims, key, signed, _epoch_header(kind, epoch) + section, max_chars)
 
 
 async def read_key_share(prims, raw: str, my_identity, inviter_keys, *, poster_username: str | None = None,
                          me_username: str | None = None, unaccepted=()) -> KeyShare:
-    """For the invitee: the conversation key from a key-share post (`key` is None unless valid)."""
-    kind, section, entries, iv, ct = parse_envelope(raw)
-    if kind != KIND_KEY_SHARE:
+    """For the invitee: the conversation key from a key-share post (`key` is None unless valid;
+    a share made after a rekey also gives the later epochs' keys, in `later_keys`)."""
+    env = parse_envelope(raw)
+    section, entries = env.section, env.entries
+    if env.kind not in _ONE_RECIPIENT:
         raise MalformedInput("this post is not a key share")
     my_fp = await _identity.fingerprint(prims, my_identity)
     _, key = await _unwrap_mine(prims, entries, my_identity, my_fp)
-    obj = await _decrypt_obj(prims, key, iv, ct)
+    obj = await _decrypt_obj(prims, key, env.iv, env.ciphertext)
     if obj is None:
         return KeyShare(STATUS_CANNOT_DECRYPT, None, None, None, None, None, None, "the key share was altered")
     if obj.get("type") != "key_share":
         raise MalformedInput("encrypted message: not a key share")
+    if _signed_epoch(obj) != env.epoch:
+        return KeyShare(STATUS_INVALID_SIGNATURE, None, None, None, None, None, None,
+                        "the envelope's key epoch is not the one the inviter signed")
     status, detail = await _signer_status(prims, obj, inviter_keys, poster_username, unaccepted)
     if status == STATUS_VALID and obj.get("keys_sha256") != await _sha256_hex(prims, section):
         status, detail = STATUS_INVALID_SIGNATURE, "the wrapped key is not the one the inviter signed"
@@ -457,10 +575,117 @@ async def read_key_share(prims, raw: str, my_identity, inviter_keys, *, poster_u
             str(obj.get("invitee_name", "")).lower() != me_username.lower():
         status, detail = STATUS_WRONG_AUTHOR, "this key share names another user as the invitee"
     ok = status == STATUS_VALID
-    return KeyShare(status, _obj_str(obj, "conversation_id", _HEX32) if ok else None, key if ok else None,
+    later = {}
+    if ok and env.epoch:
+        earlier = _later_keys_of(obj, env.epoch)
+        later = {e: await topickey.from_raw(prims, raw_key, extractable=True) for e, raw_key in earlier.items() if e}
+        later[env.epoch] = key
+        key = await topickey.from_raw(prims, earlier[0], extractable=True)
+    share = KeyShare(status, _obj_str(obj, "conversation_id", _HEX32) if ok else None, key if ok else None,
                     _obj_str(obj, "signed_by_name") if ok else None, _obj_str(obj, "invitee_name") if ok else None,
                     _obj_str(obj, "invitee_fingerprint") if ok else None, _obj_str(obj, "created_at") if ok else None,
                     detail)
+    share.later_keys = later
+    return share
+
+
+def _later_keys_of(obj: dict, epoch: int) -> dict:
+    """The raw keys of epochs 0 … epoch-1 that a key share in `epoch` carries. Raises MalformedInput."""
+    earlier = obj.get("earlier_keys")
+    if not isinstance(earlier, list) or len(earlier) != epoch:
+        raise MalformedInput("encrypted message: a key share after a key change must carry every earlier key")
+    out = {}
+    for i, item in enumerate(earlier):
+        if not (isinstance(item, list) and len(item) == 2 and item[0] == str(i) and isinstance(item[1], str)):
+            raise MalformedInput("encrypted message: malformed earlier key")
+        out[i] = b64.decode(item[1], what="earlier key")
+        if len(out[i]) != 32:
+            raise MalformedInput("encrypted message: an earlier key is not 32 bytes")
+    return out
+
+
+# ---------------------------------------------------------------------------------- key epochs
+# A rekey post starts epoch n: its recipient section wraps a new random key for every participant
+# who stays (the remover first), and its signed object, encrypted with the key of epoch n-1, says
+# who stays and who was removed. Everyone of epoch n-1 can read and verify that notice (the removed
+# too: they learn they were removed, and by whom); only those who stay can unwrap the new key.
+
+async def make_rekey(prims, conversation, author, author_name: str, staying, removed, now_iso: str,
+                     *, max_chars: int = MAX_POST_CHARS):
+    """(raw, new key, epoch) of a rekey post that removes `removed` (usernames) from the
+    conversation. `staying`: [(username, PublishedKey)] of every other participant who stays;
+    the author is added first. Raises MalformedInput, MessageTooLarge."""
+    me = await _author_key(prims, author, author_name)
+    gone = []
+    for name in removed or []:
+        check_username(name, "removed participant")
+        if name.lower() not in {g.lower() for g in gone}:
+            gone.append(name)
+    if not gone:
+        raise MalformedInput("a key change removes at least one participant")
+    if author_name.lower() in {g.lower() for g in gone}:
+        raise MalformedInput("the author of a key change stays in the conversation")
+    people, seen = [(author_name, me)], {author_name.lower()} | {g.lower() for g in gone}
+    for item in staying or []:
+        if not isinstance(item, (tuple, list)) or len(item) != 2 or not isinstance(item[1], PublishedKey):
+            raise MalformedInput("participants who stay must be (username, PublishedKey) pairs")
+        name, pk = item
+        check_username(name, "participant")
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            people.append((name, pk))
+    epoch = conversation.newest_epoch + 1
+    if epoch > MAX_EPOCH:
+        raise MalformedInput("this conversation's key was changed too many times")
+    key = await topickey.generate(prims, extractable=True)
+    section, _ = await _recipient_section(prims, key, [pk for _, pk in people])
+    obj = {"type": "rekey", "v": PROTOCOL_VERSION, "conversation_id": conversation.id,
+           "message_id": _random_id(prims), "created_at": str(now_iso), "epoch": epoch,
+           "participants": [[n, pk.fingerprint_hex] for n, pk in people], "removed": gone,
+           "keys_sha256": await _sha256_hex(prims, section),
+           "signed_by_name": author_name, "signed_by_fingerprint": me.fingerprint_hex}
+    signed = await _payload.sign(prims, author, obj)
+    raw = await seal_envelope(prims, conversation.epoch_key(epoch - 1), signed,
+                              _epoch_header(KIND_REKEY, epoch) + section, max_chars)
+    return raw, key, epoch
+
+
+async def _check_rekey(prims, obj: dict, section: bytes, entries: list, out: ReadPost) -> str:
+    """What is wrong with a validly signed rekey object ("" when nothing); fills `out`."""
+    participants, removed = obj.get("participants"), obj.get("removed")
+    if not isinstance(participants, list) or not participants or not all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], str)
+            and HEX64.fullmatch(p[1]) for p in participants):
+        raise MalformedInput("encrypted message: malformed participant list")
+    if not isinstance(removed, list) or not removed or not all(isinstance(r, str) and r for r in removed):
+        raise MalformedInput("encrypted message: malformed list of removed participants")
+    if obj.get("keys_sha256") != await _sha256_hex(prims, section):
+        return "the wrapped keys are not the ones the author signed"
+    if len(participants) != len(entries) or any(
+            bytes.fromhex(p[1])[:_HINT] != h for p, (h, _) in zip(participants, entries)):
+        return "the participant list does not match the wrapped keys"
+    if {r.lower() for r in removed} & {p[0].lower() for p in participants}:
+        return "a participant is listed both as staying and as removed"
+    if participants[0][0].lower() != _obj_str(obj, "signed_by_name").lower() or \
+            participants[0][1] != _obj_str(obj, "signed_by_fingerprint", HEX64):
+        return "the author of a key change must be its first participant"
+    out.participants, out.removed = participants, removed
+    return ""
+
+
+async def _unwrap_rekey(prims, entries, participants, my_identities, me_username):
+    """The new key wrapped for me in a rekey, or None when none of my identities was given one.
+    Only the entry listed under my name and key is tried (the signed list says whose each is)."""
+    for ident in my_identities or ():
+        fp = (await _identity.fingerprint(prims, ident)).hex()
+        for (name, listed_fp), (_hint, wrapped) in zip(participants, entries):
+            if listed_fp != fp or (me_username is not None and name.lower() != me_username.lower()):
+                continue
+            try:
+                return await topickey.unwrap(prims, b64.encode(wrapped), ident.encrypt_private, extractable=True)
+            except (WrongKey, MalformedInput):
+                break
+    return None
 
 
 # ---------------------------------------------------------------------------------- revisions
@@ -500,10 +725,17 @@ async def make_revision(prims, conversation, author, author_name: str, previous_
     me = await _author_key(prims, author, author_name)
     if not isinstance(body, str) or not body.strip():
         raise MalformedInput("the message body must be text")
-    kind, section, _entries, iv, ct = parse_envelope(previous_raw)
-    if kind not in (KIND_START, KIND_REPLY):
+    env = parse_envelope(previous_raw)
+    kind, section = env.kind, env.section
+    if kind not in (KIND_START, KIND_REPLY, KIND_EPOCH_REPLY):
         raise NotYourPost("only a conversation's first post or a reply can be edited")
-    obj = await _decrypt_obj(prims, conversation.key, iv, ct)
+    if env.epoch < conversation.newest_epoch:
+        raise OldConversationKey("this post was written before the conversation's key changed: its new version "
+                                 "would be readable by the participants removed since")
+    key = conversation.epoch_key(env.epoch)
+    if key is None:
+        raise NotYourPost("this post is encrypted with a key of the conversation this device was not given")
+    obj = await _decrypt_obj(prims, key, env.iv, env.ciphertext)
     if obj is None:
         raise AuthenticationFailed("the post does not open with this conversation's key")
     if obj.get("type") != _KIND_NAMES[kind] or obj.get("conversation_id") != conversation.id:
@@ -517,12 +749,11 @@ async def make_revision(prims, conversation, author, author_name: str, previous_
     history = [[h["at"], h["raw"]] for h in history] + [[edited_at or _obj_str(obj, "created_at"), _obj_str(obj, "raw")]]
     base = {k: v for k, v in obj.items() if k not in ("signature", "raw", *_REVISION_MEMBERS)}
     base.update(raw=body, signed_by_name=author_name, signed_by_fingerprint=me.fingerprint_hex)
-    header = bytes([1, kind]) + section
+    header = env.header
     while True:
         new = dict(base, edited_at=str(now_iso), history=history, history_omitted=omitted)
         try:
-            return await seal_envelope(prims, conversation.key, await _payload.sign(prims, author, new), header,
-                                       max_chars)
+            return await seal_envelope(prims, key, await _payload.sign(prims, author, new), header, max_chars)
         except MessageTooLarge:
             if not history:
                 raise

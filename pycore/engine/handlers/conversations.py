@@ -4,20 +4,27 @@ later posts, writing replies and key shares, and the list of conversations on th
 | type | payload | result |
 |---|---|---|
 | conv.start | {origin, me, recipients: [{username, bio_raw}], title, body, max_chars?} | {raw, title (placeholder), target_recipients, conversation_id, participants} |
-| conv.open | {origin, topic_id, raw (first post), me, author: {username, bio_raw?}, allowed_users?: [username] (Discourse's details.allowed_users)} | {topic_id, conversation_id, status, detail, title, body, author, participants, created_at, edited_at, history, history_omitted, author_key, invited, without_key? (allowed users who got no key: added by the server or invited without a key share), copied_from_topic?} |
+| conv.open | {origin, topic_id, raw (first post), me, author: {username, bio_raw?}, allowed_users?: [username] (Discourse's details.allowed_users)} | {topic_id, conversation_id, status, detail, title, body, author, participants (the first post's), members (who holds the newest key), removed, epoch, removed_me ({epoch, by, at} or null), created_at, edited_at, history, history_omitted, author_key, invited, without_key? (allowed users who hold no key: added by the server, invited without a key share, or removed), copied_from_topic?} |
 | conv.accept_share | {origin, topic_id, raw (key-share post), me, poster: {username, bio_raw?}} | {topic_id, conversation_id, status, detail} (no plaintext) |
-| conv.read | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}], only_cached?} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint, invitee_digits, edited_at, history: [{raw, at}], history_omitted, author_key: {status, fingerprint, digits, verified, own}}], conversation: {id, title}} — with only_cached, a post not read yet is status "pending" (nothing is decrypted) |
+| conv.read | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}], only_cached?} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint, invitee_digits, edited_at, history: [{raw, at}], history_omitted, epoch, rekey: {epoch, removed, members, given} (a key change), superseded: {epoch, by, removed} (written with an earlier key after a key change), author_key: {status, fingerprint, digits, verified, own}}], conversation: {id, title}} — with only_cached, a post not read yet is status "pending" (nothing is decrypted) |
 | conv.prepare | {origin, topic_id, posts: [as conv.read]} (from the content script) | {read, decrypted} — the results stay in the engine's read cache for the page's viewers |
 | test.read_stats | {clear?} (test builds) | {decrypted, hits, entries} |
 | conv.reply | {origin, topic_id, conversation_id (the one the composer shows), me, body, max_chars?} | {raw} |
 | conv.edit | {origin, topic_id, conversation_id, me, raw (the post's current raw), body, max_chars?} | {raw}: a new signed version of my post, for PUT /posts/{post_id}.json |
 | conv.share_key | {origin, topic_id, conversation_id, me, invitee: {username, bio_raw}, max_chars?} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
+| conv.rekey | {origin, topic_id, conversation_id, me, remove: [username], members: [{username, bio_raw}] (everyone who stays, me aside), max_chars?} | {raw, epoch, remove: [username]} — post `raw`, read it back (conv.read: the new key is taken from the forum's copy), then PUT /t/{topic_id}/remove-allowed-user.json |
 | conv.missing_key | {raw (first post or key share), bio_raw (mine)} | {known, where? ("published" or "previous"), digits?}: the key of mine, named by my profile, that the post is wrapped to |
 | conv.list | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at, indexed (the search index holds it)}]} |
 
 Statuses of posts: pycore.inband's (valid, invalid_signature, wrong_conversation, wrong_author,
-unsigned, unverified, cannot_decrypt, key_not_accepted) plus "duplicate" (a message id already seen in another
-post) and "malformed" (not an encrypted message). Only "valid" posts carry a body.
+unsigned, unverified, cannot_decrypt, key_not_accepted, key_not_given) plus "duplicate" (a message
+id already seen in another post), "rekey_conflict" (a second key change for a step already taken)
+and "malformed" (not an encrypted message). Only "valid" posts carry a body.
+
+Key epochs (PROTOCOL §6.7): the record keeps each later epoch's key, sealed, with the rekey post
+that gave it (`epochs`), the names removed (`removed`) and, when a rekey left me out,
+`removed_me`. A rekey counts when its author held the key of the epoch before it and was a member
+then, and it is the first one read for its epoch.
 
 A post read once is served from the engine's read cache (pycore.engine.reads) while its
 conversation record, its author's pin and my identity are unchanged: viewers re-created by
@@ -32,7 +39,7 @@ from datetime import datetime
 
 from ... import inband
 from ...errors import (AuthenticationFailed, BadRequest, ConversationChanged, ConversationUnknown, MalformedInput,
-                       NotAParticipant, PycoreError)
+                       NotAParticipant, NotInConversation, PycoreError, RemovedFromConversation)
 from ...plugin import topickey
 from .. import args, at_rest, reads
 from .. import store as names
@@ -47,7 +54,44 @@ async def _load_conv(engine, ident, origin, topic_id):
     key = await _stored_key(engine, ident, rec)
     if key is None:
         raise ConversationUnknown("this conversation's stored key cannot be opened on this device: open its first post again")
-    return rec, inband.Conversation(id=rec["conversation_id"], key=key, status=rec.get("status", ""))
+    conv = inband.Conversation(id=rec["conversation_id"], key=key, status=rec.get("status", ""))
+    conv.later_keys = await _later_keys(engine, ident, rec)
+    return rec, conv
+
+
+async def _later_keys(engine, ident, rec) -> dict:
+    """epoch -> key of the later epochs stored in `rec` (one that does not open is left out:
+    reading its rekey post again stores it again)."""
+    out = {}
+    for n, e in (rec.get("epochs") or {}).items():
+        try:
+            out[int(n)] = await topickey.from_raw(engine.prims, await at_rest.open_vault(engine, ident, e["key"]),
+                                                  extractable=True)
+        except (AuthenticationFailed, MalformedInput, KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def _epoch_state(rec) -> list:
+    """What a cached read result depends on in the key epochs: which rekey gave each epoch, and
+    whether one removed me."""
+    epochs = sorted((int(n), e.get("post_id")) for n, e in (rec.get("epochs") or {}).items())
+    return [epochs, (rec.get("removed_me") or {}).get("post_id"), sorted(rec.get("removed") or [])]
+
+
+def _members(rec, meta) -> list:
+    """Who holds the newest key, as this device knows it: the newest rekey's list (or the first
+    post's), with those invited by a key share since and without those removed since."""
+    epochs = rec.get("epochs") or {}
+    with_list = [n for n in epochs if epochs[n].get("participants")]
+    newest = max(with_list, key=int, default=None)
+    base = epochs[newest]["participants"] if newest is not None else meta.get("participants")
+    names = [p[0] for p in base or [] if isinstance(p, list) and p]
+    removed = {r.lower() for r in rec.get("removed") or []}
+    for n in rec.get("invited") or []:
+        if n.lower() not in {x.lower() for x in names}:
+            names.append(n)
+    return [n for n in names if n.lower() not in removed]
 
 
 async def _stored_key(engine, ident, rec):
@@ -99,9 +143,15 @@ async def _add_invited(engine, origin, topic_id, usernames) -> None:
     if not rec:
         return
     invited = rec.get("invited") or []
-    new = [n for n in usernames if n.lower() not in {i.lower() for i in invited}]
-    if new:
+    new = [n for n, _ in usernames if n.lower() not in {i.lower() for i in invited}]
+    # a key share in the newest epoch gives its invitee the newest key: invited again after a removal
+    newest = max((int(n) for n in rec.get("epochs") or {}), default=0)
+    back = {n.lower() for n, epoch in usernames if epoch >= newest}
+    removed = [r for r in rec.get("removed") or [] if r.lower() not in back]
+    if new or removed != (rec.get("removed") or []):
         rec["invited"] = invited + new
+        if rec.get("removed") is not None:
+            rec["removed"] = removed
         await engine.store.set(names.conversation(origin, topic_id), rec)
 
 
@@ -180,13 +230,19 @@ async def open_first_post(engine, payload, context):
     if conv.status == inband.STATUS_VALID:
         await search.feed(engine, ident, origin, topic_id, title=conv.title,
                           posts=[(search.FIRST_POST, conv.author, conv.created_at, conv.body)])
-    invited = (await engine.store.get(names.conversation(origin, topic_id))).get("invited") or []
+    rec = await engine.store.get(names.conversation(origin, topic_id))
+    invited = rec.get("invited") or []
+    members = _members(rec, meta)
+    removed_me = rec.get("removed_me")
     out = {"topic_id": topic_id, "conversation_id": conv.id, "status": conv.status, "detail": conv.detail,
            "title": conv.title, "body": conv.body, "author": conv.author, "participants": conv.participants,
+           "members": members, "removed": rec.get("removed") or [],
+           "epoch": max((int(n) for n in rec.get("epochs") or {}), default=0),
+           "removed_me": {k: removed_me.get(k) for k in ("epoch", "by", "at")} if removed_me else None,
            "created_at": conv.created_at, "edited_at": conv.edited_at, "history": conv.history,
            "history_omitted": conv.history_omitted, "author_key": {"known": bool(author_keys)}, "invited": invited}
     if allowed is not None:
-        keyed = {p[0].lower() for p in conv.participants} | {n.lower() for n in invited}
+        keyed = {n.lower() for n in members}
         out["without_key"] = sorted({u for u in allowed if u.lower() not in keyed}, key=str.lower)
     if copied is not None:
         out["copied_from_topic"] = copied
@@ -211,7 +267,16 @@ async def accept_share(engine, payload, context):
         # a record without a key this device can open (one listed by device sync) takes the share's
         if not existing or await _stored_key(engine, ident, existing) is None:
             await _save_conv(engine, ident, origin, topic_id, share.conversation_id, share.key, None)
-            await _add_invited(engine, origin, topic_id, [me])
+            await _add_invited(engine, origin, topic_id, [(me, max(share.later_keys, default=0))])
+            if share.later_keys:
+                rec = await engine.store.get(names.conversation(origin, topic_id))
+                epochs = rec.get("epochs") or {}
+                for n, key in share.later_keys.items():
+                    epochs.setdefault(str(n), {"key": await at_rest.seal_vault(engine, ident, await topickey.to_raw(
+                        engine.prims, key)), "post_id": None, "by": share.inviter_name, "at": share.created_at,
+                        "participants": [], "removed": []})
+                rec["epochs"] = epochs
+                await engine.store.set(names.conversation(origin, topic_id), rec)
     return {"topic_id": topic_id, "conversation_id": share.conversation_id, "status": share.status,
             "detail": share.detail}
 
@@ -251,19 +316,20 @@ def _pin_badge(pin, own: set) -> dict:
 
 _EMPTY_ITEM = {"kind": None, "status": "malformed", "detail": "", "body": None, "author": None, "created_at": None,
                "invitee": None, "invitee_fingerprint": None, "invitee_digits": None, "time_skew_seconds": None,
-               "edited_at": None, "history": [], "history_omitted": 0}
+               "edited_at": None, "history": [], "history_omitted": 0, "epoch": 0, "rekey": None, "superseded": None}
 # Posts whose cryptography is in flight at once: WebCrypto runs them on the browser's threads.
 _CONCURRENT_READS = 64
 
 
-async def _read_all(engine, conv, refs, authors):
+async def _read_all(engine, conv, refs, authors, mine=()):
     """inband.read_post for every ref, `_CONCURRENT_READS` at a time; a PycoreError in place of
-    the result of a post that is not an encrypted message."""
+    the result of a post that is not an encrypted message. `mine`: my identities, current first
+    (a rekey's new key is unwrapped with them)."""
     async def one(ref):
         accepted, unaccepted = authors[ref["username"].lower()]
         try:
             return await inband.read_post(engine.prims, conv, ref["raw"], accepted, poster_username=ref["username"],
-                                          unaccepted=unaccepted)
+                                          unaccepted=unaccepted, my_identities=mine)
         except PycoreError as e:
             return e
     out = []
@@ -311,7 +377,8 @@ async def _read_refs(engine, origin, topic_id, refs, *, only_cached=False):
         badges.setdefault(lower, _pin_badge(pin, own))
         # The conversation by its id (a signed post binds that id; the sealed key record is
         # re-sealed, with a fresh IV, whenever the first post is opened again).
-        tokens[lower] = reads.trust_token(rec.get("conversation_id"), pin, me_rec.get("public"), me_rec.get("retired"))
+        tokens[lower] = reads.trust_token(rec.get("conversation_id"), _epoch_state(rec), pin, me_rec.get("public"),
+                                          me_rec.get("retired"))
     timer.__exit__(None, None, None)
     cache = engine.reads
     keys = [reads.post_key(origin, topic_id, r["post_id"], r["raw"]) for r in refs]
@@ -339,12 +406,13 @@ async def _read_refs(engine, origin, topic_id, refs, *, only_cached=False):
             missing = from_cache(missing)   # a batch that held the lock may have read them
             if missing:
                 await _read_missing(engine, ident, origin, topic_id, refs, keys, missing, users, tokens, badges, out)
+                rec = await engine.store.get(names.conversation(origin, topic_id))
     return out, rec, ident
 
 
 async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, users, tokens, badges, out):
     with engine.reads.phase("conversation key"):
-        _rec, conv = await _load_conv(engine, ident, origin, topic_id)
+        rec, conv = await _load_conv(engine, ident, origin, topic_id)
     authors = {}
     with engine.reads.phase("authors' accepted keys"):
         for i in missing:
@@ -353,8 +421,35 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
                 u = users[lower]
                 authors[lower] = (await known_keys(engine, origin, u["name"], u["bio"]),
                                   await unaccepted_fingerprints(engine, origin, u["name"]))
+    results: dict = {}
     with engine.reads.phase("decrypt + verify (read_post, concurrent)"):
-        results = await _read_all(engine, conv, [refs[i] for i in missing], authors)
+        # Key changes first, one at a time in the topic's order: each gives the key of the posts
+        # after it. A key change the hint did not show, or a post of an epoch learned only now,
+        # is read again once the batch taught a new key.
+        hinted = sorted((i for i in missing if refs[i]["raw"].startswith(inband.REKEY_HINT)),
+                        key=lambda i: refs[i]["post_id"])
+        # my identities unwrap a key change's new key; the replaced ones are imported only then
+        mine = [ident, *(await at_rest.retired_identities(engine, ident) if hinted else [])]
+        todo = [i for i in missing if i not in set(hinted)]
+        for i in hinted:
+            results[i] = (await _read_all(engine, conv, [refs[i]], authors, mine))[0]
+            await _take_rekey(engine, ident, origin, topic_id, rec, conv, refs[i], results[i])
+        while todo:
+            before = conv.newest_epoch, len(conv.later_keys)
+            for i, r in zip(todo, await _read_all(engine, conv, [refs[i] for i in todo], authors, mine)):
+                results[i] = r
+            for i in sorted((i for i in todo if getattr(results[i], "kind", None) == "rekey"),
+                            key=lambda i: (results[i].epoch, refs[i]["post_id"])):
+                await _take_rekey(engine, ident, origin, topic_id, rec, conv, refs[i], results[i])
+            if (conv.newest_epoch, len(conv.later_keys)) == before:
+                break
+            todo = [i for i in todo if getattr(results[i], "status", None) == inband.STATUS_KEY_NOT_GIVEN]
+    # what the cached results depend on changed with a key change: their trust tokens too
+    me_rec = await engine.store.get(names.IDENTITY) or {}
+    for lower, u in users.items():
+        pin = await engine.store.get(names.pin(origin, u["name"]))
+        tokens[lower] = reads.trust_token(rec.get("conversation_id"), _epoch_state(rec), pin, me_rec.get("public"),
+                                          me_rec.get("retired"))
     timer = engine.reads.phase("results, duplicates, store")
     timer.__enter__()
     engine.reads.decrypted += len(missing)
@@ -363,7 +458,8 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
     seen_before = dict(seen)
     invitees: list = []
     searchable: list = []
-    for i, r in zip(missing, results):
+    for i in missing:
+        r = results[i]
         ref = refs[i]
         item = dict(_EMPTY_ITEM)
         if isinstance(r, PycoreError):
@@ -372,10 +468,13 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
             item.update(kind=r.kind, status=r.status, detail=r.detail, body=r.body, author=r.author_name,
                         created_at=r.created_at, invitee=r.invitee_name, invitee_fingerprint=r.invitee_fingerprint,
                         invitee_digits=inband.fingerprint_digits(r.invitee_fingerprint) if r.invitee_fingerprint
-                        else None, edited_at=r.edited_at, history=r.history, history_omitted=r.history_omitted)
-            if r.status == inband.STATUS_VALID:
+                        else None, edited_at=r.edited_at, history=r.history, history_omitted=r.history_omitted,
+                        epoch=r.epoch)
+            if r.kind == "rekey":
+                item.update(_rekey_item(rec, ref, r))
+            if item["status"] == inband.STATUS_VALID:
                 if r.kind == "key_share":
-                    invitees.append(r.invitee_name)
+                    invitees.append((r.invitee_name, r.epoch))
                 first = seen.get(r.message_id)
                 if first is not None and first != ref["post_id"]:
                     item.update(status=inband.STATUS_DUPLICATE, body=None,
@@ -384,6 +483,8 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
                     seen[r.message_id] = ref["post_id"]
                     if r.kind == "reply":
                         searchable.append((ref["post_id"], r.author_name, r.created_at, r.body))
+                if r.kind != "rekey":
+                    item["superseded"] = _superseded(rec, ref, r)
         lower = ref["username"].lower()
         engine.reads.put(keys[i], tokens[lower], item)
         out[i] = _with_request(item, ref, badges[lower])
@@ -393,6 +494,80 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
     if searchable:
         await search.feed(engine, ident, origin, topic_id, posts=searchable)
     timer.__exit__(None, None, None)
+
+
+STATUS_REKEY_CONFLICT = "rekey_conflict"
+
+
+def _members_before(rec, meta_participants, epoch: int) -> set:
+    """Lower-case names of who held the key of `epoch` - 1, as far as this device knows."""
+    epochs = rec.get("epochs") or {}
+    prev = epochs.get(str(epoch - 1)) if epoch > 1 else None
+    base = prev.get("participants") if prev and prev.get("participants") else meta_participants
+    return {p[0].lower() for p in base or [] if isinstance(p, list) and p} | \
+        {n.lower() for n in rec.get("invited") or []}
+
+
+async def _take_rekey(engine, ident, origin, topic_id, rec, conv, ref, r) -> None:
+    """Stores what a valid rekey post teaches: the key of its epoch (or that it removed me), who
+    stays and who was removed. `r.status` is changed when the key change does not count."""
+    if not isinstance(r, inband.ReadPost) or r.kind != "rekey" or r.status != inband.STATUS_VALID:
+        return
+    meta = await _meta(engine, ident, rec)
+    if r.author_name.lower() not in _members_before(rec, meta.get("participants"), r.epoch):
+        r.status, r.detail = inband.STATUS_WRONG_AUTHOR, "the key was changed by someone who was not a participant"
+        return
+    epochs = rec.setdefault("epochs", {})
+    known = epochs.get(str(r.epoch))
+    if known is not None and known.get("post_id") not in (None, ref["post_id"]):
+        r.status, r.detail = STATUS_REKEY_CONFLICT, (f"the conversation's key was already changed to key number "
+                                                     f"{r.epoch} in post {known['post_id']}: this change is ignored")
+        return
+    removed_me = rec.get("removed_me")
+    if removed_me and removed_me.get("post_id") not in (None, ref["post_id"]) and removed_me.get("epoch") == r.epoch:
+        r.status, r.detail = STATUS_REKEY_CONFLICT, "another key change for this step was read first: this one is ignored"
+        return
+    entry = {"post_id": ref["post_id"], "by": r.author_name, "at": r.created_at, "participants": r.participants,
+             "removed": r.removed}
+    if r.new_key is not None:
+        entry["key"] = await at_rest.seal_vault(engine, ident, await topickey.to_raw(engine.prims, r.new_key))
+        conv.later_keys[r.epoch] = r.new_key
+    elif known is not None and known.get("key"):
+        entry["key"] = known["key"]      # the key came with a key share; this post names who holds it
+    else:
+        rec["removed_me"] = {"epoch": r.epoch, "by": r.author_name, "at": r.created_at, "post_id": ref["post_id"]}
+        await engine.store.set(names.conversation(origin, topic_id), rec)
+        return
+    epochs[str(r.epoch)] = entry
+    staying = {p[0].lower() for p in r.participants}
+    rec["removed"] = sorted({n for n in [*(rec.get("removed") or []), *r.removed] if n.lower() not in staying},
+                            key=str.lower)
+    await engine.store.set(names.conversation(origin, topic_id), rec)
+
+
+def _rekey_item(rec, ref, r) -> dict:
+    """The viewer's view of a rekey post: who changed the key, who stays, who was removed, and
+    whether this device got the new key."""
+    if r.status != inband.STATUS_VALID:
+        return {"rekey": None}
+    entry = (rec.get("epochs") or {}).get(str(r.epoch)) or {}
+    given = entry.get("post_id") == ref["post_id"] and bool(entry.get("key"))
+    return {"rekey": {"epoch": r.epoch, "removed": r.removed, "members": [p[0] for p in r.participants],
+                      "given": given}}
+
+
+def _superseded(rec, ref, r):
+    """For a valid post written with an earlier key than the newest: the key change it came
+    after (by the forum's order or by its signed time), or None. Those removed by that change
+    can read such a post."""
+    for n in sorted(int(k) for k in rec.get("epochs") or {}):
+        e = rec["epochs"][str(n)]
+        if n <= r.epoch or e.get("post_id") is None:
+            continue
+        signed_after = (_iso_seconds(r.created_at) or 0) > (_iso_seconds(e.get("at")) or float("inf"))
+        if ref["post_id"] > e["post_id"] or signed_after:
+            return {"epoch": n, "by": e.get("by"), "removed": e.get("removed") or []}
+    return None
 
 
 async def read_posts(engine, payload, context):
@@ -425,10 +600,14 @@ async def read_stats(engine, payload, context):
 async def _conversation_for_sending(engine, ident, payload, origin, topic_id):
     """The conversation stored for the topic, which must be the one the composer showed the user
     (`conversation_id`): a page that swaps topic ids cannot make a reply go to another one."""
-    _rec, conv = await _load_conv(engine, ident, origin, topic_id)
+    rec, conv = await _load_conv(engine, ident, origin, topic_id)
     wanted = payload.get("conversation_id")
     if not isinstance(wanted, str) or wanted != conv.id:
         raise ConversationChanged("this topic holds another conversation than the one shown: nothing was encrypted")
+    removed_me = rec.get("removed_me")
+    if removed_me and conv.newest_epoch < removed_me.get("epoch", 0):
+        raise RemovedFromConversation(f"{removed_me.get('by')} removed you from this conversation: its participants "
+                                      "no longer read what you write in it", username=str(removed_me.get("by")))
     return conv
 
 
@@ -468,6 +647,47 @@ async def share_key(engine, payload, context):
     raw = await inband.make_key_share(engine.prims, conv, ident, me, invitee, key, inband.iso_time(engine.clock()),
                                       max_chars=args.max_chars(payload))
     return {"raw": raw, "invite": {"user": invitee}}
+
+
+async def rekey(engine, payload, context):
+    """Removes participants for real: a new conversation key for everyone who stays. Who is in the
+    conversation comes from this device's record (the first post, verified invites and key
+    changes), never from the page; the page only gives the bios of those who stay, whose keys are
+    checked against the pins like a recipient's. Nothing is stored here: the new key is taken
+    when the posted rekey is read back from the forum, so a post that never lands changes nothing."""
+    origin, topic_id = args.origin(payload, context), args.topic_id(payload)
+    me = args.username(payload.get("me"), "me")
+    remove = args.usernames(payload, "remove") or []
+    members = payload.get("members")
+    if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+        raise BadRequest("members must be a list of {username, bio_raw}")
+    ident = await engine.require_unlocked()
+    conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
+    rec = await engine.store.get(names.conversation(origin, topic_id))
+    current = _members(rec, await _meta(engine, ident, rec))
+    lower = {n.lower(): n for n in current}
+    if me.lower() not in lower:
+        raise NotInConversation("you are not a participant of this conversation on this device")
+    if not remove:
+        raise BadRequest("name at least one participant to remove")
+    for name in remove:
+        if name.lower() not in lower or name.lower() == me.lower():
+            raise NotInConversation(f"{name} is not another participant of this conversation", username=name)
+    gone = {n.lower() for n in remove}
+    bios = {}
+    for m in members:
+        name, bio = args.user_ref({"m": m}, "m")
+        bios[name.lower()] = bio
+    staying = []
+    for lname, name in lower.items():
+        if lname in gone or lname == me.lower():
+            continue
+        if bios.get(lname) is None:
+            raise BadRequest(f"the profile of {name}, who stays, is needed to check their key")
+        staying.append((name, await sendable_key(engine, origin, name, bios[lname])))
+    raw, _key, epoch = await inband.make_rekey(engine.prims, conv, ident, me, staying, [lower[g] for g in gone],
+                                               inband.iso_time(engine.clock()), max_chars=args.max_chars(payload))
+    return {"raw": raw, "epoch": epoch, "remove": [lower[g] for g in gone]}
 
 
 async def list_conversations(engine, payload, context):
@@ -521,6 +741,7 @@ HANDLERS = {
     "conv.reply": reply,
     "conv.edit": edit,
     "conv.share_key": share_key,
+    "conv.rekey": rekey,
     "conv.list": list_conversations,
     "conv.missing_key": missing_key,
 }

@@ -1,0 +1,153 @@
+"""Removing a participant for real: alice, bob and carol in Chromium on the Discourse stand-in
+(hostile page scripts + E2E_EXTRA_INJECT, leak oracle on).
+
+Ordered story: alice writes to bob and carol, carol answers → alice removes carol with the
+extension: a key change (rekey post) for alice and bob, then Discourse's remove-allowed-user →
+bob's viewer says who removed whom; bob and alice go on with the new key → the server, hostile,
+gives carol the topic again: her extension reads the history she had, says that alice removed
+her, and shows the new posts as not readable by her; alice is told that carol is in the topic
+without the key → carol cannot write into the conversation any more, and her text is kept → no
+secret reached the server or the page scripts.
+"""
+from __future__ import annotations
+
+import pytest
+
+from pycore import inband
+
+from .browser import wait_until
+from .conftest import PASSPHRASE
+from .convo import browsers, enable_and_publish, import_vector, launch_chromium, send_new_message, story_fixtures
+
+pytestmark = pytest.mark.e2e
+
+CAROL_PASSPHRASE = "carol's passphrase for the removal story"
+TITLE = "Removal story: the hidden title"
+BODY = "For bob and carol. Secret marker: saffron-pelican."
+CAROL_REPLY = "carol was here: cobalt-lynx."
+AFTER = "Now that carol is gone: ultramarine-okapi."
+ALICE_AFTER = "Agreed, only us two now: vermilion-tapir."
+CAROL_TRY = "let me read again: ochre-marmot."
+SECRETS = [PASSPHRASE, CAROL_PASSPHRASE, TITLE, BODY, "saffron-pelican", "cobalt-lynx", "ultramarine-okapi",
+           "vermilion-tapir", "ochre-marmot", "hidden title"]
+
+story, _ordered, oracle, srv = story_fixtures(SECRETS, ["alice", "bob", "carol"], topic_id=None,
+                                              first_post_id=None, carol_post_id=None, rekey_post_id=None,
+                                              after_post_id=None)
+
+
+@pytest.fixture(scope="module")
+def users(request, ext_dir, tmp_path_factory, srv):
+    with browsers(request) as started:
+        out = {}
+        for i, name in enumerate(("alice", "bob", "carol")):
+            u = launch_chromium(started, ext_dir, tmp_path_factory, srv, f"remove-{name}", name)
+            if i < 2:
+                import_vector(u, i, PASSPHRASE)
+            else:
+                u.ext_page("ui/options.html")
+                u.b.engine_ready()
+                u.call("identity.create", {"passphrase": CAROL_PASSPHRASE}, timeout=240)
+            enable_and_publish(u)
+            out[name] = u
+        yield out
+
+
+def _reply(u, text):
+    u.click_page(".efd-reply")
+    u.composer()
+    u.type("#body", text)
+    u.send_composer()
+    return u.wait_topic_page()
+
+
+def test_1_alice_writes_to_bob_and_carol_who_answers(users, srv, story):
+    alice, carol = users["alice"], users["carol"]
+    send_new_message(alice, ["bob", "carol"], TITLE, BODY)
+    story.topic_id = alice.wait_topic_page()
+    story.first_post_id = srv.posts(story.topic_id)[0]["id"]
+    carol.to_forum(f"/t/{story.topic_id}")
+    assert "saffron-pelican" in carol.read_viewer(story.first_post_id)["body"]
+    assert _reply(carol, CAROL_REPLY) == story.topic_id
+    story.carol_post_id = srv.posts(story.topic_id)[-1]["id"]
+
+
+def test_2_alice_removes_carol_with_a_key_change(users, srv, story):
+    alice = users["alice"]
+    alice.to_forum(f"/t/{story.topic_id}")
+    assert "cobalt-lynx" in alice.read_viewer(story.carol_post_id)["body"]
+    alice.click_page(".efd-remove")
+    alice.composer()
+    wait_until(lambda: [o.get_attribute("value") for o in alice.d.find_elements("css selector", "#removee option")]
+               == ["bob", "carol"], timeout=60, what="alice: the participants she can remove")
+    alice.d.find_element("css selector", "#removee option[value='carol']").click()
+    assert "carol" in alice.d.find_element("css selector", "#conversation-participants").text
+    alice.send_composer()
+    assert alice.wait_topic_page() == story.topic_id
+    topic = srv.topic(story.topic_id)
+    assert "carol" not in topic["allowed_usernames"] and "bob" in topic["allowed_usernames"]
+    posts = [p for p in srv.posts(story.topic_id) if p["raw"]]
+    rekey = posts[-1]
+    assert rekey["raw"].startswith(inband.REKEY_HINT) and rekey["user_id"] == srv.user("alice")["id"]
+    assert inband.envelope_epoch(rekey["raw"]) == 1
+    story.rekey_post_id = rekey["id"]
+    shown = alice.read_viewer(story.rekey_post_id)
+    assert "removed carol" in shown["content"] and "alice, bob" in shown["content"]
+
+
+def test_3_bob_sees_who_removed_whom_and_the_two_go_on_with_the_new_key(users, srv, story):
+    alice, bob = users["alice"], users["bob"]
+    bob.to_forum(f"/t/{story.topic_id}")
+    shown = bob.read_viewer(story.rekey_post_id)
+    assert "alice changed the conversation's key and removed carol" in shown["content"]
+    assert "cobalt-lynx" in bob.read_viewer(story.carol_post_id)["body"]   # the history stays
+    assert _reply(bob, AFTER) == story.topic_id
+    after = srv.posts(story.topic_id)[-1]
+    assert inband.envelope_epoch(after["raw"]) == 1
+    story.after_post_id = after["id"]
+    alice.to_forum(f"/t/{story.topic_id}")
+    assert "ultramarine-okapi" in alice.read_viewer(story.after_post_id)["body"]
+    assert _reply(alice, ALICE_AFTER) == story.topic_id
+    assert inband.envelope_epoch(srv.posts(story.topic_id)[-1]["raw"]) == 1
+
+
+def test_4_given_the_topic_by_a_hostile_server_carol_reads_nothing_new(users, srv, story):
+    alice, carol = users["alice"], users["carol"]
+    srv.add_allowed_user(story.topic_id, "carol")
+    carol.to_forum(f"/t/{story.topic_id}")
+    assert "saffron-pelican" in carol.read_viewer(story.first_post_id)["body"]
+    assert "cobalt-lynx" in carol.read_viewer(story.carol_post_id)["body"]
+    notice = carol.read_viewer(story.rekey_post_id)
+    assert "alice removed you from this conversation" in notice["content"]
+    for post in srv.posts(story.topic_id):
+        if post["raw"] and inband.envelope_epoch(post["raw"]) == 1 and post["id"] != story.rekey_post_id:
+            # the post stream renders the posts near the viewport
+            carol.d.execute_script(f"document.querySelector('#post_{post['post_number']}').scrollIntoView()")
+            shown = carol.read_viewer(post["id"], want=("key_not_given",))
+            assert shown["body"] is None and "not given to you" in shown["head"]
+    # alice is told that the forum gave carol the topic without the key
+    alice.to_forum(f"/t/{story.topic_id}")
+    assert "carol" in alice.read_viewer(story.first_post_id)["warnings"]
+
+
+def test_5_carol_cannot_write_into_the_conversation_and_keeps_her_text(users, srv, story):
+    carol = users["carol"]
+    before = len(srv.posts(story.topic_id))
+    carol.click_page(".efd-reply")
+    carol.composer()
+    carol.type("#body", CAROL_TRY)
+    assert carol.click_send(states=("error", "blocked")) == "error"
+    assert "alice removed you from this conversation" in carol.d.find_element("css selector", "#status").text
+    assert carol.d.find_element("css selector", "#body").get_attribute("value") == CAROL_TRY
+    assert len(srv.posts(story.topic_id)) == before
+    carol.d.switch_to.default_content()
+
+
+def test_6_no_secret_reached_the_server_or_the_page_scripts(users, srv, oracle):
+    leaks = oracle.leaks()
+    assert not leaks, "\n".join(str(x) for x in leaks)
+    assert any(r["path"].startswith("/__hostile/") for r in srv.requests)
+    for name in ("alice", "bob", "carol"):
+        loot = users[name].hostile_loot()
+        for s in ("saffron-pelican", "cobalt-lynx", "ultramarine-okapi", "vermilion-tapir", "ochre-marmot", TITLE):
+            assert s not in loot, f"{name}'s page scripts saw {s!r}"
