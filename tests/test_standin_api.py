@@ -553,10 +553,26 @@ def test_invite_and_remove(forum):
     assert r.status == 200 and r.json()["user"]["username"] == "carol"
     assert c.get(f"/t/{tid}.json").status == 200
     assert a.post(f"/t/{tid}/invite.json", {"user": "carol"}).status == 422
+    # TopicGuardian: the creator (alice, trust level 2) may remove others
+    assert a.get(f"/t/{tid}.json").json()["details"]["can_remove_allowed_users"] is True
     r = a.put(f"/t/{tid}/remove-allowed-user.json", {"username": "carol"})
     assert r.status == 200 and r.json() == {"success": "OK"}
     assert c.get(f"/t/{tid}.json").status == 403
-    assert forum.client("bob").put(f"/t/{tid}/remove-allowed-user.json", {"username": "alice"}).status == 422
+    assert a.put(f"/t/{tid}/remove-allowed-user.json", {"username": "nosuchuser"}).status == 404
+    assert a.put(f"/t/{tid}/remove-allowed-user.json", {"username": "carol"}).status == 422
+    # the others remove themselves only, never the creator
+    b = forum.client("bob")
+    details = b.get(f"/t/{tid}.json").json()["details"]
+    assert "can_remove_allowed_users" not in details and details["can_remove_self_id"] == forum.user("bob")["id"]
+    r = b.put(f"/t/{tid}/remove-allowed-user.json", {"username": "alice"})
+    assert r.status == 403 and r.json()["error_type"] == "invalid_access"
+    assert b.put(f"/t/{tid}/remove-allowed-user.json", {"username": "bob"}).status == 200
+    # a creator below trust level 2 may remove nobody, not even themself
+    tid2 = pm(b, "carol").json()["topic_id"]
+    details = b.get(f"/t/{tid2}.json").json()["details"]
+    assert "can_remove_allowed_users" not in details and "can_remove_self_id" not in details
+    assert b.put(f"/t/{tid2}/remove-allowed-user.json", {"username": "carol"}).status == 403
+    assert b.put(f"/t/{tid2}/remove-allowed-user.json", {"username": "bob"}).status == 403
 
 
 def test_topic_chunks_of_20(forum):

@@ -1,13 +1,15 @@
 """Removing a participant for real: alice, bob and carol in Chromium on the Discourse stand-in
 (hostile page scripts + E2E_EXTRA_INJECT, leak oracle on).
 
-Ordered story: alice writes to bob and carol, carol answers → alice removes carol with the
-extension: a key change (rekey post) for alice and bob, then Discourse's remove-allowed-user →
+Ordered story: alice writes to bob and carol, carol answers → alice (trust level 2: Discourse lets
+a PM's creator remove others from that level) removes carol with the extension: a key change
+(rekey post) for alice and bob, then Discourse's remove-allowed-user →
 bob's viewer says who removed whom; bob and alice go on with the new key → the server, hostile,
 gives carol the topic again: her extension reads the history she had, says that alice removed
 her, and shows the new posts as not readable by her; alice is told that carol is in the topic
-without the key → carol cannot write into the conversation any more, and her text is kept → no
-secret reached the server or the page scripts.
+without the key → carol cannot write into the conversation any more, and her text is kept → bob
+(trust level 1, not the creator) removes alice: the key changes, Discourse refuses the removal,
+and bob's composer says so → no secret reached the server or the page scripts.
 """
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ def users(request, ext_dir, tmp_path_factory, srv):
                 u.call("identity.create", {"passphrase": CAROL_PASSPHRASE}, timeout=240)
             enable_and_publish(u)
             out[name] = u
+        srv.set_trust_level("alice", 2)
         yield out
 
 
@@ -143,7 +146,28 @@ def test_5_carol_cannot_write_into_the_conversation_and_keeps_her_text(users, sr
     carol.d.switch_to.default_content()
 
 
-def test_6_no_secret_reached_the_server_or_the_page_scripts(users, srv, oracle):
+def test_6_where_discourse_refuses_the_removal_the_key_change_stands_and_the_composer_says_so(users, srv, story):
+    bob = users["bob"]
+    bob.to_forum(f"/t/{story.topic_id}")
+    bob.click_page(".efd-remove")
+    bob.composer()
+    wait_until(lambda: [o.get_attribute("value") for o in bob.d.find_elements("css selector", "#removee option")]
+               == ["alice"], timeout=60, what="bob: the participants he can remove (carol is gone)")
+    bob.d.switch_to.default_content()
+    bob.d.execute_script("window.__efdTestBeforeSend = true")
+    bob.composer()
+    bob.click_decision("#send-btn")
+    state = bob.wait_composer(("sent", "error", "blocked"))
+    text = bob.d.find_element("css selector", "#status").text
+    assert state == "sent" and "alice cannot read what is written from now on" in text, text
+    assert "did not remove them" in text
+    bob.d.switch_to.default_content()
+    assert "alice" in srv.topic(story.topic_id)["allowed_usernames"]
+    last = [p for p in srv.posts(story.topic_id) if p["raw"]][-1]
+    assert last["raw"].startswith(inband.REKEY_HINT) and inband.envelope_epoch(last["raw"]) == 2
+
+
+def test_7_no_secret_reached_the_server_or_the_page_scripts(users, srv, oracle):
     leaks = oracle.leaks()
     assert not leaks, "\n".join(str(x) for x in leaks)
     assert any(r["path"].startswith("/__hostile/") for r in srv.requests)

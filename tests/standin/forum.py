@@ -644,14 +644,24 @@ class Forum:
                           action_code_who=target["username"])
         return target
 
+    def can_remove_allowed_users(self, user: dict, topic: dict, target: dict | None = None) -> bool:
+        """TopicGuardian#can_remove_allowed_users?: staff; the PM's creator from trust level 2 on;
+        or a participant removing themself, when they are not its creator and not alone in it."""
+        if S.staff(user) or (topic["user_id"] == user["id"] and user["trust_level"] >= 2):
+            return True
+        return (target is not None and target["id"] == user["id"] and target["id"] != topic["user_id"]
+                and len(self.allowed_user_ids(topic["id"])) > 1)
+
     def remove_allowed_user(self, user: dict, topic_id: int, username: str) -> None:
+        """TopicsController#remove_allowed_user: 404 for an unknown user, 403 when the guardian
+        refuses, 422 when the user is not allowed in the PM."""
         topic = self.visible_topic(topic_id, user)
         target = self.user_by_name(username)
-        allowed = self.allowed_user_ids(topic["id"])
-        if not target or target["id"] not in allowed:
-            raise ApiError(422, {"failed": "FAILED"})
-        # creator or staff may remove anyone; anyone may remove themself
-        if not (user["id"] == target["id"] or user["id"] == topic["user_id"] or S.staff(user)):
+        if not target:
+            raise not_found()
+        if not self.can_remove_allowed_users(user, topic, target):
+            raise invalid_access()
+        if target["id"] not in self.allowed_user_ids(topic["id"]):
             raise ApiError(422, {"failed": "FAILED"})
         with self.db.transaction():
             self.db.run("DELETE FROM topic_allowed_users WHERE topic_id = ? AND user_id = ?", topic["id"], target["id"])

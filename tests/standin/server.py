@@ -203,6 +203,10 @@ class StandinServer:
         return self.forum.create_user(username, password, trust_level, name, bio_raw, admin, moderator,
                                       hide_profile, allow_private_messages, created_at=created)
 
+    def set_trust_level(self, username: str, trust_level: int) -> None:
+        """Promote or demote a user (Discourse's trust levels 0-4)."""
+        self.forum.db.run("UPDATE users SET trust_level = ? WHERE username = ?", int(trust_level), username)
+
     def set_allow_private_messages(self, username: str, allowed: bool) -> None:
         self.forum.db.run("UPDATE users SET allow_private_messages = ? WHERE username = ?", int(bool(allowed)), username)
 

@@ -63,7 +63,7 @@ def topic_view(forum: Forum, topic: dict, viewer: dict, near: int | None = None,
     mine = viewer["id"] == topic["user_id"]
     can = {  # the serializer includes a can_* key only when it is true
         "can_move_posts": is_staff, "can_delete": is_staff, "can_edit": mine or bool(viewer["admin"]),
-        "can_remove_allowed_users": mine or is_staff, "can_invite_to": True,
+        "can_remove_allowed_users": forum.can_remove_allowed_users(viewer, topic), "can_invite_to": True,
         "can_create_post": True, "can_reply_as_new_topic": False, "can_flag_topic": not mine,
         "can_convert_topic": is_staff, "can_review_topic": is_staff, "can_close_topic": is_staff,
         "can_archive_topic": True, "can_split_merge_topic": is_staff, "can_edit_staff_notes": is_staff,
@@ -73,7 +73,7 @@ def topic_view(forum: Forum, topic: dict, viewer: dict, near: int | None = None,
     details = {
         "notification_level": 3, "notifications_reason_id": 1 if mine else 2,
         **{k: True for k, v in can.items() if v},
-        "can_remove_self_id": viewer["id"],
+        **({"can_remove_self_id": viewer["id"]} if forum.can_remove_allowed_users(viewer, topic, viewer) else {}),
         "participants": participants,
         "created_by": S.basic_user(creator), "last_poster": S.basic_user(last_poster),
         "allowed_users": [S.basic_user(u) for u in allowed],
