@@ -12,6 +12,7 @@ Modules:
     keys       published keys in bios, fingerprints, safety codes, signed key changes
     backup     the key backup PM (passphrase and/or paper key slots)
     messages   conversations: first posts, replies, key shares, rekeys (`seal_envelope`)
+    attachments  files under their own key, carried by 1-bit PNGs (format only: not wired yet)
 
 Public API (all `async` functions take `prims` first):
 
