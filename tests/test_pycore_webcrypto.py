@@ -1,5 +1,6 @@
 """pycore's WebCrypto backend inside Pyodide under Node: what the vectors do not cover
-(key generation, non-extractable keys, error mapping). The same Python as on CPython."""
+(key generation, non-extractable keys, error mapping, an attachment's round trip through its
+carriers: zlib and struct in Pyodide). The same Python as on CPython."""
 
 import subprocess
 import textwrap
@@ -52,6 +53,14 @@ CHECKS = textwrap.dedent("""
     except MalformedInput:
         results.append("bad-jwk")
     assert len(prims.random_bytes(70000)) == 70000
+
+    from pycore.inband import attachments
+    data = bytes(range(256)) * 5000
+    ref, parts = await attachments.seal_file(prims, data, "shot.png", "image/png")
+    carriers = [await attachments.carrier_png(prims, p, i, len(parts)) for i, p in enumerate(parts)]
+    got = [(await attachments.read_carrier(prims, c))[2] for c in carriers]
+    assert await attachments.open_file(prims, ref, got) == data
+    results.append("attachment")
     print(" ".join(results))
     0
 """)
@@ -64,4 +73,5 @@ def test_webcrypto_backend_inside_pyodide(tmp_path):
                            str(REPO_DIR / "node_modules" / "pyodide"), "--package", str(archive), "--code", CHECKS],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.split() == ["generate-export-import", "non-extractable", "wrong-key", "tamper", "bad-jwk"]
+    assert proc.stdout.split() == ["generate-export-import", "non-extractable", "wrong-key", "tamper", "bad-jwk",
+                                   "attachment"]
