@@ -199,3 +199,39 @@ def test_key_changes_survive_lock_and_unlock(three):
     from tests.test_engine_conversations import PASS
     b.ok("identity.unlock", {"passphrase": PASS})
     assert inband.envelope_epoch(_reply(b, cid, "after a lock")) == 1
+
+
+def test_a_key_change_whose_entry_for_me_does_not_open_is_invalid_not_a_removal(three, prims):
+    """carol, still a participant, posts a key change listing bob with a wrapped key that is not
+    the new key for bob: bob's engine must not take it for his removal."""
+    from pycore.inband import messages
+    from pycore.plugin import payload as _payload
+    from pycore.plugin import topickey
+    from tests.engine_support import run
+
+    a, b, c, topic, cid = three
+    keys = {u.name: run(inband.find_bio_block(prims, u.bio)) for u in (a, b, c)}
+    conv = run(inband.open_conversation(prims, topic.posts[0]["raw"], "carol", _identity(c, prims), keys["alice"],
+                                        poster_username="alice"))
+    new_key = run(topickey.generate(prims, extractable=True))
+    section, _ = run(messages._recipient_section(prims, new_key, [keys["carol"], keys["bob"]]))
+    damaged = bytearray(section)
+    damaged[1 + 516 + 4 + 10] ^= 0xFF        # bob's wrapped key, damaged before signing
+    obj = {"type": "rekey", "v": 1, "conversation_id": cid, "message_id": "4" * 32,
+           "created_at": "2027-01-15T08:00:00.000Z", "epoch": 1,
+           "participants": [["carol", keys["carol"].fingerprint_hex], ["bob", keys["bob"].fingerprint_hex]],
+           "removed": ["alice"], "keys_sha256": run(messages._sha256_hex(prims, bytes(damaged))),
+           "signed_by_name": "carol", "signed_by_fingerprint": keys["carol"].fingerprint_hex}
+    signed = run(_payload.sign(prims, _identity(c, prims), obj))
+    raw = run(messages.seal_envelope(prims, conv.key, signed, bytes([1, 4, 0, 1]) + bytes(damaged),
+                                     inband.MAX_POST_CHARS))
+    pid = topic.add(raw, c)
+    got = topic.read(b, pid)[pid]
+    assert got["status"] == "invalid_signature" and got["rekey"] is None
+    view = _open(b, topic, a)
+    assert view["removed_me"] is None and view["epoch"] == 0
+
+
+def _identity(u, prims):
+    from tests.engine_support import run
+    return run(u.engine.require_unlocked())

@@ -78,7 +78,9 @@ function wipe() {
 }
 
 function notice(text, kind = "") {
-  $("#content").replaceChildren(el("div", { class: "notice " + kind, text }));
+  const box = el("div", { class: "notice " + kind, text });
+  $("#content").replaceChildren(box);
+  return box;
 }
 
 const bios = new Map();
@@ -292,10 +294,10 @@ async function showReply(post, topic = null) {
     notice(t("viewer_key_share", [item.author, item.invitee, item.invitee_digits]));
   } else if (item.kind === "rekey") {
     const k = item.rekey;
-    notice(k.given ? t("viewer_rekey", [item.author, k.removed.join(", "), k.members.join(", ")])
+    const box = notice(k.given ? t("viewer_rekey", [item.author, k.removed.join(", "), k.members.join(", ")])
       : t("viewer_rekey_removed_me", [item.author]), k.given ? "" : "warn");
-    Object.assign($("#content").firstChild, { id: "rekey-notice" });
-    $("#rekey-notice").dataset.given = String(k.given);
+    box.id = "rekey-notice";
+    box.dataset.given = String(k.given);
   } else {
     await showBody(null, item.body, item.author || post.username);
   }

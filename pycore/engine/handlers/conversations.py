@@ -534,6 +534,9 @@ async def _take_rekey(engine, ident, origin, topic_id, rec, conv, ref, r) -> Non
         conv.later_keys[r.epoch] = r.new_key
     elif known is not None and known.get("key"):
         entry["key"] = known["key"]      # the key came with a key share; this post names who holds it
+    elif {p[1] for p in r.participants} & await _my_fingerprints(engine):
+        r.status, r.detail = inband.STATUS_INVALID_SIGNATURE, "the new key listed for me does not open with my key"
+        return
     else:
         rec["removed_me"] = {"epoch": r.epoch, "by": r.author_name, "at": r.created_at, "post_id": ref["post_id"]}
         await engine.store.set(names.conversation(origin, topic_id), rec)
@@ -543,6 +546,13 @@ async def _take_rekey(engine, ident, origin, topic_id, rec, conv, ref, r) -> Non
     rec["removed"] = sorted({n for n in [*(rec.get("removed") or []), *r.removed] if n.lower() not in staying},
                             key=str.lower)
     await engine.store.set(names.conversation(origin, topic_id), rec)
+
+
+async def _my_fingerprints(engine) -> set:
+    """The fingerprints of my identity and of those it replaced (public data of my record)."""
+    me = await engine.store.get(names.IDENTITY) or {}
+    return {f for f in [me.get("fingerprint"), *(r.get("fingerprint") for r in me.get("retired") or []
+                                                if isinstance(r, dict))] if f}
 
 
 def _rekey_item(rec, ref, r) -> dict:
