@@ -2,7 +2,6 @@
 participant can read the notice (and who removed them) but no later post; those who stay read
 everything; an invite after a rekey gives the whole history; forged or mismatched rekeys and
 epochs are statuses, never content; random and altered input raises only pycore errors."""
-import asyncio
 import dataclasses
 
 import pytest
@@ -13,26 +12,10 @@ from pycore import inband
 from pycore.errors import MalformedInput, NotYourPost, OldConversationKey, PycoreError
 from pycore.inband import armour, messages
 from pycore.plugin import payload as _payload
+from tests.test_inband import people, run  # noqa: F401 (people: alice, bob, carol, dave)
 
 NOW = "2026-12-03T10:00:00.000Z"
 LATER = "2026-12-03T11:00:00.000Z"
-
-
-def run(coro):
-    return asyncio.run(coro)
-
-
-@pytest.fixture(scope="module")
-def people(prims, vector_identities, fresh_identity):
-    from pycore.plugin import identity
-    idents = {"alice": vector_identities[0], "bob": vector_identities[1], "carol": fresh_identity,
-              "dave": run(identity.generate(prims))}
-
-    async def keys():
-        return {n: await inband.key_of(prims, i) for n, i in idents.items()}
-
-    pub = run(keys())
-    return {n: (idents[n], pub[n]) for n in idents}
 
 
 def _view(prims, people, raw, me):
