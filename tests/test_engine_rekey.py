@@ -95,6 +95,8 @@ def test_alice_removes_carol_and_carol_reads_nothing_new(three):
         assert view["without_key"] == ["carol"] and view["removed_me"] is None
     view = _open(c, topic, a)
     assert view["removed_me"]["by"] == "alice" and view["removed_me"]["epoch"] == 1
+    assert [x["removed_by"] for x in c.ok("conv.list", {"origin": ORIGIN})["conversations"]] == ["alice"]
+    assert [x["removed_by"] for x in b.ok("conv.list", {"origin": ORIGIN})["conversations"]] == [None]
     # carol cannot write into the conversation any more: nobody who stays would read it
     assert c.err("conv.reply", {"origin": ORIGIN, "topic_id": TOPIC, "conversation_id": cid, "me": "carol",
                                 "body": "let me in"}) == {

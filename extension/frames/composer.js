@@ -419,6 +419,10 @@ async function sendRemove() {
   const res = await withRetry(t("composer_what_sending"), () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
   await send("conv.read", { origin: bundle.origin, topic_id: bundle.topic_id, posts: [
     { post_id: res.post_id, raw: out.raw, username: bundle.me, bio_raw: await bio(bundle.me) }] }).catch(() => {});
+  // Someone the forum already took out of the PM (its own remove, which changes no key) needs
+  // only the key change.
+  const now = await forum("topic", { topic_id: bundle.topic_id }).catch(() => null);
+  if (now && !now.participants.some((n) => n.toLowerCase() === removee.toLowerCase())) return res;
   try {
     await withRetry(t("composer_what_removing"), () => forum("remove_allowed_user", { topic_id: bundle.topic_id, username: removee }));
   } catch (e) {

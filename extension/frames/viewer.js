@@ -158,6 +158,20 @@ function showWithoutKey(names, groups = []) {
   report();
 }
 
+// Participants who hold the conversation's newest key but whom the forum no longer lists in the
+// PM (removed with Discourse's own button, which changes no key): a forum that keeps serving
+// them the topic lets them read what is written next, until the key is changed. Not judged when
+// a group's members are hidden from me (they would all look removed).
+function showStillKeyed(opened, topic) {
+  const groups = topic.groups || [];
+  if (groups.some((g) => !g.members.length)) return;
+  const listed = new Set((topic.participants || []).map((n) => n.toLowerCase()));
+  const names = (opened.members || []).filter((n) => !listed.has(n.toLowerCase()));
+  if (!names.length) return;
+  $("#warnings").append(el("div", { class: "notice warn", id: "still-keyed", "data-users": names.join(","),
+    text: t("viewer_still_keyed", [names.join(", "), t("page_remove_participant")]) }));
+}
+
 // A post written with the conversation's earlier key after a key change: those the change
 // removed hold that key, so they may read it.
 function showSuperseded(s) {
@@ -364,6 +378,7 @@ async function run() {
       // When the topic's key shares cannot be read, name everyone the engine named.
       showWithoutKey(await membersWithoutKey({ send, bio, origin: bundle.origin, topic, opened: c })
         .catch(() => c.without_key || []), groups);
+      showStillKeyed(c, topic);
       shown = true;
       return setState("valid");
     }

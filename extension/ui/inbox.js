@@ -228,6 +228,13 @@ async function listConversations({ contacts = true } = {}) {
       mark.textContent = t("inbox_unread_marker");
       title.append(" ", mark);
     }
+    if (c.removed_by) {
+      // a key change left me out: what is written there from then on is not readable here
+      const mark = document.createElement("span");
+      mark.className = "removed-mark";
+      mark.textContent = t("inbox_removed_marker", [c.removed_by]);
+      title.append(" ", mark);
+    }
     const parts = (c.participants || []).map((p) => (Array.isArray(p) ? p[0] : p));
     for (const p of parts) if (me && p.toLowerCase() !== me.toLowerCase()) people.add(p);
     const cell = (node) => { const td = document.createElement("td"); td.append(node); return td; };

@@ -2,8 +2,9 @@
 (hostile page scripts + E2E_EXTRA_INJECT, leak oracle on).
 
 Ordered story: alice writes to bob and carol, carol answers → alice (trust level 2: Discourse lets
-a PM's creator remove others from that level) removes carol with the extension: a key change
-(rekey post) for alice and bob, then Discourse's remove-allowed-user →
+a PM's creator remove others from that level) first removes carol with Discourse's own button,
+which changes no key: her viewer warns that carol still holds it → alice removes carol with the
+extension: a key change (rekey post) for alice and bob (Discourse has nothing left to remove) →
 bob's viewer says who removed whom; bob and alice go on with the new key → the server, hostile,
 gives carol the topic again: her extension reads the history she had, says that alice removed
 her, and shows the new posts as not readable by her; alice is told that carol is in the topic
@@ -75,10 +76,25 @@ def test_1_alice_writes_to_bob_and_carol_who_answers(users, srv, story):
     story.carol_post_id = srv.posts(story.topic_id)[-1]["id"]
 
 
-def test_2_alice_removes_carol_with_a_key_change(users, srv, story):
+def test_1b_discourse_s_own_removal_changes_no_key_and_alice_is_told(users, srv, story):
     alice = users["alice"]
     alice.to_forum(f"/t/{story.topic_id}")
     assert "cobalt-lynx" in alice.read_viewer(story.carol_post_id)["body"]
+    assert "still hold its key" not in alice.read_viewer(story.first_post_id)["warnings"]
+    alice.d.switch_to.default_content()
+    remove = alice.d.find_element("xpath", "//*[contains(@class,'private-message-map')]//*[contains(@class,'user')]"
+                                           "[.//*[@class='username' and text()='carol']]//button[contains(@class,'remove-invited')]")
+    remove.click()
+    wait_until(lambda: "carol" not in srv.topic(story.topic_id)["allowed_usernames"], timeout=30,
+               what="Discourse to remove carol from the PM")
+    alice.to_forum(f"/t/{story.topic_id}")
+    warning = alice.read_viewer(story.first_post_id)["warnings"]
+    assert "carol no longer take part in this conversation on the forum, but still hold its key" in warning
+
+
+def test_2_alice_removes_carol_with_a_key_change(users, srv, story):
+    alice = users["alice"]
+    alice.to_forum(f"/t/{story.topic_id}")
     alice.click_page(".efd-remove")
     alice.composer()
     wait_until(lambda: [o.get_attribute("value") for o in alice.d.find_elements("css selector", "#removee option")]
@@ -91,6 +107,7 @@ def test_2_alice_removes_carol_with_a_key_change(users, srv, story):
     assert "carol" not in topic["allowed_usernames"] and "bob" in topic["allowed_usernames"]
     posts = [p for p in srv.posts(story.topic_id) if p["raw"]]
     rekey = posts[-1]
+    assert "still hold its key" not in alice.read_viewer(story.first_post_id)["warnings"]
     assert rekey["raw"].startswith(inband.REKEY_HINT) and rekey["user_id"] == srv.user("alice")["id"]
     assert inband.envelope_epoch(rekey["raw"]) == 1
     story.rekey_post_id = rekey["id"]
@@ -128,6 +145,10 @@ def test_4_given_the_topic_by_a_hostile_server_carol_reads_nothing_new(users, sr
             carol.d.execute_script(f"document.querySelector('#post_{post['post_number']}').scrollIntoView()")
             shown = carol.read_viewer(post["id"], want=("key_not_given",))
             assert shown["body"] is None and "not given to you" in shown["head"]
+    # her encrypted inbox says who removed her
+    carol.inbox()
+    wait_until(lambda: [e.text for e in carol.d.find_elements("css selector", "#conversations .removed-mark")]
+               == ["removed by alice"], timeout=60, what="carol's inbox to mark the conversation she was removed from")
     # alice is told that the forum gave carol the topic without the key
     alice.to_forum(f"/t/{story.topic_id}")
     assert "carol" in alice.read_viewer(story.first_post_id)["warnings"]
@@ -136,6 +157,7 @@ def test_4_given_the_topic_by_a_hostile_server_carol_reads_nothing_new(users, sr
 def test_5_carol_cannot_write_into_the_conversation_and_keeps_her_text(users, srv, story):
     carol = users["carol"]
     before = len(srv.posts(story.topic_id))
+    carol.to_forum(f"/t/{story.topic_id}")
     carol.click_page(".efd-reply")
     carol.composer()
     carol.type("#body", CAROL_TRY)

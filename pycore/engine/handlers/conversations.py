@@ -14,7 +14,7 @@ later posts, writing replies and key shares, and the list of conversations on th
 | conv.share_key | {origin, topic_id, conversation_id, me, invitee: {username, bio_raw}, max_chars?} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
 | conv.rekey | {origin, topic_id, conversation_id, me, remove: [username], members: [{username, bio_raw}] (everyone who stays, me aside), max_chars?} | {raw, epoch, remove: [username]} — post `raw`, read it back (conv.read: the new key is taken from the forum's copy), then PUT /t/{topic_id}/remove-allowed-user.json |
 | conv.missing_key | {raw (first post or key share), bio_raw (mine)} | {known, where? ("published" or "previous"), digits?}: the key of mine, named by my profile, that the post is wrapped to |
-| conv.list | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at, indexed (the search index holds it)}]} |
+| conv.list | {origin} | {conversations: [{topic_id, conversation_id, title, author, participants, invited, status, created_at, indexed (the search index holds it), removed_by (who removed me by a key change, or null)}]} |
 
 Statuses of posts: pycore.inband's (valid, invalid_signature, wrong_conversation, wrong_author,
 unsigned, unverified, cannot_decrypt, key_not_accepted, key_not_given) plus "duplicate" (a message
@@ -711,7 +711,8 @@ async def list_conversations(engine, payload, context):
             continue
         item = {"topic_id": topic_id, "conversation_id": rec["conversation_id"], "title": None, "author": None,
                 "participants": [], "status": rec.get("status"), "created_at": None,
-                "invited": rec.get("invited") or [], "indexed": names.search(origin, topic_id) in stored}
+                "invited": rec.get("invited") or [], "indexed": names.search(origin, topic_id) in stored,
+                "removed_by": (rec.get("removed_me") or {}).get("by")}
         if rec.get("meta"):
             meta = await _meta(engine, ident, rec)
             item.update(title=meta.get("title"), author=meta.get("author"),
