@@ -399,9 +399,9 @@ async function sendInvite() {
 
 // Removing a participant for real: the engine makes a key change for everyone who stays (checked
 // like recipients), it is posted, read back so that this device takes the new key from the forum's
-// copy, and then Discourse removes the participant from the PM. Discourse lets only the PM's
-// creator or staff remove someone else: when it refuses, the key change still keeps the removed
-// participant out of what follows, and the composer says so instead of closing.
+// copy, and then Discourse removes the participant from the PM. Discourse lets only staff and the
+// PM's creator from trust level 2 remove someone else: when it refuses, the key change still keeps
+// the removed participant out of what follows, and the composer says so instead of closing.
 async function sendRemove() {
   const removee = $("#removee").value;
   if (!removee) return status("error", t("composer_need_removee"));
