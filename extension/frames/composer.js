@@ -210,22 +210,21 @@ function bio(username) {
 }
 // The topic's key changes, read before writing: a device that has not shown the topic since
 // someone was removed takes the newest key first, and writes with it (the engine reads them in
-// order and keeps what they teach).
+// order and keeps what they teach). Resolves to whether the topic has any.
 async function readKeyChanges(topic) {
   const posts = [];
   for (const p of topic.posts.filter((x) => x.post_number > 1 && x.raw.startsWith(C.REKEY_HINT))) {
     posts.push({ post_id: p.post_id, raw: p.raw, username: p.username, bio_raw: await bio(p.username) });
   }
   if (posts.length) await send("conv.read", { origin: bundle.origin, topic_id: bundle.topic_id, posts });
+  return posts.length > 0;
 }
 
 async function loadConversation() {
   const topic = await forum("topic", { topic_id: bundle.topic_id });
   let c = await openConversation({ send, bio, origin: bundle.origin, me: bundle.me, topic });
-  if (topic.posts.some((p) => p.post_number > 1 && p.raw.startsWith(C.REKEY_HINT))) {
-    await readKeyChanges(topic);
-    c = await openConversation({ send, bio, origin: bundle.origin, me: bundle.me, topic });
-  }
+  // the members and newest key after the topic's key changes
+  if (await readKeyChanges(topic)) c = await openConversation({ send, bio, origin: bundle.origin, me: bundle.me, topic });
   if (c.status !== "valid") throw Object.assign(new Error(c.detail || c.status), { code: c.status });
   // who holds the conversation's newest key (the first post's participants before any removal)
   conversation = { id: c.conversation_id, title: c.title,

@@ -204,7 +204,7 @@ class Envelope:
     @property
     def header(self) -> bytes:
         """The plain bytes before the IV: what an edit keeps."""
-        return bytes([1, self.kind]) + (self.epoch.to_bytes(2, "big") if self.kind in _WITH_EPOCH else b"") + self.section
+        return _epoch_header(self.kind, self.epoch) + self.section
 
 
 def parse_envelope(raw: str) -> Envelope:

@@ -357,8 +357,7 @@ async def _read_refs(engine, origin, topic_id, refs, *, only_cached=False):
     if not rec:
         raise ConversationUnknown("this conversation has not been opened on this device yet")
     me_rec = await engine.store.get(names.IDENTITY) or {}
-    own = {me_rec.get("fingerprint")} | {r.get("fingerprint") for r in me_rec.get("retired") or [] if isinstance(r, dict)}
-    own.discard(None)
+    own = _own_fingerprints(me_rec)
     users: dict = {}
     for ref in refs:
         u = users.setdefault(ref["username"].lower(), {"name": ref["username"], "bio": None})
@@ -375,10 +374,7 @@ async def _read_refs(engine, origin, topic_id, refs, *, only_cached=False):
             badges[lower] = _key_badge(result, own)
         pin = await engine.store.get(names.pin(origin, u["name"]))
         badges.setdefault(lower, _pin_badge(pin, own))
-        # The conversation by its id (a signed post binds that id; the sealed key record is
-        # re-sealed, with a fresh IV, whenever the first post is opened again).
-        tokens[lower] = reads.trust_token(rec.get("conversation_id"), _epoch_state(rec), pin, me_rec.get("public"),
-                                          me_rec.get("retired"))
+        tokens[lower] = _trust_token(rec, pin, me_rec)
     timer.__exit__(None, None, None)
     cache = engine.reads
     keys = [reads.post_key(origin, topic_id, r["post_id"], r["raw"]) for r in refs]
@@ -405,12 +401,30 @@ async def _read_refs(engine, origin, topic_id, refs, *, only_cached=False):
         async with cache.topic_lock(origin, topic_id):
             missing = from_cache(missing)   # a batch that held the lock may have read them
             if missing:
-                await _read_missing(engine, ident, origin, topic_id, refs, keys, missing, users, tokens, badges, out)
+                await _read_missing(engine, ident, origin, topic_id, refs, keys, missing, users, tokens, badges, out,
+                                    _epoch_state(rec))
                 rec = await engine.store.get(names.conversation(origin, topic_id))
     return out, rec, ident
 
 
-async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, users, tokens, badges, out):
+def _own_fingerprints(me_rec) -> set:
+    """The fingerprints of my identity and of those it replaced (public data of my record)."""
+    return {f for f in [me_rec.get("fingerprint"), *(r.get("fingerprint") for r in me_rec.get("retired") or []
+                                                    if isinstance(r, dict))] if f}
+
+
+def _trust_token(rec, pin, me_rec) -> str:
+    """What a cached read result of a post depends on: the conversation by its id (a signed post
+    binds that id; the sealed key record is re-sealed, with a fresh IV, whenever the first post is
+    opened again) and its key epochs, the author's pin, and my identity record."""
+    return reads.trust_token(rec.get("conversation_id"), _epoch_state(rec), pin, me_rec.get("public"),
+                             me_rec.get("retired"))
+
+
+async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, users, tokens, badges, out,
+                        tokens_epochs):
+    """Reads the `missing` refs and caches their results. `tokens_epochs`: the key-epoch state
+    the `tokens` were computed with."""
     with engine.reads.phase("conversation key"):
         rec, conv = await _load_conv(engine, ident, origin, topic_id)
     authors = {}
@@ -444,12 +458,12 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
             if (conv.newest_epoch, len(conv.later_keys)) == before:
                 break
             todo = [i for i in todo if getattr(results[i], "status", None) == inband.STATUS_KEY_NOT_GIVEN]
-    # what the cached results depend on changed with a key change: their trust tokens too
-    me_rec = await engine.store.get(names.IDENTITY) or {}
-    for lower, u in users.items():
-        pin = await engine.store.get(names.pin(origin, u["name"]))
-        tokens[lower] = reads.trust_token(rec.get("conversation_id"), _epoch_state(rec), pin, me_rec.get("public"),
-                                          me_rec.get("retired"))
+    if _epoch_state(rec) != tokens_epochs:
+        # a key change (of this batch, or of one that held the topic's lock before it) changed
+        # what the cached results depend on
+        me_rec = await engine.store.get(names.IDENTITY) or {}
+        for lower, u in users.items():
+            tokens[lower] = _trust_token(rec, await engine.store.get(names.pin(origin, u["name"])), me_rec)
     timer = engine.reads.phase("results, duplicates, store")
     timer.__enter__()
     engine.reads.decrypted += len(missing)
@@ -534,7 +548,7 @@ async def _take_rekey(engine, ident, origin, topic_id, rec, conv, ref, r) -> Non
         conv.later_keys[r.epoch] = r.new_key
     elif known is not None and known.get("key"):
         entry["key"] = known["key"]      # the key came with a key share; this post names who holds it
-    elif {p[1] for p in r.participants} & await _my_fingerprints(engine):
+    elif {p[1] for p in r.participants} & _own_fingerprints(await engine.store.get(names.IDENTITY) or {}):
         r.status, r.detail = inband.STATUS_INVALID_SIGNATURE, "the new key listed for me does not open with my key"
         return
     else:
@@ -546,13 +560,6 @@ async def _take_rekey(engine, ident, origin, topic_id, rec, conv, ref, r) -> Non
     rec["removed"] = sorted({n for n in [*(rec.get("removed") or []), *r.removed] if n.lower() not in staying},
                             key=str.lower)
     await engine.store.set(names.conversation(origin, topic_id), rec)
-
-
-async def _my_fingerprints(engine) -> set:
-    """The fingerprints of my identity and of those it replaced (public data of my record)."""
-    me = await engine.store.get(names.IDENTITY) or {}
-    return {f for f in [me.get("fingerprint"), *(r.get("fingerprint") for r in me.get("retired") or []
-                                                if isinstance(r, dict))] if f}
 
 
 def _rekey_item(rec, ref, r) -> dict:
@@ -608,8 +615,8 @@ async def read_stats(engine, payload, context):
 
 
 async def _conversation_for_sending(engine, ident, payload, origin, topic_id):
-    """The conversation stored for the topic, which must be the one the composer showed the user
-    (`conversation_id`): a page that swaps topic ids cannot make a reply go to another one."""
+    """(record, conversation) stored for the topic, which must be the one the composer showed the
+    user (`conversation_id`): a page that swaps topic ids cannot make a reply go to another one."""
     rec, conv = await _load_conv(engine, ident, origin, topic_id)
     wanted = payload.get("conversation_id")
     if not isinstance(wanted, str) or wanted != conv.id:
@@ -618,14 +625,14 @@ async def _conversation_for_sending(engine, ident, payload, origin, topic_id):
     if removed_me and conv.newest_epoch < removed_me.get("epoch", 0):
         raise RemovedFromConversation(f"{removed_me.get('by')} removed you from this conversation: its participants "
                                       "no longer read what you write in it", username=str(removed_me.get("by")))
-    return conv
+    return rec, conv
 
 
 async def reply(engine, payload, context):
     origin, topic_id = args.origin(payload, context), args.topic_id(payload)
     me, body = args.username(payload.get("me"), "me"), args.text(payload, "body")
     ident = await engine.require_unlocked()
-    conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
+    _rec, conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
     raw = await inband.make_reply(engine.prims, conv, ident, me, body, inband.iso_time(engine.clock()),
                                   max_chars=args.max_chars(payload))
     return {"raw": raw}
@@ -640,7 +647,7 @@ async def edit(engine, payload, context):
     me, body = args.username(payload.get("me"), "me"), args.text(payload, "body")
     previous = args.text(payload, "raw")
     ident = await engine.require_unlocked()
-    conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
+    _rec, conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
     retired = [await inband.key_of(engine.prims, old) for old in await at_rest.retired_identities(engine, ident)]
     raw = await inband.make_revision(engine.prims, conv, ident, me, previous, body, inband.iso_time(engine.clock()),
                                      own_keys=retired, max_chars=args.max_chars(payload))
@@ -652,7 +659,7 @@ async def share_key(engine, payload, context):
     me = args.username(payload.get("me"), "me")
     invitee, bio = args.user_ref(payload, "invitee")
     ident = await engine.require_unlocked()
-    conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
+    _rec, conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
     key = await sendable_key(engine, origin, invitee, bio)
     raw = await inband.make_key_share(engine.prims, conv, ident, me, invitee, key, inband.iso_time(engine.clock()),
                                       max_chars=args.max_chars(payload))
@@ -672,8 +679,7 @@ async def rekey(engine, payload, context):
     if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
         raise BadRequest("members must be a list of {username, bio_raw}")
     ident = await engine.require_unlocked()
-    conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
-    rec = await engine.store.get(names.conversation(origin, topic_id))
+    rec, conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
     current = _members(rec, await _meta(engine, ident, rec))
     lower = {n.lower(): n for n in current}
     if me.lower() not in lower:
