@@ -373,6 +373,19 @@ def enable_and_publish(u: ForumUser, publish=True, timeout=90, key_state=True):
                        what=f"{u.username}: the inbox sees this device's key in the profile")
 
 
+def assert_no_secret_leaked(oracle, srv, users: list[ForumUser], fragments):
+    """The leak oracle found none of its secrets at the server, the hostile page scripts did run
+    (they exfiltrate what they can see), and none of `fragments` is in what they took from any of
+    `users`' pages."""
+    leaks = oracle.leaks()
+    assert not leaks, "\n".join(str(x) for x in leaks)
+    assert any(r["path"].startswith("/__hostile/") for r in srv.requests)
+    for u in users:
+        loot = u.hostile_loot()
+        for s in fragments:
+            assert s not in loot, f"{u.username}'s page scripts saw {s!r}"
+
+
 def any_failed(request) -> bool:
     return any(getattr(i, "rep_call", None) is not None and i.rep_call.failed for i in request.session.items
                if i.module is request.module)

@@ -18,7 +18,8 @@ import pytest
 
 from .browser import wait_until
 from .conftest import PASSPHRASE
-from .convo import a256_tamper, browsers, enable_and_publish, import_vector, launch_chromium, story_fixtures
+from .convo import (a256_tamper, assert_no_secret_leaked, browsers, enable_and_publish, import_vector, launch_chromium,
+                    story_fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -310,11 +311,5 @@ def test_09b_a_locked_viewer_and_composer_unlock_in_the_extension_s_window(users
 
 
 def test_10_no_secret_reached_the_server_or_the_page_scripts(users, srv, oracle):
-    leaks = oracle.leaks()
-    assert not leaks, "\n".join(str(x) for x in leaks)
-    # The hostile scripts did run (they exfiltrate what they can see) but saw no plaintext.
-    assert any(r["path"].startswith("/__hostile/") for r in srv.requests)
-    for name in ("alice", "bob", "carol"):
-        loot = users[name].hostile_loot()
-        for s in ("periwinkle", "tangerine", "marmalade", TITLE, PASSPHRASE):
-            assert s not in loot, f"{name}'s page scripts saw {s!r}"
+    assert_no_secret_leaked(oracle, srv, [users[n] for n in ("alice", "bob", "carol")],
+                            ("periwinkle", "tangerine", "marmalade", TITLE, PASSPHRASE))
