@@ -145,3 +145,23 @@ def test_fixture_fails_leaking_test_at_teardown(tmp_path):
     out = r.stdout + r.stderr
     assert "2 passed, 1 error" in out and "ERROR at teardown of test_leaks" in out, out
     assert "passphrase" in out and "/__hostile/exfil" in out
+
+
+FILE_BYTES = bytes(range(256))[::-1] + b"\x89PNG\r\n\x1a\n\x00\x00 a file's own bytes \xff\xfe"
+
+
+@pytest.mark.parametrize("carry", [
+    lambda d: b"--boundary\r\nContent-Type: image/png\r\n\r\n" + d + b"\r\n--boundary--",   # a multipart upload
+    lambda d: b64(b"xy" + d).encode(),
+    lambda d: json.dumps({"data": b64(d)}).encode(),
+    lambda d: d.hex().encode(),
+])
+def test_catches_a_files_bytes(carry):
+    o = LeakOracle()
+    o.register_bytes("a file", FILE_BYTES)
+    found = o.scan([entry(body_bytes=carry(FILE_BYTES))])
+    assert [x.label for x in found] == ["a file"]
+    # other bytes of the same length are not a leak
+    assert o.scan([entry(body_bytes=carry(bytes(len(FILE_BYTES))))]) == []
+    with pytest.raises(ValueError):
+        o.register_bytes("too short", b"abc")

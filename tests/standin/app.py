@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import urllib.parse
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, abort, g, request
 
 from . import pages
 from . import serializers as S
@@ -13,6 +15,7 @@ from .cook import cook
 from .errors import ApiError, error, invalid_access, invalid_parameters, not_found, not_logged_in
 from .forum import Forum
 from .params import as_int, as_str, parse
+from .uploads import content_type, is_inline_image, sha1_from_base62
 
 AUTH_COOKIE = "_t"
 SESSION_COOKIE = "_forum_session"
@@ -37,7 +40,8 @@ def wants_json() -> bool:
 
 def create_app(forum: Forum, server) -> Flask:
     app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
+    # nginx's client_max_body_size in Discourse's config/nginx.sample.conf: bigger bodies get 413
+    app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
 
     # --------------------------------------------------------------------------- plumbing
     @app.before_request
@@ -435,6 +439,70 @@ def create_app(forum: Forum, server) -> Flask:
         row = forum.get_draft(user, key)
         return json_response({"draft": row["data"] if row else None,
                               "draft_sequence": forum.draft_sequence(user["id"], key)})
+
+    # --------------------------------------------------------------------------- uploads
+    @route("/uploads", methods=("POST",), login=True)
+    def uploads_create():
+        """UploadsController#create: multipart `file` (or `files[]`), `upload_type`; the answer is
+        the UploadSerializer JSON, or 422 with Discourse's errors."""
+        f = request.files.get("file") or next(iter(request.files.getlist("files[]")), None)
+        data = f.read() if f is not None else None
+        row = forum.create_upload(g.user, data, f.filename if f is not None else None, g.params,
+                                  base_path=forum.settings["base_path"] or "")
+        return json_response(S.upload(row, request.host_url))
+
+    def refuse_xhr():
+        """show / show_short: "do not serve uploads requested via XHR to prevent XSS" (request.xhr?
+        matches the X-Requested-With header); then anonymous users get 404 when
+        prevent_anons_from_downloading_files is on."""
+        if "xmlhttprequest" in request.headers.get("X-Requested-With", "").lower():
+            raise invalid_parameters("XHR not allowed")
+        if forum.settings["prevent_anons_from_downloading_files"] and not g.user:
+            abort(404)
+
+    def send_upload(row):
+        """send_file_local_upload: the stored bytes, the type of the stored name, and a download
+        (attachment) unless an inline image is asked for with ?inline."""
+        name = row["original_filename"]
+        disposition = "inline" if is_inline_image(name) and request.args.get("inline") else "attachment"
+        ascii_name = name.encode("ascii", "replace").decode().replace('"', "%22")
+        headers = {"Content-Disposition": f'{disposition}; filename="{ascii_name}"; '
+                                          f"filename*=UTF-8''{urllib.parse.quote(name)}"}
+        return Response(row["data"], status=200, mimetype=content_type(name), headers=headers)
+
+    @app.route("/uploads/short-url/<name>")
+    def upload_show_short(name):
+        m = re.fullmatch(r"([a-zA-Z0-9]+)(?:\.([a-zA-Z0-9._-]+))?", name)
+        if not m:
+            abort(404)
+        refuse_xhr()
+        row = forum.uploads.by_sha1(sha1_from_base62(m.group(1)))
+        if not row:
+            abort(404)
+        return send_upload(row)
+
+    def show_original(site, sha):
+        refuse_xhr()
+        if site != "default":          # RailsMultisite: no such site
+            abort(404)
+        row = forum.uploads.by_sha1(sha)
+        if not row:
+            abort(404)
+        return send_upload(row)
+
+    @app.route("/uploads/<site>/original/<path:rest>")
+    def upload_show(site, rest):
+        m = re.fullmatch(r"(?:[a-zA-Z0-9]+/)+([0-9a-fA-F]{40})(?:\.[a-zA-Z0-9._]+)?", rest)
+        if not m or not re.fullmatch(r"\w+", site):
+            abort(404)
+        return show_original(site, m.group(1).lower())
+
+    @app.route("/uploads/<site>/<name>")
+    def upload_show_flat(site, name):
+        m = re.fullmatch(r"([0-9a-fA-F]{40})(?:\.[a-zA-Z0-9._]+)?", name)
+        if not m or not re.fullmatch(r"\w+", site):
+            abort(404)
+        return show_original(site, m.group(1).lower())
 
     # --------------------------------------------------------------------------- site
     @route("/site/basic-info")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.parse
+import uuid
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 
@@ -98,6 +99,22 @@ class StandinClient:
 
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
+
+    def upload(self, data: bytes, filename: str, path: str = "/uploads.json",
+               content_type: str = "application/octet-stream", **fields) -> Reply:
+        """POST a multipart form with `file` (data, filename) and the other form fields, the way the
+        composer (and the extension) upload a file: e.g. upload_type="composer",
+        for_private_message="true"."""
+        boundary = "----standin" + uuid.uuid4().hex
+        parts = []
+        for k, v in fields.items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
+        quoted = filename.replace('"', "%22")
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
+                     f"Content-Type: {content_type}\r\n\r\n".encode() + data + b"\r\n")
+        parts.append(f"--{boundary}--\r\n".encode())
+        return self.request("POST", path, data=b"".join(parts),
+                            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
     def login(self, username, password) -> Reply:
         r = self.post("/session", {"login": username, "password": password})

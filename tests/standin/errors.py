@@ -35,7 +35,8 @@ def not_logged_in() -> ApiError:
 
 
 def invalid_parameters(name: str) -> ApiError:
-    return error(400, f"Invalid parameters: {name}", "invalid_parameters")
+    """Discourse::InvalidParameters: 400 with server.en.yml's invalid_params text."""
+    return error(400, f"You supplied invalid parameters to the request: {name}", "invalid_parameters")
 
 
 def param_missing(name: str) -> ApiError:

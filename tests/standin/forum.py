@@ -12,9 +12,12 @@ import secrets
 from . import serializers as S
 from .cook import cook
 from .db import DB, now
+from .db import now as _now    # for methods whose `now` parameter hides the function
 from .errors import (ApiError, create_post_error, error, invalid_access, invalid_parameters, not_found,
                      param_missing)
 from .limits import Limiter, RateLimiter, blocked_matches, blocked_message
+from .uploads import T as UPLOAD_T
+from .uploads import UploadRefused, UploadStore, clean_filename, process, sha1s_in_cooked, sha1s_in_text, validate
 
 DEFAULT_SETTINGS = {
     # ---- Discourse site settings, with Discourse's defaults
@@ -44,6 +47,21 @@ DEFAULT_SETTINGS = {
     "pm_page_size": 30,                        # TopicQuery::DEFAULT_PER_PAGE_COUNT
     "allow_private_messages_default": True,    # the default of UserOption#allow_private_messages
     "cloaking": True,                          # the Glimmer post stream's viewport tracker
+    # uploads (the "files" settings; uploads.py models what UploadCreator does with them)
+    "authorized_extensions": "jpg|jpeg|png|gif|heic|heif|webp",
+    "authorized_extensions_for_staff": "",
+    "allow_staff_to_upload_any_file_in_pm": True,
+    "max_image_size_kb": 4096,
+    "max_attachment_size_kb": 4096,
+    "max_image_megapixels": 40,
+    "max_image_width": 690,                    # ImageSizer: the thumbnail_width/height an upload reports
+    "max_image_height": 500,
+    "png_to_jpg_quality": 95,                  # 100 turns the PNG → JPEG attempt off
+    "recompress_original_jpg_quality": 90,
+    "strip_image_metadata": True,
+    "clean_up_uploads": True,
+    "clean_orphan_uploads_grace_period_hours": 48,
+    "prevent_anons_from_downloading_files": False,
     # ---- not site settings
     "max_bio_length": 3000,                    # UserProfile validation
     "max_drafts_per_user": 0,                  # 0 = unlimited (Discourse's default is not confirmed)
@@ -95,6 +113,7 @@ class Forum:
         self.bio_overrides: dict[tuple[str, str], str] = {}
         self.order_overrides: dict[int, list[int]] = {}
         self.limiter = RateLimiter()
+        self.uploads = UploadStore()
         self._seeding = False
 
     # ------------------------------------------------------------------------------ users
@@ -723,6 +742,69 @@ class Forum:
         sql += " ORDER BY posts.id DESC LIMIT ?"
         args.append(limit)
         return self.db.all(sql, *args)
+
+    # ------------------------------------------------------------------------------ uploads
+    def create_upload(self, user: dict, data: bytes | None, filename: str | None, p: dict,
+                      base_path: str = "") -> dict:
+        """UploadsController#create → UploadCreator#create_for → UploadValidator. Returns the stored
+        upload row (an existing one when a file with the same SHA-1 is stored already); raises
+        ApiError with Discourse's answer."""
+        upload_type = p.get("upload_type") or p.get("type")
+        if upload_type in (None, "") or isinstance(upload_type, (dict, list)):
+            raise param_missing("upload_type")      # params.require(:upload_type) (type: deprecated)
+        if data is None:
+            raise ApiError(422, {"errors": [UPLOAD_T["file_missing"]]})
+        for_private_message = str(p.get("for_private_message")) == "true"
+        for_site_setting = str(p.get("for_site_setting")) == "true"
+        name = clean_filename(filename)
+        try:
+            # `pasted` no longer matters in the newest generation: every PNG gets the JPEG attempt
+            done = process(data, name, self.settings, for_site_setting=for_site_setting)
+        except UploadRefused as refused:
+            raise ApiError(422, refused.body())
+        existing = self.uploads.by_sha1(done.sha1)
+        if existing:
+            return existing
+        errors = validate(done.filename, len(done.data), self.settings, staff=S.staff(user),
+                          for_private_message=for_private_message)
+        if errors:
+            raise ApiError(422, {"errors": errors})
+        retain = p.get("retain_hours")
+        retain_hours = int(retain) if user["admin"] and str(retain or "").isdigit() and int(retain) > 0 else None
+        return self.uploads.add(done, user["id"], self.settings, base_path, for_private_message, retain_hours)
+
+    def referenced_upload_sha1s(self, host: str | None = None) -> set[str]:
+        """UploadReference as Discourse keeps it: a post references the uploads its cooked HTML links
+        or shows (Post#link_post_uploads); drafts and bios any upload their text names
+        (Upload.extract_upload_ids). Posts dropped by the test API count as gone."""
+        out: set[str] = set()
+        for row in self.db.all("SELECT cooked FROM posts WHERE dropped = 0"):
+            out |= sha1s_in_cooked(row["cooked"], host)
+        for row in self.db.all("SELECT data FROM drafts"):
+            out |= sha1s_in_text(row["data"])
+        for row in self.db.all("SELECT bio_raw FROM users"):
+            out |= sha1s_in_text(row["bio_raw"])
+        return out
+
+    def clean_up_uploads(self, now: float | None = None, grace_hours: float | None = None,
+                         host: str | None = None) -> list[dict]:
+        """Jobs::CleanUpUploads: uploads older than the grace period (at least an hour) that nothing
+        references are deleted, unless retain_hours keeps them. Returns the removed rows."""
+        st = self.settings
+        if not st["clean_up_uploads"]:
+            return []
+        hours = st["clean_orphan_uploads_grace_period_hours"] if grace_hours is None else grace_hours
+        grace = max(float(hours), 1.0) * 3600
+        t = _now() if now is None else float(now)
+        referenced = self.referenced_upload_sha1s(host)
+        removed = []
+        for row in self.uploads.all():
+            if row["retain_hours"] and row["created_at"] >= t - row["retain_hours"] * 3600:
+                continue
+            if row["created_at"] >= t - grace or row["sha1"] in referenced:
+                continue
+            removed.append(self.uploads.remove(row["id"]))
+        return removed
 
     # ------------------------------------------------------------------------------ drafts
     def draft_sequence(self, user_id: int, key: str) -> int:

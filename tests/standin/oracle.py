@@ -33,9 +33,12 @@ def _b64_aligned(data: bytes, alphabet_url: bool) -> list[tuple[str, bytes]]:
     return out
 
 
-def needles(secret: str) -> list[tuple[str, bytes]]:
-    forms = [("utf-8", secret.encode("utf-8")), ("utf-16le", secret.encode("utf-16-le")),
-             ("utf-16be", secret.encode("utf-16-be"))]
+def needles(secret: str | bytes) -> list[tuple[str, bytes]]:
+    """Byte needles of a text secret (in its text encodings) or of a bytes secret (a file's own
+    bytes), each also as hex and base64."""
+    forms = [("bytes", bytes(secret))] if isinstance(secret, (bytes, bytearray)) else [
+        ("utf-8", secret.encode("utf-8")), ("utf-16le", secret.encode("utf-16-le")),
+        ("utf-16be", secret.encode("utf-16-be"))]
     out: list[tuple[str, bytes]] = []
     for name, b in forms:
         out.append((name, b))
@@ -122,7 +125,7 @@ class Leak:
 
 class LeakOracle:
     def __init__(self):
-        self.secrets: list[tuple[str, str]] = []
+        self.secrets: list[tuple[str | bytes, str]] = []
         self.servers: list = []
         self.extra_logs: list = []     # callables returning lists of request dicts
 
@@ -133,6 +136,14 @@ class LeakOracle:
             raise ValueError(f"secrets must have at least {MIN_SECRET_LEN} characters to be checked reliably")
         self.secrets.append((secret, label or secret[:24]))
         return secret
+
+    def register_bytes(self, label: str, data: bytes) -> bytes:
+        """A secret that is not text (bytes of a file): found raw, as hex or as base64."""
+        data = bytes(data)
+        if len(data) < MIN_SECRET_LEN:
+            raise ValueError(f"secrets must have at least {MIN_SECRET_LEN} bytes to be checked reliably")
+        self.secrets.append((data, label))
+        return data
 
     def watch(self, srv) -> None:
         if srv not in self.servers:

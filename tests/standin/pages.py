@@ -18,7 +18,11 @@ _MIME = {".js": "text/javascript", ".css": "text/css"}
 CLIENT_SETTINGS = ("min_personal_message_post_length", "min_personal_message_title_length", "max_post_length",
                    "max_topic_title_length", "max_allowed_message_recipients", "title", "rich_editor",
                    "suppress_reply_directly_below", "suppress_reply_directly_above",
-                   "enable_discourse_connect", "discourse_connect_overrides_bio")
+                   "enable_discourse_connect", "discourse_connect_overrides_bio",
+                   # uploads: `client: true` in site_settings.yml (max_image_megapixels is not)
+                   "authorized_extensions", "authorized_extensions_for_staff", "max_image_size_kb",
+                   "max_attachment_size_kb", "max_image_width", "max_image_height",
+                   "allow_staff_to_upload_any_file_in_pm", "prevent_anons_from_downloading_files")
 
 
 def csp(nonce: str) -> str:

@@ -11,6 +11,8 @@ import datetime as _dt
 import html
 import re
 
+from .uploads import human_filesize
+
 AVATAR = "/letter_avatar_proxy/v4/letter/{letter}/8e7dd6/{{size}}.png"
 
 
@@ -305,4 +307,23 @@ def current_user(user: dict, can_send_pms: bool, groups: list[dict], composition
         "custom_fields": {},
         "user_option": {**user_option(user, composition_mode), "should_be_redirected_to_top": False},
         "read_first_notification": True,
+    }
+
+
+# ---------------------------------------------------------------------------------- uploads
+
+def upload(row: dict, origin: str) -> dict:
+    """UploadSerializer (POST /uploads.json). `url` goes through UrlHelper.cook_url: the local
+    store's path made absolute on the forum's origin, then schemaless (only "http:" is dropped)."""
+    url = row["url"]
+    if url.startswith("/") and not url.startswith("//"):
+        url = origin.rstrip("/") + url
+    if url.lower().startswith("http:"):
+        url = url[5:]
+    return {
+        "id": row["id"], "url": url, "original_filename": row["original_filename"], "filesize": row["filesize"],
+        "width": row["width"], "height": row["height"], "thumbnail_width": row["thumbnail_width"],
+        "thumbnail_height": row["thumbnail_height"], "extension": row["extension"], "short_url": row["short_url"],
+        "short_path": row["short_path"], "retain_hours": row["retain_hours"],
+        "human_filesize": human_filesize(row["filesize"]), "dominant_color": row["dominant_color"],
     }

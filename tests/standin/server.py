@@ -302,6 +302,35 @@ class StandinServer:
                                             skip_validations)
         return post
 
+    # ------------------------------------------------------------------ uploads
+    def uploads(self) -> list[dict]:
+        """The stored uploads, oldest first: id, user_id, original_filename, filesize, width, height,
+        thumbnail_width, thumbnail_height, extension, sha1, url (the local store's path),
+        short_url, short_path, retain_hours, dominant_color, animated, for_private_message,
+        created_at, steps (what the pipeline did to the file) and data (the stored bytes)."""
+        return self.forum.uploads.all()
+
+    def clean_up_uploads(self, now: float | None = None, grace_hours: float | None = None) -> list[dict]:
+        """Run Discourse's orphan clean-up job (Jobs::CleanUpUploads) as if the time were `now`
+        (default: now): uploads older than clean_orphan_uploads_grace_period_hours (or
+        `grace_hours`) that no post, draft or bio references are deleted. Returns the removed rows."""
+        return self.forum.clean_up_uploads(now=now, grace_hours=grace_hours, host=f"{self._host}:{self.port}")
+
+    def age_upload(self, upload_id: int, hours: float) -> None:
+        """Make an upload `hours` older (its created_at moves back)."""
+        row = self.forum.uploads.get(upload_id)
+        if not row:
+            raise KeyError(upload_id)
+        self.forum.uploads.set_created_at(upload_id, row["created_at"] - float(hours) * 3600)
+
+    def replace_upload(self, short_url: str, data: bytes) -> None:
+        """Serve `data` from now on for the upload named by `short_url` (a hostile server swapping
+        a stored file)."""
+        row = next((r for r in self.forum.uploads.all() if r["short_url"] == short_url), None)
+        if row is None:
+            raise KeyError(short_url)
+        self.forum.uploads.set_data(row["id"], data)
+
     # ------------------------------------------------------------------ acting as the server
     def set_bio(self, username: str, bio_raw: str) -> None:
         self.forum.db.run("UPDATE users SET bio_raw = ? WHERE username = ?", bio_raw, username)
