@@ -125,8 +125,34 @@ def test_a_file_round_trips_through_its_carriers(prims):
     assert [(i, n) for i, n, _ in got] == [(2, 3), (1, 3), (0, 3)]
     back = run(A.open_file(prims, ref, [p for _, _, p in sorted(got)]))
     assert back == data
-    # the reference travels in the signed post as strings only, and comes back the same
-    assert A.FileRef.from_signed(ref.to_signed()) == ref
+    # the reference travels in the signed post as strings only, and comes back the same; in a
+    # post it must name where each carrier is stored
+    assert A.FileRef.from_signed(ref.to_signed(), uploaded=False) == ref
+    with pytest.raises(MalformedInput, match="carrier addresses"):
+        A.FileRef.from_signed(ref.to_signed())
+    uploaded = ref.uploaded_to(["upload://a1.png", "upload://B2.png", "upload://c3.png"])
+    assert A.FileRef.from_signed(uploaded.to_signed()) == uploaded
+    assert A.carrier_links([uploaded]).split() == [f"[{A.CARRIER_FILENAME}](upload://{x}.png)" for x in ("a1", "B2", "c3")]
+    for bad in (["upload://a1.png"] * 2, ["upload://a1.png", "upload://b.png", "http://evil/x.png"],
+                ["upload://a1.jpg"] * 3, ["upload://a,1.png"] * 3):
+        with pytest.raises(MalformedInput):
+            ref.uploaded_to(bad)
+
+
+def test_the_part_size_follows_the_forums_image_limit(prims):
+    assert A.part_bytes_for(None) == A.part_bytes_for(4096) == A.PART_BYTES
+    small_part = A.part_bytes_for(200)
+    assert A.MIN_PART_BYTES <= small_part < 200 * 1024
+    ref, parts = run(A.seal_file(prims, b"z" * (3 * small_part), "big.bin", "application/octet-stream", small_part))
+    assert len(parts) == 4 and all(len(p) <= small_part for p in parts)
+    # every carrier stays below the limit, where Discourse would start shrinking it
+    assert all(len(run(A.carrier_png(prims, p, i, 4))) < 200 * 1024 for i, p in enumerate(parts))
+    for bad in (0, -5, 10, True, "4096"):
+        with pytest.raises(MalformedInput):
+            A.part_bytes_for(bad)
+    with pytest.raises(MalformedInput, match="limited"):
+        run(A.seal_file(prims, b"z" * (A.max_file_bytes(small_part) + 1), "big.bin", "application/octet-stream",
+                        small_part))
 
 
 @pytest.mark.parametrize("colour,depth", [(0, 1), (0, 2), (0, 4), (0, 8), (0, 16), (3, 1), (3, 8), (4, 8),
@@ -194,9 +220,10 @@ def test_parts_must_be_the_ones_the_post_names(prims):
 
 def test_file_references_and_arguments_are_checked(prims, small):
     ref, _, _ = small
-    signed = ref.to_signed()
-    for bad in (None, [], signed[:5], [*signed[:2], "../etc/passwd", *signed[3:]], [*signed[:3], "text", *signed[4:]],
-                [*signed[:4], "-1", signed[5]], [*signed[:5], ""], [*signed[:5], "zz"], ["AAAA", *signed[1:]]):
+    signed = ref.uploaded_to(["upload://x.png"]).to_signed()
+    for bad in (None, [], signed[:6], [*signed[:2], "../etc/passwd", *signed[3:]], [*signed[:3], "text", *signed[4:]],
+                [*signed[:4], "-1", *signed[5:]], [*signed[:5], "", signed[6]], [*signed[:5], "zz", signed[6]],
+                ["AAAA", *signed[1:]], [*signed[:6], "upload://x.png,upload://y.png"], [*signed[:6], 7]):
         with pytest.raises(MalformedInput):
             A.FileRef.from_signed(bad)
     for name, mime in (("", "text/plain"), ("a/b", "text/plain"), ("ok.txt", "nonsense")):

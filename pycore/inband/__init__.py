@@ -12,7 +12,7 @@ Modules:
     keys       published keys in bios, fingerprints, safety codes, signed key changes
     backup     the key backup PM (passphrase and/or paper key slots)
     messages   conversations: first posts, replies, key shares, rekeys (`seal_envelope`)
-    attachments  files under their own key, carried by 1-bit PNGs (format only: not wired yet)
+    attachments  files under their own key, carried by 1-bit PNGs the forum stores losslessly
 
 Public API (all `async` functions take `prims` first):
 
@@ -41,10 +41,10 @@ Backup
     backup_info(text) -> {"slots": [...], "iterations": [...]}       without opening it
 Conversations
     await start_conversation(prims, author, author_name, recipients: [(username, PublishedKey)],
-                             title, body, now_iso, *, max_chars=32000) -> NewConversation
+                             title, body, now_iso, *, max_chars=32000, files=()) -> NewConversation
     await open_conversation(prims, first_post_raw, me_username, my_identity, author_key,
                             *, key=None, poster_username=None) -> Conversation
-    await make_reply(prims, conversation, author, author_name, body, now_iso, *, max_chars) -> str
+    await make_reply(prims, conversation, author, author_name, body, now_iso, *, max_chars, files=()) -> str
     await read_post(prims, conversation, raw, author_keys, *, poster_username=None,
                     my_identities=(), me_username=None) -> ReadPost      also a rekey (its new key
                                                                           when wrapped for me)
@@ -57,6 +57,15 @@ Conversations
     await make_revision(prims, conversation, author, author_name, previous_raw, body, now_iso,
                         *, own_keys=(), max_chars) -> str           an edit of my first post or reply
     is_encrypted_raw(raw) -> bool, is_backup_raw(raw) -> bool, iso_time(seconds) -> str
+
+Attachments (pycore.inband.attachments, PROTOCOL §11)
+    await seal_file(prims, data, name, mime, part_bytes=PART_BYTES) -> (FileRef, [part])
+    await carrier_png(prims, part, index, count) -> bytes / await read_carrier(prims, png) -> (index, count, part)
+    await open_file(prims, ref, parts) -> bytes          (MalformedInput, AuthenticationFailed)
+    FileRef.to_signed() / FileRef.from_signed(item, *, uploaded=True) / ref.uploaded_to([short url])
+    part_bytes_for(max_image_size_kb) -> int, carrier_links(refs) -> str
+    `files=` of start_conversation / make_reply: uploaded FileRefs; Conversation.files and
+    ReadPost.files give them back from a valid post (an edit keeps them).
 
 Errors (pycore.errors): NoPublishedKey (MalformedInput), BioTooLong (.excess), MessageTooLarge
 (.excess), BackupCostOutOfRange (MalformedInput), NotAParticipant (WrongKey), NotYourPost (an

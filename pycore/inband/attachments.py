@@ -1,15 +1,15 @@
 """Encrypted attachments: a file sealed under its own key, carried in lossless images (PROTOCOL §11).
 
-Not wired into the extension yet: this module is the format, with its tests.
-
 `seal_file` encrypts a file with a fresh AES-256-GCM key and cuts the ciphertext into parts;
 `carrier_png` packs one part into a greyscale PNG of bit depth 1, the one image a default
 Discourse neither converts to JPEG (a JPEG of such pixels is larger, so `convert_to_jpeg!` never
 keeps it) nor changes in pixel values (its lossless recompression may rewrite the bytes).
 `read_carrier` reads a part back from whatever lossless PNG the forum stored — any colour type,
 bit depth or filter — by its pixel values alone, and checks it against the hash in its header.
-`open_file` joins the parts and decrypts. The file's key, name, type, size and the parts' hashes
-travel in the signed, encrypted post (`FileRef.to_signed`); the forum sees only the carriers.
+`open_file` joins the parts and decrypts. The file's key, name, type, size, the parts' hashes and
+the carriers' upload addresses travel in the signed, encrypted post (`FileRef.to_signed`); the
+forum sees only the carriers, and the post's plain links to them (`carrier_links`), which keep
+Discourse from deleting them as unused uploads.
 
 Errors: MalformedInput for anything that is not a carrier or a file reference we made,
 AuthenticationFailed when the parts do not decrypt with the reference's key.
@@ -20,13 +20,18 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import AuthenticationFailed, MalformedInput
 from ..plugin import b64
 
 PART_BYTES = 1 << 20            # ciphertext per carrier: far below 4096 KB and 40 megapixels
-MAX_PARTS = 64
+MIN_PART_BYTES = 16 << 10       # a forum whose image limit leaves less than this gets no attachments
+MAX_PARTS = 16                  # carriers per file: with 1 MiB parts, files up to 16 MiB
+MAX_FILES = 10                  # files per post
+CARRIER_FILENAME = "encrypted.png"   # the name the forum stores each carrier under (never the file's own)
+# Discourse's short url of an upload: upload://<base62 of the SHA-1 of the stored file>.<extension>
+SHORT_URL = re.compile(r"upload://[A-Za-z0-9]{1,40}\.png")
 CARRIER_WIDTH = 2048            # pixels; one bit each
 _MAGIC = b"EFDA"
 _VERSION = 1
@@ -41,22 +46,33 @@ _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{
 @dataclass
 class FileRef:
     """What a reader needs to get a file back, sealed inside the post: the file's key and IV, its
-    name, media type and size, and the SHA-256 of each carrier part in order."""
+    name, media type and size, the SHA-256 of each carrier part in order, and where each carrier
+    is stored (Discourse short urls; empty until uploaded)."""
     key_raw: bytes
     iv: bytes
     name: str
     mime: str
     size: int
     parts: list
+    carriers: list = field(default_factory=list)
 
     def to_signed(self) -> list:
         """The v1-serialisable form (arrays of strings only, like `participants`)."""
         return [b64.encode(self.key_raw), b64.encode(self.iv), self.name, self.mime, str(self.size),
-                ",".join(h.hex() for h in self.parts)]
+                ",".join(h.hex() for h in self.parts), ",".join(self.carriers)]
+
+    def uploaded_to(self, carriers) -> "FileRef":
+        """This reference with the carriers' short urls, one per part in order. Raises MalformedInput."""
+        carriers = list(carriers or [])
+        if len(carriers) != len(self.parts) or not all(isinstance(c, str) and SHORT_URL.fullmatch(c) for c in carriers):
+            raise MalformedInput(f"attachment: {len(self.parts)} carrier addresses (upload://….png) expected")
+        return FileRef(self.key_raw, self.iv, self.name, self.mime, self.size, list(self.parts), carriers)
 
     @classmethod
-    def from_signed(cls, item) -> "FileRef":
-        if not (isinstance(item, list) and len(item) == 6 and all(isinstance(x, str) for x in item)):
+    def from_signed(cls, item, *, uploaded: bool = True) -> "FileRef":
+        """The reference from its signed form. `uploaded`: its carriers must be named (a post's);
+        False accepts a reference not uploaded yet (a composer's). Raises MalformedInput."""
+        if not (isinstance(item, list) and len(item) == 7 and all(isinstance(x, str) for x in item)):
             raise MalformedInput("attachment: malformed file reference")
         key_raw, iv = b64.decode(item[0], what="file key"), b64.decode(item[1], what="file IV")
         if len(key_raw) != 32 or len(iv) != _IV:
@@ -66,8 +82,49 @@ class FileRef:
         hashes = item[5].split(",") if item[5] else []
         if not 1 <= len(hashes) <= MAX_PARTS or not all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes):
             raise MalformedInput("attachment: malformed part hashes")
-        return cls(key_raw, iv, _check_name(item[2]), _check_mime(item[3]), int(item[4]),
-                   [bytes.fromhex(h) for h in hashes])
+        ref = cls(key_raw, iv, _check_name(item[2]), _check_mime(item[3]), int(item[4]),
+                  [bytes.fromhex(h) for h in hashes])
+        if item[6] or uploaded:
+            ref = ref.uploaded_to(item[6].split(",") if item[6] else [])
+        return ref
+
+
+def files_of(obj: dict) -> list:
+    """The FileRefs of a signed post object (its `files` member; none when absent). Raises
+    MalformedInput."""
+    items = obj.get("files", [])
+    if not isinstance(items, list) or len(items) > MAX_FILES:
+        raise MalformedInput(f"attachment: a post carries at most {MAX_FILES} files")
+    return [FileRef.from_signed(item) for item in items]
+
+
+def carrier_links(refs) -> str:
+    """The plain lines a post with files ends with: a link to each carrier. Discourse deletes an
+    upload no post links to (clean_orphan_uploads_grace_period_hours); the links say nothing
+    the forum does not know (it stores the carriers)."""
+    links = [f"[{CARRIER_FILENAME}]({c})" for ref in refs for c in ref.carriers]
+    return "\n\n" + "\n".join(links) if links else ""
+
+
+def part_bytes_for(max_image_size_kb) -> int:
+    """The ciphertext per carrier on a forum whose images are limited to `max_image_size_kb`
+    (Discourse shrinks, and so destroys, an image of that size or more): PART_BYTES at most,
+    with room for the PNG's rows and chunks. Raises MalformedInput when the limit leaves less
+    than MIN_PART_BYTES."""
+    if max_image_size_kb is None:
+        return PART_BYTES
+    if isinstance(max_image_size_kb, bool) or not isinstance(max_image_size_kb, int) or max_image_size_kb <= 0:
+        raise MalformedInput("attachment: the forum's image size limit must be a positive number of kB")
+    room = (max_image_size_kb * 1024 - 4096) * 255 // 256 - _HEADER.size
+    if room < MIN_PART_BYTES:
+        raise MalformedInput(f"attachment: this forum's images are limited to {max_image_size_kb} kB, "
+                             "too little to carry encrypted files")
+    return min(PART_BYTES, room)
+
+
+def max_file_bytes(part_bytes: int = PART_BYTES) -> int:
+    """The largest file sealed into parts of `part_bytes` (the GCM tag takes 16 bytes)."""
+    return part_bytes * MAX_PARTS - 16
 
 
 def _check_name(name) -> str:
@@ -82,19 +139,21 @@ def _check_mime(mime) -> str:
     return mime
 
 
-async def seal_file(prims, data: bytes, name: str, mime: str) -> tuple[FileRef, list]:
+async def seal_file(prims, data: bytes, name: str, mime: str, part_bytes: int = PART_BYTES) -> tuple[FileRef, list]:
     """(reference, [ciphertext part, …]): `data` under a fresh key, cut into parts of at most
-    PART_BYTES. Raises MalformedInput for a bad name or type, or a file that needs more than
-    MAX_PARTS carriers."""
+    `part_bytes` (see part_bytes_for). Raises MalformedInput for a bad name or type, or a file
+    that needs more than MAX_PARTS carriers."""
     data = bytes(data)
     _check_name(name)
     _check_mime(mime)
-    if len(data) + 16 > PART_BYTES * MAX_PARTS:
-        raise MalformedInput(f"attachment: files are limited to {PART_BYTES * MAX_PARTS - 16} bytes")
+    if not MIN_PART_BYTES <= part_bytes <= PART_BYTES:
+        raise MalformedInput("attachment: bad part size")
+    if len(data) > max_file_bytes(part_bytes):
+        raise MalformedInput(f"attachment: files are limited to {max_file_bytes(part_bytes)} bytes")
     key_raw, iv = prims.random_bytes(32), prims.random_bytes(_IV)
     key = await prims.aes_import(key_raw, False)
     ct = await prims.aes_gcm_encrypt(key, iv, data)
-    parts = [ct[i:i + PART_BYTES] for i in range(0, len(ct), PART_BYTES)]
+    parts = [ct[i:i + part_bytes] for i in range(0, len(ct), part_bytes)]
     return FileRef(key_raw, iv, name, mime, len(data), [await prims.sha256(p) for p in parts]), parts
 
 

@@ -24,6 +24,7 @@ from ..errors import (AuthenticationFailed, MalformedInput, MessageTooLarge, Not
 from ..plugin import b64, jsjson, topickey
 from ..plugin import identity as _identity
 from ..plugin import payload as _payload
+from . import attachments as _files
 from .armour import (FENCE_CLOSE, FENCE_OPEN, MSG_BEGIN, MSG_END, a256_length, armour, contains_block,
                      find_block, versioned_record)
 from .forum import MAX_POST_CHARS, PLACEHOLDER_TITLE, check_username
@@ -101,6 +102,7 @@ class Conversation:
     history: list = field(default_factory=list)   # earlier versions, oldest first: [{"raw", "at"}]
     history_omitted: int = 0
     later_keys: dict = field(default_factory=dict)   # epoch (1, 2, …) -> key, from rekeys and key shares
+    files: list = field(default_factory=list)        # attachments.FileRef of the first post
 
     def epoch_key(self, epoch: int):
         """The key of `epoch`, or None when this reader was not given it."""
@@ -133,6 +135,7 @@ class ReadPost:
     participants: list = field(default_factory=list)
     removed: list = field(default_factory=list)
     new_key: Any = None
+    files: list = field(default_factory=list)        # a reply's attachments.FileRef
 
 
 @dataclass
@@ -190,6 +193,24 @@ async def seal_envelope(prims, key, signed: dict, header: bytes, max_chars: int)
     padded = plaintext + b" " * (min(_bucket(len(plaintext)), room) - len(plaintext))
     iv = prims.random_bytes(_IV)
     return _armour_message(header + iv + await prims.aes_gcm_encrypt(key, iv, padded))
+
+
+def _file_list(files) -> list:
+    """FileRefs to attach to a new post: uploaded ones, MAX_FILES at most. Raises MalformedInput."""
+    files = list(files or [])
+    if len(files) > _files.MAX_FILES or not all(isinstance(f, _files.FileRef) and f.carriers for f in files):
+        raise MalformedInput(f"a post carries at most {_files.MAX_FILES} uploaded files")
+    return files
+
+
+async def _seal_post(prims, key, obj: dict, signer, header: bytes, max_chars: int, files) -> str:
+    """A post's raw: `obj` (with its files, if any) signed by `signer` and sealed, then the plain
+    links that keep the files' carriers on the forum."""
+    if files:
+        obj = dict(obj, files=[f.to_signed() for f in files])
+    links = _files.carrier_links(files or [])
+    signed = await _payload.sign(prims, signer, obj)
+    return await seal_envelope(prims, key, signed, header, max_chars - len(links)) + links
 
 
 @dataclass
@@ -344,10 +365,12 @@ async def _author_key(prims, author, author_name) -> PublishedKey:
 
 
 async def start_conversation(prims, author, author_name: str, recipients, title: str, body: str, now_iso: str,
-                             *, max_chars: int = MAX_POST_CHARS) -> NewConversation:
+                             *, max_chars: int = MAX_POST_CHARS, files=()) -> NewConversation:
     """A new conversation's first post. `recipients`: [(username, PublishedKey)], the author is
-    added (first) automatically and removed from the list if present."""
+    added (first) automatically and removed from the list if present. `files`: uploaded
+    attachments.FileRefs."""
     me = await _author_key(prims, author, author_name)
+    files = _file_list(files)
     if not isinstance(title, str) or not title.strip():
         raise MalformedInput("a conversation needs a title")
     if not isinstance(body, str):
@@ -372,8 +395,7 @@ async def start_conversation(prims, author, author_name: str, recipients, title:
            "participants": [[n, pk.fingerprint_hex] for n, pk in people],
            "keys_sha256": await _sha256_hex(prims, section),
            "signed_by_name": author_name, "signed_by_fingerprint": me.fingerprint_hex}
-    signed = await _payload.sign(prims, author, obj)
-    raw = await seal_envelope(prims, key, signed, bytes([1, KIND_START]) + section, max_chars)
+    raw = await _seal_post(prims, key, obj, author, bytes([1, KIND_START]) + section, max_chars, files)
     others = [n for n, _ in people[1:]] or [author_name]
     return NewConversation(raw, PLACEHOLDER_TITLE, key, conversation_id, ",".join(others),
                            [[n, pk.fingerprint_hex] for n, pk in people])
@@ -445,12 +467,14 @@ async def open_conversation(prims, first_post_raw: str, me_username: str, my_ide
         conv.created_at = _obj_str(obj, "created_at")
         conv.message_id = _obj_str(obj, "message_id")
         conv.edited_at, conv.history, conv.history_omitted = _revision_of(obj)
+        conv.files = _files.files_of(obj)
     return conv
 
 
 async def make_reply(prims, conversation, author, author_name: str, body: str, now_iso: str,
-                     *, max_chars: int = MAX_POST_CHARS) -> str:
+                     *, max_chars: int = MAX_POST_CHARS, files=()) -> str:
     me = await _author_key(prims, author, author_name)
+    files = _file_list(files)
     if not isinstance(body, str):
         raise MalformedInput("the message body must be text")
     epoch = conversation.newest_epoch
@@ -459,9 +483,9 @@ async def make_reply(prims, conversation, author, author_name: str, body: str, n
            "signed_by_name": author_name, "signed_by_fingerprint": me.fingerprint_hex}
     if epoch:
         obj["epoch"] = epoch
-    signed = await _payload.sign(prims, author, obj)
     kind = KIND_EPOCH_REPLY if epoch else KIND_REPLY
-    return await seal_envelope(prims, conversation.epoch_key(epoch), signed, _epoch_header(kind, epoch), max_chars)
+    return await _seal_post(prims, conversation.epoch_key(epoch), obj, author, _epoch_header(kind, epoch),
+                            max_chars, files)
 
 
 async def read_post(prims, conversation, raw: str, author_keys, *, poster_username: str | None = None,
@@ -515,6 +539,7 @@ async def read_post(prims, conversation, raw: str, author_keys, *, poster_userna
     else:
         out.body = _obj_str(obj, "raw")
         out.edited_at, out.history, out.history_omitted = _revision_of(obj)
+        out.files = _files.files_of(obj)
     out.author_name = _obj_str(obj, "signed_by_name")
     out.author_fingerprint = _obj_str(obj, "signed_by_fingerprint")
     out.created_at = _obj_str(obj, "created_at")
@@ -750,10 +775,12 @@ async def make_revision(prims, conversation, author, author_name: str, previous_
     base = {k: v for k, v in obj.items() if k not in ("signature", "raw", *_REVISION_MEMBERS)}
     base.update(raw=body, signed_by_name=author_name, signed_by_fingerprint=me.fingerprint_hex)
     header = env.header
+    files = _files.files_of(base)   # an edit keeps the files, and the links that keep them stored
+    base.pop("files", None)
     while True:
         new = dict(base, edited_at=str(now_iso), history=history, history_omitted=omitted)
         try:
-            return await seal_envelope(prims, key, await _payload.sign(prims, author, new), header, max_chars)
+            return await _seal_post(prims, key, new, author, header, max_chars, files)
         except MessageTooLarge:
             if not history:
                 raise
