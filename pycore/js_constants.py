@@ -8,7 +8,7 @@ from .engine.args import MIN_PASSPHRASE_LENGTH
 import re
 
 from .errors import FOR_USERS, FORUM_SAYS, WITH_FORUM_WORDS
-from .inband import armour, forum, messages
+from .inband import armour, attachments, forum, messages
 
 
 def for_javascript() -> dict:
@@ -38,6 +38,15 @@ def for_javascript() -> dict:
         # _locales/en/messages.json (error_messages(), merged by build.py).
         "USER_TEXT": {code: fields_of(code) for code in FOR_USERS},
         "WITH_FORUM_WORDS": list(WITH_FORUM_WORDS),
+        # Encrypted attachments (PROTOCOL §11): limits, and what a carrier looks like to the forum.
+        "ATTACHMENTS": {
+            "MAX_FILES": attachments.MAX_FILES, "MAX_PARTS": attachments.MAX_PARTS,
+            "PART_BYTES": attachments.PART_BYTES, "MAX_FILE_BYTES": attachments.max_file_bytes(),
+            # a carrier's PNG: its part, the header, one filter byte per row, zlib and chunks
+            "MAX_CARRIER_BYTES": attachments.PART_BYTES * 257 // 256 + 4096,
+            "CARRIER_WIDTH": attachments.CARRIER_WIDTH, "CARRIER_FILENAME": attachments.CARRIER_FILENAME,
+            "SHORT_URL_PATTERN": attachments.SHORT_URL.pattern,
+        },
     }
 
 

@@ -125,6 +125,15 @@
   const cssColour = V.str({ max: 60, re: patterns.cssColour });
   const pageTheme = V.optional(V.obj({ bg: cssColour, fg: cssColour, accent: V.optional(cssColour),
     font: V.optional(V.str({ max: 200, re: patterns.fontFamily })) }));
+  // Attachments (PROTOCOL §11): carriers are PNGs of ciphertext, as base64; a file's reference
+  // (its key among them) travels between the engine and extension frames only.
+  const A = C.ATTACHMENTS;
+  const base64 = (maxBytes) => V.str({ min: 4, max: Math.ceil(maxBytes / 3) * 4 + 4, re: /^[A-Za-z0-9+/]*={0,2}$/ });
+  const carrierPng = base64(A.MAX_CARRIER_BYTES);
+  const shortUrl = V.str({ max: 60, re: new RegExp(`^${A.SHORT_URL_PATTERN}$`) });
+  const fileRef = V.array(V.str({ max: 20000 }), { max: 7 });
+  const filesToSend = V.optional(V.array(V.obj({ ref: fileRef, carriers: V.array(shortUrl, { max: A.MAX_PARTS }) }),
+    { max: A.MAX_FILES }));
 
   // Forum operations the content script performs for frames and extension pages (public data
   // and ciphertext only, both ways). op -> args validator.
@@ -146,6 +155,10 @@
     invite: V.obj({ topic_id: topicId, user: username }),
     // Discourse's own removal from a PM, after the key change that keeps the removed out
     remove_allowed_user: V.obj({ topic_id: topicId, username }),
+    // One carrier of an encrypted attachment (checked again in content/forum.js: a carrier PNG
+    // only), and downloading one by its short url.
+    upload_carrier: V.obj({ png: carrierPng }),
+    fetch_carrier: V.obj({ short_url: shortUrl }),
     put_bio: V.obj({ bio_raw: V.str({ max: C.BIO_LIMIT }) }),
     // Key exchange by PM where the forum keeps bios read-only: a PM with my key block, and the
     // answer with the peer's in the same PM (PROTOCOL §3.4).
@@ -207,7 +220,10 @@
       // quote: text the user selected in the page (public) for a quote-reply
       quote: V.optional(V.str({ max: 4000 })),
       // quote_id: an encrypted quote the router holds for this composer (the text never passes here)
-      quote_id: V.optional(quoteId), theme: pageTheme }), contentResult: ["registered"] },
+      quote_id: V.optional(quoteId), theme: pageTheme,
+      // a composer: the forum's upload settings as the page states them (limits shown to the user)
+      uploads: V.optional(V.obj({ max_image_size_kb: V.optional(V.int({ min: 1, max: 1024000 })), png: V.optional(V.bool()) })) }),
+      contentResult: ["registered"] },
     // The frame fetches its bundle once (same tab only); a composer opened for an encrypted quote
     // gets the quote in it (encrypted_quote: {text, author}).
     "frame.get": { from: FRAMES, to: "router", payload: V.obj({ token }) },
@@ -288,7 +304,8 @@
 
     // ---- engine: conversations -----------------------------------------------------------------
     "conv.start": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, me: username,
-      recipients: V.array(userRef, { max: 60 }), title: V.str({ min: 1, max: 255 }), body: V.str({ max: 200000 }), max_chars: maxChars }) },
+      recipients: V.array(userRef, { max: 60 }), title: V.str({ min: 1, max: 255 }), body: V.str({ max: 200000 }), max_chars: maxChars,
+      files: filesToSend }) },
     // allowed_users: Discourse's details.allowed_users; the result then names those without a key.
     // The router opens a first post for a notification's title (background/notify.js).
     "conv.open": { from: [...EXT, "router"], to: "engine", payload: V.obj({ origin, topic_id: topicId, raw: V.str({ max: 200000 }),
@@ -305,8 +322,9 @@
     "conv.prepare": { from: ["content"], to: "engine", payload: V.obj({ topic_id: topicId,
       posts: V.array(postRef, { max: MAX_READ_POSTS }) }), contentResult: ["read", "decrypted"] },
     // conversation_id: the conversation the composer shows the user; the engine refuses another one.
+    // body may be empty when files are attached
     "conv.reply": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, topic_id: topicId,
-      conversation_id: conversationId, me: username, body: V.str({ min: 1, max: 200000 }), max_chars: maxChars }) },
+      conversation_id: conversationId, me: username, body: V.str({ max: 200000 }), max_chars: maxChars, files: filesToSend }) },
     // A new signed version of one of my posts (`raw`: its current raw, which the engine checks is mine).
     "conv.edit": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin, topic_id: topicId,
       conversation_id: conversationId, me: username, raw: V.str({ max: 200000 }), body: V.str({ min: 1, max: 200000 }),
@@ -319,6 +337,19 @@
       conversation_id: conversationId, me: username, remove: V.array(username, { max: 60 }),
       members: V.array(userRef, { max: 255 }), max_chars: maxChars }) },
     "conv.list": { from: EXT, to: "engine", payload: V.obj({ origin }) },
+
+    // ---- engine: attachments (plaintext and file keys: frames only) ------------------------------
+    // What the composer may attach on a forum with this image size limit (no secret involved).
+    "files.limits": { from: ["frame:composer"], to: "engine", payload: V.obj({
+      max_image_size_kb: V.optional(V.int({ min: 1, max: 1024000 })) }) },
+    // A file sealed into carriers (the composer uploads them, then names their short urls in
+    // conv.start / conv.reply); max_image_size_kb: the forum's image limit (carriers stay below it).
+    "files.seal": { from: ["frame:composer"], to: "engine", payload: V.obj({ name: V.str({ min: 1, max: 255 }),
+      mime: V.str({ min: 3, max: 255 }), data: base64(A.MAX_FILE_BYTES), max_image_size_kb: V.optional(V.int({ min: 1, max: 1024000 })) }) },
+    // A file from its carriers as the forum serves them (the viewer shows it; the composer checks
+    // what the forum stored before posting).
+    "files.open": { from: FRAMES, to: "engine", payload: V.obj({ ref: fileRef,
+      carriers: V.array(carrierPng, { max: A.MAX_PARTS }) }) },
 
     // ---- engine: encrypted drafts --------------------------------------------------------------
     "drafts.save": { from: ["frame:composer"], to: "engine", payload: V.obj({ origin,

@@ -3,13 +3,13 @@ later posts, writing replies and key shares, and the list of conversations on th
 
 | type | payload | result |
 |---|---|---|
-| conv.start | {origin, me, recipients: [{username, bio_raw}], title, body, max_chars?} | {raw, title (placeholder), target_recipients, conversation_id, participants} |
-| conv.open | {origin, topic_id, raw (first post), me, author: {username, bio_raw?}, allowed_users?: [username] (Discourse's details.allowed_users)} | {topic_id, conversation_id, status, detail, title, body, author, participants (the first post's), members (who holds the newest key), removed, epoch, removed_me ({epoch, by, at} or null), created_at, edited_at, history, history_omitted, author_key, invited, without_key? (allowed users who hold no key: added by the server, invited without a key share, or removed), copied_from_topic?} |
+| conv.start | {origin, me, recipients: [{username, bio_raw}], title, body, max_chars?, files?: [{ref, carriers}] (files.seal's references, with the short urls the forum gave their carriers)} | {raw, title (placeholder), target_recipients, conversation_id, participants} |
+| conv.open | {origin, topic_id, raw (first post), me, author: {username, bio_raw?}, allowed_users?: [username] (Discourse's details.allowed_users)} | {topic_id, conversation_id, status, detail, title, body, author, participants (the first post's), members (who holds the newest key), removed, epoch, removed_me ({epoch, by, at} or null), created_at, edited_at, history, history_omitted, files: [{name, mime, size, carriers, ref}], author_key, invited, without_key? (allowed users who hold no key: added by the server, invited without a key share, or removed), copied_from_topic?} |
 | conv.accept_share | {origin, topic_id, raw (key-share post), me, poster: {username, bio_raw?}} | {topic_id, conversation_id, status, detail} (no plaintext) |
-| conv.read | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}], only_cached?} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint, invitee_digits, edited_at, history: [{raw, at}], history_omitted, epoch, rekey: {epoch, removed, members, given} (a key change), superseded: {epoch, by, removed} (written with an earlier key after a key change), author_key: {status, fingerprint, digits, verified, own}}], conversation: {id, title}} — with only_cached, a post not read yet is status "pending" (nothing is decrypted) |
+| conv.read | {origin, topic_id, posts: [{post_id, raw, username, bio_raw?, created_at? (Discourse's)}], only_cached?} | {posts: [{post_id, kind, status, detail, body, author, created_at (signed), time_skew_seconds (Discourse time minus signed time), invitee, invitee_fingerprint, invitee_digits, edited_at, history: [{raw, at}], history_omitted, files: [{name, mime, size, carriers, ref}] (open with files.open), epoch, rekey: {epoch, removed, members, given} (a key change), superseded: {epoch, by, removed} (written with an earlier key after a key change), author_key: {status, fingerprint, digits, verified, own}}], conversation: {id, title}} — with only_cached, a post not read yet is status "pending" (nothing is decrypted) |
 | conv.prepare | {origin, topic_id, posts: [as conv.read]} (from the content script) | {read, decrypted} — the results stay in the engine's read cache for the page's viewers |
 | test.read_stats | {clear?} (test builds) | {decrypted, hits, entries} |
-| conv.reply | {origin, topic_id, conversation_id (the one the composer shows), me, body, max_chars?} | {raw} |
+| conv.reply | {origin, topic_id, conversation_id (the one the composer shows), me, body, max_chars?, files?} | {raw} |
 | conv.edit | {origin, topic_id, conversation_id, me, raw (the post's current raw), body, max_chars?} | {raw}: a new signed version of my post, for PUT /posts/{post_id}.json |
 | conv.share_key | {origin, topic_id, conversation_id, me, invitee: {username, bio_raw}, max_chars?} | {raw, invite: {user}} — post `raw`, then POST /t/{topic_id}/invite.json |
 | conv.rekey | {origin, topic_id, conversation_id, me, remove: [username], members: [{username, bio_raw}] (everyone who stays, me aside), max_chars?} | {raw, epoch, remove: [username]} — post `raw`, read it back (conv.read: the new key is taken from the forum's copy), then PUT /t/{topic_id}/remove-allowed-user.json |
@@ -44,6 +44,7 @@ from ...plugin import topickey
 from .. import args, at_rest, reads
 from .. import store as names
 from ..pins import check_key, device_fingerprint, known_keys, sendable_key, unaccepted_fingerprints
+from . import files as _files
 from . import search
 
 
@@ -177,7 +178,8 @@ async def start(engine, payload, context):
             continue
         keys.append((name, await sendable_key(engine, origin, name, bio)))
     new = await inband.start_conversation(engine.prims, ident, me, keys, title, body,
-                                          inband.iso_time(engine.clock()), max_chars=args.max_chars(payload))
+                                          inband.iso_time(engine.clock()), max_chars=args.max_chars(payload),
+                                          files=_files.to_send(payload))
     return {"raw": new.raw, "title": new.placeholder_title, "target_recipients": new.target_recipients,
             "conversation_id": new.conversation_id, "participants": new.participants}
 
@@ -240,7 +242,8 @@ async def open_first_post(engine, payload, context):
            "epoch": max((int(n) for n in rec.get("epochs") or {}), default=0),
            "removed_me": {k: removed_me.get(k) for k in ("epoch", "by", "at")} if removed_me else None,
            "created_at": conv.created_at, "edited_at": conv.edited_at, "history": conv.history,
-           "history_omitted": conv.history_omitted, "author_key": {"known": bool(author_keys)}, "invited": invited}
+           "history_omitted": conv.history_omitted, "files": _files.described(conv.files),
+           "author_key": {"known": bool(author_keys)}, "invited": invited}
     if allowed is not None:
         keyed = {n.lower() for n in members}
         out["without_key"] = sorted({u for u in allowed if u.lower() not in keyed}, key=str.lower)
@@ -316,7 +319,8 @@ def _pin_badge(pin, own: set) -> dict:
 
 _EMPTY_ITEM = {"kind": None, "status": "malformed", "detail": "", "body": None, "author": None, "created_at": None,
                "invitee": None, "invitee_fingerprint": None, "invitee_digits": None, "time_skew_seconds": None,
-               "edited_at": None, "history": [], "history_omitted": 0, "epoch": 0, "rekey": None, "superseded": None}
+               "edited_at": None, "history": [], "history_omitted": 0, "epoch": 0, "rekey": None, "superseded": None,
+               "files": []}
 # Posts whose cryptography is in flight at once: WebCrypto runs them on the browser's threads.
 _CONCURRENT_READS = 64
 
@@ -483,7 +487,7 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
                         created_at=r.created_at, invitee=r.invitee_name, invitee_fingerprint=r.invitee_fingerprint,
                         invitee_digits=inband.fingerprint_digits(r.invitee_fingerprint) if r.invitee_fingerprint
                         else None, edited_at=r.edited_at, history=r.history, history_omitted=r.history_omitted,
-                        epoch=r.epoch)
+                        epoch=r.epoch, files=_files.described(r.files))
             if r.kind == "rekey":
                 item.update(_rekey_item(rec, ref, r))
             if item["status"] == inband.STATUS_VALID:
@@ -630,11 +634,13 @@ async def _conversation_for_sending(engine, ident, payload, origin, topic_id):
 
 async def reply(engine, payload, context):
     origin, topic_id = args.origin(payload, context), args.topic_id(payload)
-    me, body = args.username(payload.get("me"), "me"), args.text(payload, "body")
+    files = _files.to_send(payload)
+    # a reply may be its files alone
+    me, body = args.username(payload.get("me"), "me"), args.text(payload, "body", empty=bool(files))
     ident = await engine.require_unlocked()
     _rec, conv = await _conversation_for_sending(engine, ident, payload, origin, topic_id)
     raw = await inband.make_reply(engine.prims, conv, ident, me, body, inband.iso_time(engine.clock()),
-                                  max_chars=args.max_chars(payload))
+                                  max_chars=args.max_chars(payload), files=files)
     return {"raw": raw}
 
 
