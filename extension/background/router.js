@@ -260,7 +260,7 @@ function frameHandlers(api) {
     async "frame.register"(p, sender) {
       const rec = { tab: sender.tab.id, origin: new URL(sender.url).origin, kind: p.kind, me: p.me,
         topic_id: p.topic_id ?? null, post_id: p.post_id ?? null, mode: p.mode ?? null, to: p.to ?? null,
-        max_chars: p.max_chars ?? null, quote: p.quote ?? null, theme: p.theme ?? null,
+        max_chars: p.max_chars ?? null, quote: p.quote ?? null, theme: p.theme ?? null, uploads: p.uploads ?? null,
         quote_id: p.kind === "composer" ? p.quote_id ?? null : null, used: false };
       if (await record(p.token)) throw new M.Rejected("token already registered", "bad_token");
       await api.storage.session.set({ [key(p.token)]: rec });

@@ -38,7 +38,9 @@
       if (!csrf) await refreshCsrf();
       headers["X-CSRF-Token"] = csrf;
     }
-    if (data) {
+    if (data instanceof FormData) {
+      opts.body = data;   // multipart: the browser writes the Content-Type with its boundary
+    } else if (data) {
       const body = new URLSearchParams();
       for (const [k, v] of Object.entries(data)) {
         if (Array.isArray(v)) for (const x of v) body.append(k, String(x));
@@ -194,6 +196,29 @@
     }
   }
 
+  // ------------------------------------------------------------------ attachment carriers
+  // What this script uploads for an encrypted attachment is a carrier (PROTOCOL §11): a PNG of
+  // ciphertext, greyscale at 1 bit per pixel, CARRIER_WIDTH wide. Anything else is refused, so a
+  // file's own bytes never reach the forum from here.
+  const A = C.ATTACHMENTS;
+  const SHORT_URL = new RegExp(`^${A.SHORT_URL_PATTERN}$`);
+  const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  const PNG_SIGNATURE_BASE64 = "iVBORw0KGgo";   // the base64 of PNG_SIGNATURE's first 8 bytes
+
+  function fromBase64(text) {
+    const bin = atob(text);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  function isCarrier(png) {
+    if (png.length < 33 || PNG_SIGNATURE.some((b, i) => png[i] !== b)) return false;
+    const ihdr = new DataView(png.buffer, png.byteOffset + 8, 25);
+    const kind = String.fromCharCode(png[12], png[13], png[14], png[15]);
+    return kind === "IHDR" && ihdr.getUint32(0) === 13 && ihdr.getUint32(8) === A.CARRIER_WIDTH &&
+      png[24] === 1 && png[25] === 0 && png[28] === 0;   // bit depth 1, greyscale, not interlaced
+  }
+
   // ------------------------------------------------------------------ operations
   // Each operation: public data and ciphertext in, public data and ciphertext out. The router
   // validated the arguments (common/messages.js FORUM_OPS); what is posted is checked again here.
@@ -265,6 +290,52 @@
       await ajax("PUT", `/t/${topic_id}/remove-allowed-user.json`, { username });
       forgetTopic(topic_id);
       return { username };
+    },
+    // UploadsController#create (multipart `file`, an upload type, the CSRF token). Never `pasted`:
+    // that makes Discourse try a JPEG conversion. The short url names the stored file; a forum
+    // that converted the carrier answers another extension, which stops the send.
+    async upload_carrier({ png }) {
+      const bytes = fromBase64(png);
+      if (!isCarrier(bytes)) throw new ForumError("refused", "only an encrypted attachment's carrier can be uploaded");
+      const form = new FormData();
+      form.append("upload_type", "composer");
+      form.append("for_private_message", "true");
+      form.append("file", new Blob([bytes], { type: "image/png" }), A.CARRIER_FILENAME);
+      const j = await ajax("POST", "/uploads.json", form);
+      if (!j || typeof j.short_url !== "string" || !SHORT_URL.test(j.short_url)) {
+        throw new ForumError("forum_refused", "the forum did not keep the attachment's carrier as the PNG it was sent");
+      }
+      return { short_url: j.short_url };
+    },
+    // UploadsController#show_short serves the stored file, and refuses XHR requests: a plain
+    // fetch, without the X-Requested-With header of ajax().
+    async fetch_carrier({ short_url }) {
+      let r;
+      try {
+        r = await fetch(forumUrl(`/uploads/short-url/${short_url.slice("upload://".length)}`),
+          { credentials: "same-origin", cache: "no-store" });
+      } catch (e) {
+        throw new ForumError("offline", "the forum could not be reached (offline?)");
+      }
+      if (r.status >= 500) throw new ForumError("server_error", `the forum answered ${r.status} (retry later)`);
+      if (!r.ok) throw new ForumError(r.status === 404 ? "not_found" : "forum_refused", `the forum answered ${r.status} for an attachment`);
+      // Read as a data: URL, a string: in Firefox the response's buffers belong to the page's
+      // compartment, which a typed array of this script cannot wrap.
+      const blob = await r.blob();
+      if (blob.size > A.MAX_CARRIER_BYTES) throw new ForumError("forum_refused", "the forum served something else than the attachment's carrier");
+      const url = await new Promise((resolve, reject) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(String(reader.result));
+        reader.onerror = () => reject(new ForumError("offline", "the attachment could not be read from the forum's answer"));
+        reader.readAsDataURL(blob);
+      });
+      const png = url.slice(url.indexOf(",") + 1);
+      // (a lossless re-encoding may have changed its bit depth or colour type: the engine reads
+      // any PNG by its pixels)
+      if (!png.startsWith(PNG_SIGNATURE_BASE64)) {
+        throw new ForumError("forum_refused", "the forum served something else than the attachment's carrier");
+      }
+      return { png };
     },
     async put_bio({ bio_raw }) {
       // Discourse answers 200 and keeps the old bio when DiscourseConnect manages profiles

@@ -108,8 +108,30 @@
     return theme;
   }
 
+  // The forum's upload settings, as the page's preloaded site settings give them (Discourse
+  // sends authorized_extensions and max_image_size_kb to every client). Page data: only a hint
+  // for the composer's limits; the forum itself enforces its settings on every upload.
+  function uploadSettings() {
+    try {
+      const node = document.getElementById("data-preloaded");
+      const text = node && (node.dataset.preloaded || (node.type === "application/json" ? node.textContent : ""));
+      const settings = JSON.parse(JSON.parse(text).siteSettings);
+      const out = {};
+      const kb = settings.max_image_size_kb;
+      if (Number.isInteger(kb) && kb > 0 && kb <= 1024000) out.max_image_size_kb = kb;
+      if (typeof settings.authorized_extensions === "string") {
+        const exts = settings.authorized_extensions.toLowerCase().split("|").map((x) => x.trim().replace(/^\./, ""));
+        out.png = exts.includes("png") || exts.includes("*");
+      }
+      return out;
+    } catch (_) {
+      return {};
+    }
+  }
+
   async function placeFrame(kind, bundle, iframe) {
     const token = newToken();
+    if (kind === "composer") bundle = { ...bundle, uploads: uploadSettings() };
     // the composer's dock is ours (and white until now): its look comes from the page itself
     const theme = pageTheme(kind === "composer" ? document.body : iframe.parentElement);
     if (kind === "composer" && theme) iframe.parentElement.style.background = theme.bg;

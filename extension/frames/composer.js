@@ -6,6 +6,7 @@ import { openConversation } from "../common/conversation.js";
 import { confirmOutside, decisionGuard, showSecurityPhrase, watchFocus } from "./guard.js";
 import { userText } from "../common/user_text.js";
 import { withRetry as retry } from "../common/retry.js";
+import { A, humanSize, toBase64, uploadAttachment } from "./attachments.js";
 
 let bundle = null;
 let recipients = [];
@@ -267,8 +268,94 @@ async function postToEdit(topic, opened) {
 
 // ---- sending -----------------------------------------------------------------------------------
 function withRetry(what, fn) {
-  return retry(fn, ({ why, left, attempt, of }) =>
-    status("retrying", t("composer_retrying", [what, why, left, attempt, of])));
+  return retry(fn, tellRetry(what));
+}
+function tellRetry(what) {
+  return ({ why, left, attempt, of }) => status("retrying", t("composer_retrying", [what, why, left, attempt, of]));
+}
+
+// ---- attachments: the files' bytes stay in this frame (never in a draft or the page); each is
+// sealed by the engine and uploaded as carriers when the message is sent, and read back from the
+// forum before the post names it. {name, mime, bytes, state, note, sent ({ref, carriers}) once uploaded}
+let attachments = [];
+// the engine's files.limits for this forum ({possible, max_files, max_file_bytes}), read at start
+let attachLimits = { possible: true, max_files: A.MAX_FILES, max_file_bytes: A.MAX_FILE_BYTES };
+const MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
+
+function renderFiles() {
+  $("#file-list").replaceChildren(...attachments.map((f) => el("li", { class: "file", "data-name": f.name, "data-state": f.state }, [
+    el("span", { class: "name", text: `${f.name} (${humanSize(f.bytes.length)})` }), " ",
+    el("span", { class: "muted note", text: f.note }), " ",
+    el("button", { type: "button", class: "remove", title: t("composer_file_remove", [f.name]), text: "×", disabled: sending,
+      onclick: () => { attachments = attachments.filter((x) => x !== f); renderFiles(); } }),
+  ])));
+  report();
+}
+
+async function addFiles(files) {
+  let refused = null;
+  for (const file of files) {
+    const name = String(file.name || "file").replace(/[\/\\\0]/g, "_").slice(-255).trim() || "file";
+    if (!attachLimits.possible || (bundle.uploads || {}).png === false) { refused = t("composer_no_attachments"); break; }
+    if (attachments.length >= attachLimits.max_files) { refused = t("composer_too_many_files", [String(attachLimits.max_files)]); break; }
+    if (file.size > attachLimits.max_file_bytes) {
+      refused = t("composer_file_too_large", [name, humanSize(attachLimits.max_file_bytes)]);
+      continue;
+    }
+    let bytes;
+    try { bytes = new Uint8Array(await file.arrayBuffer()); } catch (_) {
+      refused = t("composer_file_read_failed", [name]);
+      continue;
+    }
+    const mime = String(file.type || "").toLowerCase();
+    attachments.push({ name, mime: MIME.test(mime) ? mime : "application/octet-stream", bytes, state: "ready", note: "", sent: null });
+  }
+  // a refusal stays shown until files are added without one
+  if (refused) status("error", refused);
+  else if (!sending) status("ready", "");
+  renderFiles();
+}
+
+// The attachments as conv.start / conv.reply take them, uploaded and read back; null when the
+// send must stop (the status says why; the message and its files stay here).
+async function uploadFiles() {
+  if (!attachments.length) return [];
+  const uploads = bundle.uploads || {};
+  if (uploads.png === false) { status("error", t("composer_no_attachments")); return null; }
+  const out = [];
+  for (const f of attachments) {
+    if (!f.sent) {
+      f.state = "uploading";
+      const { sent, check } = await uploadAttachment(f, { maxImageSizeKb: uploads.max_image_size_kb,
+        tell: tellRetry(t("composer_what_sending")),
+        progress: (done, total) => {
+          f.note = t("composer_uploading", [f.name, String(done), String(total)]);
+          status("sending", f.note);
+          renderFiles();
+        } });
+      status("sending", t("composer_checking_upload", [f.name]));
+      let back = null;
+      try { back = await check(); } catch (e) {
+        f.state = "error";
+        renderFiles();
+        status("error", t("composer_upload_changed", [f.name, userText(e)]));
+        return null;
+      }
+      if (back !== toBase64(f.bytes)) {
+        f.state = "error";
+        renderFiles();
+        status("error", t("composer_upload_changed", [f.name, ""]));
+        return null;
+      }
+      // a later attempt of this send reuses these carriers
+      f.sent = sent;
+      f.state = "uploaded";
+      f.note = t("composer_file_uploaded", [f.name]);
+      renderFiles();
+    }
+    out.push(f.sent);
+  }
+  return out;
 }
 
 async function sendNew() {
@@ -278,7 +365,7 @@ async function sendNew() {
   const body = $("#body").value;
   if (!recipients.length) return status("error", t("composer_need_recipient"));
   if (!title) return status("error", t("composer_need_title"));
-  if (!body.trim()) return status("error", t("composer_need_body"));
+  if (!body.trim() && !attachments.length) return status("error", t("composer_need_body"));
   status("checking", t("composer_checking_recipients"));
   const { users, groups } = await resolveRecipients(recipients);
   if (!(await checkKeys(users))) return status("blocked", t("composer_blocked"));
@@ -288,9 +375,11 @@ async function sendNew() {
   for (const username of [...users, ...readers.filter((m) => !users.some((u) => u.toLowerCase() === m.toLowerCase()))]) {
     refs.push({ username, bio_raw: (await forum("user", { username })).bio_raw });
   }
+  const files = await uploadFiles();
+  if (!files) return null;
   status("sending", t("composer_encrypting"));
   const out = await send("conv.start", { origin: bundle.origin, me: bundle.me, recipients: refs, title, body,
-    max_chars: bundle.max_chars || undefined });
+    max_chars: bundle.max_chars || undefined, files: files.length ? files : undefined });
   status("sending", t("composer_sending"));
   // The forum delivers to the groups themselves (their members may change); the key goes to the
   // members who have one now.
@@ -354,7 +443,7 @@ async function checkGroupKeys(groups) {
 
 async function sendReply() {
   const body = $("#body").value;
-  if (!body.trim()) return status("error", t("composer_need_body"));
+  if (!body.trim() && !attachments.length) return status("error", t("composer_need_body"));
   status("checking", t("composer_checking_participants"));
   const topic = await forum("topic", { topic_id: bundle.topic_id });
   await readKeyChanges(topic);
@@ -362,9 +451,12 @@ async function sendReply() {
   // Replies use the conversation key: a participant without a key is not a recipient, but a
   // KEY CHANGED participant still blocks sending until acknowledged.
   if (!(await checkKeys(others, { requireKey: false }))) return status("blocked", t("composer_blocked"));
+  const files = await uploadFiles();
+  if (!files) return null;
   status("sending", t("composer_encrypting"));
   const out = await send("conv.reply", { origin: bundle.origin, topic_id: bundle.topic_id,
-    conversation_id: conversation.id, me: bundle.me, body, max_chars: bundle.max_chars || undefined });
+    conversation_id: conversation.id, me: bundle.me, body, max_chars: bundle.max_chars || undefined,
+    files: files.length ? files : undefined });
   status("sending", t("composer_sending"));
   return withRetry(t("composer_what_sending"), () => forum("reply", { topic_id: bundle.topic_id, raw: out.raw }));
 }
@@ -500,6 +592,10 @@ async function init() {
     }
   }
   await loadDraft();
+  if (!$("#sec-files").hidden) {
+    attachLimits = await send("files.limits", { max_image_size_kb: (bundle.uploads || {}).max_image_size_kb || undefined })
+      .catch(() => attachLimits);
+  }
   // An unsent edit is kept as a draft; without one the edit starts from the post's current text.
   if (editing && !$("#body").value) $("#body").value = editing.body;
   status("ready", $("#status").textContent || "");
@@ -524,6 +620,7 @@ async function init() {
   $("#sec-remove").hidden = mode !== "remove";
   $("#sec-body").hidden = mode === "invite" || mode === "remove";
   $("#preview-btn").hidden = mode === "invite" || mode === "remove";
+  $("#sec-files").hidden = mode !== "new" && mode !== "reply";
   $("#send-btn").textContent = { invite: t("composer_send_invite"), remove: t("composer_send_remove"),
     edit: t("composer_save_edit") }[mode] || t("composer_send");
   draftKey = mode === "new" ? "new" + (bundle.to ? "." + bundle.to.replace(/,/g, ".") : "")
@@ -551,6 +648,23 @@ async function init() {
   watchFocus(["#body", "#title", "#to", "#invitee"].map((q) => $(q)), $("#focus-warning"));
   showSecurityPhrase();
   $("#preview-btn").addEventListener("click", togglePreview);
+  // attach by button, drop and paste (events of this frame only: the page cannot send them here)
+  $("#attach-btn").addEventListener("click", () => $("#file-input").click());
+  $("#file-input").addEventListener("change", async () => { await addFiles([...$("#file-input").files]); $("#file-input").value = ""; });
+  for (const zone of [$("#sec-files"), $("#body")]) {
+    zone.addEventListener("dragover", (e) => { if (e.dataTransfer && [...e.dataTransfer.types].includes("Files")) e.preventDefault(); });
+    zone.addEventListener("drop", (e) => {
+      if (!e.dataTransfer || !e.dataTransfer.files.length) return;
+      e.preventDefault();
+      addFiles([...e.dataTransfer.files]);
+    });
+  }
+  $("#body").addEventListener("paste", (e) => {
+    const files = e.clipboardData ? [...e.clipboardData.files] : [];
+    if (!files.length) return;
+    e.preventDefault();
+    addFiles(files);
+  });
   $("#cancel-btn").addEventListener("click", async () => {
     if (draftKey) { clearTimeout(saveTimer); await saveDraft(); }
     send("frame.close", { token: TOKEN }).catch(() => {});

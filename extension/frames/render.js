@@ -51,7 +51,36 @@ table{border-collapse:collapse;display:block;overflow-x:auto;max-width:100%}
 th,td{border-bottom:1px solid var(--efd-border);padding:4px 8px;text-align:left}th{font-weight:700}
 img{max-width:100%}.efd-blocked{display:inline-block;border:1px dashed var(--efd-border);padding:2px 6px;cursor:pointer;color:var(--efd-accent)}
 a{color:var(--efd-accent);text-decoration:underline;cursor:pointer}
-.mention{background:var(--efd-soft);border-radius:8px;padding:0 4px;font-weight:600;cursor:help}`;
+.mention{background:var(--efd-soft);border-radius:8px;padding:0 4px;font-weight:600;cursor:help}
+.efd-files{display:flex;flex-wrap:wrap;gap:8px;margin-top:8px}.efd-files figure{margin:0}
+.efd-files figcaption{font-size:12px;color:var(--efd-muted)}
+img.efd-attached{max-width:100%;max-height:240px;cursor:zoom-in;border:1px solid var(--efd-border)}
+img.efd-attached:focus{max-width:none;max-height:none;cursor:default;outline:2px solid var(--efd-accent)}`;
+
+// Decrypted image attachments, after the post's text: [{name, mime, data (base64)}]. Built here,
+// not from the post's Markdown (which may never load a data: image). A click enlarges one to its
+// full size (it takes the focus: CSS alone, since the sandbox runs no script and Firefox calls no
+// listener of ours for a click in it); a click elsewhere makes it small again.
+export function attachedImagesHtml(images) {
+  const ok = images.filter((f) => /^image\/(png|jpeg|gif|webp)$/.test(f.mime) && /^[A-Za-z0-9+/]*={0,2}$/.test(f.data));
+  if (!ok.length) return "";
+  const doc = document.implementation.createHTMLDocument("");
+  const box = doc.createElement("div");
+  box.className = "efd-files";
+  for (const f of ok) {
+    const figure = doc.createElement("figure");
+    const img = doc.createElement("img");
+    img.className = "efd-attached";
+    img.tabIndex = 0;
+    img.alt = img.title = f.name;
+    img.src = `data:${f.mime};base64,${f.data}`;
+    const caption = doc.createElement("figcaption");
+    caption.textContent = f.name;
+    figure.append(img, caption);
+    box.append(figure);
+  }
+  return box.outerHTML;
+}
 
 function hostOf(url) { try { return new URL(url).host; } catch (_) { return null; } }
 

@@ -1,7 +1,8 @@
 // The viewer frame: decrypts one encrypted post (asked for by the content script with a token)
 // and shows it, with the sender and the verification state. Plaintext exists only here.
 import { $, api, C, el, send, forum, fixedHeight, TOKEN, patterns, t, themeStyle, useForumTheme } from "./frame.js";
-import { renderMarkdown, showInSandbox } from "./render.js";
+import { attachedImagesHtml, renderMarkdown, showInSandbox } from "./render.js";
+import { INLINE_TYPES, fromBase64, humanSize, openAttachment } from "./attachments.js";
 import { membersWithoutKey, openConversation } from "../common/conversation.js";
 import { showSecurityPhrase } from "./guard.js";
 import { withRetry } from "../common/retry.js";
@@ -68,7 +69,10 @@ function setState(state, detail = "") {
   $("#open-unlock").hidden = state !== "locked";
 }
 
+// Saved attachments are blob: URLs of this frame; a lock or redraw revokes them.
+const fileUrls = [];
 function wipe() {
+  while (fileUrls.length) URL.revokeObjectURL(fileUrls.pop());
   $("#content").replaceChildren();
   $("#conversation-title").textContent = "";
   $("#warnings").replaceChildren();
@@ -182,14 +186,15 @@ function showSuperseded(s) {
     text: t("viewer_superseded", [s.by, s.removed.join(", ")]) }));
 }
 
-async function showBody(title, text, author) {
+async function showBody(title, text, author, files = []) {
   const box = $("#content");
   box.replaceChildren();
   if (title) box.append(el("div", { class: "title", id: "title", text: title }));
   const frame = el("iframe", { class: "body", title: t("viewer_body_title") });
   const quote = el("button", { id: "quote-btn", type: "button", hidden: true, text: t("viewer_quote") });
   box.append(frame, quote);
-  const draw = () => showInSandbox(frame, renderMarkdown(text, allowedImages), allowedImages, {
+  const images = [];   // decrypted image attachments, drawn after the text
+  const draw = () => showInSandbox(frame, renderMarkdown(text, allowedImages) + attachedImagesHtml(images), allowedImages, {
     onLoadImage: (src) => {
       try { allowedImages.add(new URL(src).origin); } catch (_) { return; }
       draw().then(() => { offerQuote(frame, quote); report(); });
@@ -209,7 +214,65 @@ async function showBody(title, text, author) {
       report();
     } catch (e) { notice(userText(e), "bad"); }
   });
+  if (files.length) {
+    box.append(showFiles(files, async (image) => {
+      images.push(image);
+      await draw();
+      offerQuote(frame, quote);
+    }));
+  }
   report();
+}
+
+// A post's attachments: images are opened at once and drawn in the sandbox (onImage); other
+// files are opened when asked, then saved under their real name. A carrier the forum changed or
+// swapped fails the engine's checks: the file shows as invalid, never as another file.
+function showFiles(files, onImage) {
+  const list = el("div", { id: "files", class: "files" }, [el("strong", { text: t("viewer_files") })]);
+  for (const file of files) {
+    const row = el("div", { class: "file", "data-name": file.name });
+    list.append(row);
+    const fail = (e) => {
+      // the engine's refusal of the carriers: the forum changed or swapped them; anything else
+      // (offline, the forum refused the download) may pass
+      const damaged = e.code === "malformed_input" || e.code === "authentication_failed";
+      row.dataset.state = damaged ? "invalid" : "failed";
+      row.dataset.detail = String(e.message || "");   // for diagnosis, never shown
+      row.replaceChildren(el("div", { class: "notice bad",
+        text: t(damaged ? "viewer_file_invalid" : "viewer_file_failed", [file.name, userText(e)]) }));
+    };
+    const saveLink = (data) => {
+      // a download, whatever the type: the file is never opened as a page of this extension
+      const url = URL.createObjectURL(new Blob([fromBase64(data)], { type: "application/octet-stream" }));
+      fileUrls.push(url);
+      return el("a", { class: "save", href: url, download: file.name, text: t("viewer_file_save", [file.name, humanSize(file.size)]) });
+    };
+    const opening = () => {
+      row.dataset.state = "opening";
+      row.replaceChildren(el("span", { class: "muted", text: t("viewer_file_opening", [file.name]) }));
+    };
+    if (INLINE_TYPES.has(file.mime)) {
+      opening();
+      openAttachment(file).then(async (data) => {
+        await onImage({ name: file.name, mime: file.mime, data });
+        row.dataset.state = "shown";
+        row.replaceChildren(saveLink(data));
+      }, fail);
+      continue;
+    }
+    row.dataset.state = "closed";
+    row.append(el("button", { type: "button", class: "open", text: t("viewer_file_open", [file.name, humanSize(file.size)]),
+      onclick: async (ev) => {
+        if (!ev.isTrusted) return;
+        opening();
+        try {
+          const data = await openAttachment(file);
+          row.dataset.state = "ready";
+          row.replaceChildren(saveLink(data));
+        } catch (e) { fail(e); }
+      } }));
+  }
+  return list;
 }
 
 // Quoting: text selected in the decrypted post goes from this frame to the router, which has the
@@ -313,7 +376,7 @@ async function showReply(post, topic = null) {
     box.id = "rekey-notice";
     box.dataset.given = String(k.given);
   } else {
-    await showBody(null, item.body, item.author || post.username);
+    await showBody(null, item.body, item.author || post.username, item.files || []);
   }
   showSuperseded(item.superseded);
   shown = true;
@@ -373,7 +436,7 @@ async function run() {
         : t("viewer_to", [names]);
       header({ author: c.author || post.username, created_at: c.created_at, keyInfo,
         extra: el("span", { class: "participants", text: to }), edited: c });
-      await showBody(c.title, c.body, c.author || post.username);
+      await showBody(c.title, c.body, c.author || post.username, c.files || []);
       showConversation(c.title);
       // When the topic's key shares cannot be read, name everyone the engine named.
       showWithoutKey(await membersWithoutKey({ send, bio, origin: bundle.origin, topic, opened: c })

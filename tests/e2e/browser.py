@@ -88,6 +88,24 @@ class ExtBrowser:
     base: str
     profile_dir: Path
 
+    @property
+    def downloads_dir(self) -> Path:
+        """Where the browser saves downloads (created with the profile)."""
+        d = self.profile_dir / "downloads"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def downloaded(self, name: str, timeout: float = 60) -> bytes:
+        """The bytes of a finished download named `name`."""
+        path = self.downloads_dir / name
+
+        def done():
+            partial = [p for p in self.downloads_dir.iterdir() if p.suffix in (".crdownload", ".part")]
+            return path.exists() and not partial and path.stat().st_size > 0
+        wait_until(done, timeout=timeout, what=f"the download of {name} (in {self.downloads_dir}: "
+                                               f"{sorted(p.name for p in self.downloads_dir.iterdir())})")
+        return path.read_bytes()
+
     # ---- pages ----------------------------------------------------------------------------
     def url(self, path: str) -> str:
         return self.base + path.lstrip("/")
@@ -212,6 +230,9 @@ class ChromiumExt(ExtBrowser):
         # ChromeDriver (since 136) leaves out of window_handles unless asked for: the browser
         # shows them, but a test could neither see nor switch to them.
         o.add_experimental_option("enableExtensionTargets", True)
+        # what a page saves (an attachment's "save" link) lands in the profile, without a prompt
+        o.add_experimental_option("prefs", {"download.default_directory": str(self.downloads_dir),
+                                            "download.prompt_for_download": False})
         for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update", "--no-first-run",
                   "--no-default-browser-check", "--window-size=1200,900", "--disable-sync",
@@ -274,6 +295,13 @@ class FirefoxExt(ExtBrowser):
         o.set_preference("toolkit.telemetry.enabled", False)
         o.set_preference("extensions.getAddons.cache.enabled", False)
         o.set_preference("browser.startup.homepage_override.mstone", "ignore")
+        # what a page saves (an attachment's "save" link) lands in the profile, without a prompt
+        o.set_preference("browser.download.folderList", 2)
+        o.set_preference("browser.download.dir", str(self.downloads_dir))
+        o.set_preference("browser.download.useDownloadDir", True)
+        o.set_preference("browser.download.always_ask_before_handling_new_types", False)
+        o.set_preference("browser.helperApps.neverAsk.saveToDisk", "application/octet-stream")
+        o.set_preference("browser.download.alwaysOpenPanel", False)
         self.log_path = self.profile_dir / "geckodriver.log"
         self.profile_dir.mkdir(parents=True, exist_ok=True)
         self.driver = webdriver.Firefox(options=o, service=Service(geckodriver_path(), log_output=str(self.log_path)))
