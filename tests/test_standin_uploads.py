@@ -389,3 +389,20 @@ def test_the_store_paths_in_a_post_count_as_references(forum):
     assert forum.clean_up_uploads() == []
     assert U.sha1s_in_cooked('<img src="https://elsewhere.example/uploads/default/original/1X/'
                              f'{j["url"][-44:-4]}.png">', host=f"127.0.0.1:{forum.port}") == set()
+
+
+def test_a_hostile_store_changes_one_pixel_of_the_next_images(forum):
+    """The test API's damage_next_uploads: the next image is stored with its first pixel inverted
+    (a valid image of the same size and type), the one after is stored as sent."""
+    c = forum.client("alice")
+    first, second = carrier(8), carrier(8)
+    forum.damage_next_uploads(1)
+    damaged = stored(forum, upload(c, first).json())
+    kept = stored(forum, upload(c, second).json())
+    assert damaged["extension"] == "png" and damaged["data"] != first and "hostile store" in damaged["steps"][-1]
+    with Image.open(io.BytesIO(damaged["data"])) as a, Image.open(io.BytesIO(first)) as b:
+        assert a.size == b.size
+        pa, pb = a.convert("L"), b.convert("L")
+        assert pa.getpixel((0, 0)) != pb.getpixel((0, 0))
+        assert pa.tobytes()[1:] == pb.tobytes()[1:]
+    assert kept["data"] == second or "png optimised losslessly" in kept["steps"]

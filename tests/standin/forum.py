@@ -17,7 +17,8 @@ from .errors import (ApiError, create_post_error, error, invalid_access, invalid
                      param_missing)
 from .limits import Limiter, RateLimiter, blocked_matches, blocked_message
 from .uploads import T as UPLOAD_T
-from .uploads import UploadRefused, UploadStore, clean_filename, process, sha1s_in_cooked, sha1s_in_text, validate
+from .uploads import (UploadRefused, UploadStore, clean_filename, process, sha1s_in_cooked, sha1s_in_text, validate,
+                      with_one_pixel_changed)
 
 DEFAULT_SETTINGS = {
     # ---- Discourse site settings, with Discourse's defaults
@@ -114,6 +115,7 @@ class Forum:
         self.order_overrides: dict[int, list[int]] = {}
         self.limiter = RateLimiter()
         self.uploads = UploadStore()
+        self.damage_uploads = 0        # images still to store with a changed pixel (test API)
         self._seeding = False
 
     # ------------------------------------------------------------------------------ users
@@ -762,6 +764,10 @@ class Forum:
             done = process(data, name, self.settings, for_site_setting=for_site_setting)
         except UploadRefused as refused:
             raise ApiError(422, refused.body())
+        if self.damage_uploads > 0 and done.is_image:
+            self.damage_uploads -= 1           # the test API's hostile store (damage_next_uploads)
+            done.data = with_one_pixel_changed(done.data)
+            done.steps.append("one pixel changed (hostile store)")
         existing = self.uploads.by_sha1(done.sha1)
         if existing:
             return existing

@@ -323,6 +323,11 @@ class StandinServer:
             raise KeyError(upload_id)
         self.forum.uploads.set_created_at(upload_id, row["created_at"] - float(hours) * 3600)
 
+    def damage_next_uploads(self, count: int = 1) -> None:
+        """Store the next `count` uploaded images with one pixel changed (a hostile or broken
+        store: what a lossy step would do to a carrier)."""
+        self.forum.damage_uploads = int(count)
+
     def replace_upload(self, short_url: str, data: bytes) -> None:
         """Serve `data` from now on for the upload named by `short_url` (a hostile server swapping
         a stored file)."""

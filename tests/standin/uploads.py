@@ -348,6 +348,18 @@ def halve(data: bytes, kind: str) -> bytes:
         return _save_like(img.resize(size, Image.Resampling.LANCZOS), kind)
 
 
+def with_one_pixel_changed(data: bytes) -> bytes:
+    """The same image with its first pixel inverted, re-encoded in its own format (what a hostile or
+    broken store does that a lossy step would do too)."""
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        kind = (img.format or "png").lower()
+        img = img.convert("L") if img.mode == "1" else img.copy()
+        px = img.getpixel((0, 0))
+        img.putpixel((0, 0), tuple(255 - c for c in px) if isinstance(px, tuple) else 255 - px)
+        return _save_like(img, "jpeg" if kind == "jpeg" else kind)
+
+
 def normalize_orientation(data: bytes, kind: str) -> bytes:
     """normalize_orientation!: the pixels turned as the EXIF orientation says, re-encoded."""
     with Image.open(io.BytesIO(data)) as img:
