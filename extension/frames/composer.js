@@ -660,7 +660,10 @@ async function init() {
     });
   }
   $("#body").addEventListener("paste", (e) => {
-    const files = e.clipboardData ? [...e.clipboardData.files] : [];
+    const data = e.clipboardData;
+    const files = data ? [...data.files] : [];
+    // some sources list a pasted image among the items only
+    if (data && !files.length) for (const item of data.items || []) if (item.kind === "file" && item.getAsFile()) files.push(item.getAsFile());
     if (!files.length) return;
     e.preventDefault();
     addFiles(files);

@@ -59,8 +59,8 @@ img.efd-attached:focus{max-width:none;max-height:none;cursor:default;outline:2px
 
 // Decrypted image attachments, after the post's text: [{name, mime, data (base64)}]. Built here,
 // not from the post's Markdown (which may never load a data: image). A click enlarges one to its
-// full size (it takes the focus: CSS alone, since the sandbox runs no script and Firefox calls no
-// listener of ours for a click in it); a click elsewhere makes it small again.
+// full size (it takes the focus, and CSS does the rest: nothing runs in the sandbox); a click
+// elsewhere makes it small again.
 export function attachedImagesHtml(images) {
   const ok = images.filter((f) => /^image\/(png|jpeg|gif|webp)$/.test(f.mime) && /^[A-Za-z0-9+/]*={0,2}$/.test(f.data));
   if (!ok.length) return "";

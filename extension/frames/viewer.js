@@ -237,7 +237,7 @@ function showFiles(files, onImage) {
       // (offline, the forum refused the download) may pass
       const damaged = e.code === "malformed_input" || e.code === "authentication_failed";
       row.dataset.state = damaged ? "invalid" : "failed";
-      row.dataset.detail = String(e.message || "");   // for diagnosis, never shown
+      row.dataset.code = String(e.code || "");   // for diagnosis
       row.replaceChildren(el("div", { class: "notice bad",
         text: t(damaged ? "viewer_file_invalid" : "viewer_file_failed", [file.name, userText(e)]) }));
     };
