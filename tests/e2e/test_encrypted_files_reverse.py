@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from .test_encrypted_files import *  # noqa: F401,F403 (the story's steps and fixtures, run in this module)
-from .test_encrypted_files import _ordered  # noqa: F401 (autouse; a leading underscore is not exported by *)
+from .test_encrypted_files import _needs_png, _ordered  # noqa: F401 (autouse; a leading underscore is not exported by *)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.firefox]
 SENDER_BROWSER = "firefox"
