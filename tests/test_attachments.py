@@ -133,7 +133,7 @@ def test_a_file_round_trips_through_its_carriers(prims):
     uploaded = ref.uploaded_to(["upload://a1.png", "upload://B2.png", "upload://c3.png"])
     assert A.FileRef.from_signed(uploaded.to_signed()) == uploaded
     assert A.carrier_links([uploaded]).split() == [f"[{A.CARRIER_FILENAME}](upload://{x}.png)" for x in ("a1", "B2", "c3")]
-    for bad in (["upload://a1.png"] * 2, ["upload://a1.png", "upload://b.png", "http://evil/x.png"],
+    for bad in (["upload://a1.png"] * 2, ["upload://a1.png", "upload://b.png", "http://evil.invalid/x.png"],
                 ["upload://a1.jpg"] * 3, ["upload://a,1.png"] * 3):
         with pytest.raises(MalformedInput):
             ref.uploaded_to(bad)

@@ -104,7 +104,7 @@ def test_only_uploaded_references_can_be_sent(users):
                                     "body": "b", "files": [bad]})["code"]
         assert code == "malformed_input"
     assert a.refused("conv.start", {"origin": ORIGIN, "me": "alice", "recipients": [b.ref()], "title": "T",
-                                    "body": "b", "files": [{"ref": sent["ref"], "carriers": ["http://x/y.png"]}]})
+                                    "body": "b", "files": [{"ref": sent["ref"], "carriers": ["http://x.invalid/y.png"]}]})
     started = _start(a, b)
     assert A.SHORT_URL.search(started["raw"]) is None
 

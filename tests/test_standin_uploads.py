@@ -387,7 +387,7 @@ def test_the_store_paths_in_a_post_count_as_references(forum):
     path = j["url"].split(str(forum.port), 1)[1]
     a.create_pm("bob", "By path", f"![carrier]({path}) and a long enough body")
     assert forum.clean_up_uploads() == []
-    assert U.sha1s_in_cooked('<img src="https://elsewhere.example/uploads/default/original/1X/'
+    assert U.sha1s_in_cooked('<img src="https://elsewhere.invalid/uploads/default/original/1X/'
                              f'{j["url"][-44:-4]}.png">', host=f"127.0.0.1:{forum.port}") == set()
 
 

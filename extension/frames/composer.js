@@ -320,8 +320,7 @@ async function addFiles(files) {
 // send must stop (the status says why; the message and its files stay here).
 async function uploadFiles() {
   if (!attachments.length) return [];
-  const uploads = bundle.uploads || {};
-  if (uploads.png === false) { status("error", t("composer_no_attachments")); return null; }
+  const uploads = bundle.uploads || {};   // (addFiles attached nothing where the forum takes no PNG)
   const out = [];
   for (const f of attachments) {
     if (!f.sent) {
