@@ -665,3 +665,59 @@ def assert_never_valid(calls):
 def test_iso_time():
     assert inband.iso_time(0) == "1970-01-01T00:00:00.000Z"
     assert inband.iso_time(1_700_000_000.1234) == "2023-11-14T22:13:20.123Z"
+
+
+class CountingPrims:
+    """The CPython backend, counting the calls read_posts makes into it."""
+
+    def __init__(self, prims):
+        self.prims, self.calls = prims, []
+
+    def __getattr__(self, name):
+        real = getattr(self.prims, name)
+        if not name.startswith(("aes_", "rsa_")):
+            return real
+
+        async def counted(*args, **kw):
+            self.calls.append((name, len(args[0]) if name.endswith("_many") else 1))
+            return await real(*args, **kw)
+        return counted
+
+
+def test_read_posts_answers_as_read_post_does_with_two_backend_calls_for_all(prims, people, convo):
+    new, conv, reply = convo
+    (a, pa), (b, pb) = people["alice"], people["bob"]
+    base = {"type": "reply", "v": 1, "conversation_id": conv.id, "message_id": "2" * 32, "created_at": NOW,
+            "raw": "pay mallory", "signed_by_name": "alice", "signed_by_fingerprint": pa.fingerprint_hex}
+    signed = run(_payload.sign(prims, a, base))
+    other = run(inband.start_conversation(prims, a, "alice", [("bob", pb)], "Other", "x", NOW))
+    conv2 = run(inband.open_conversation(prims, other.raw, "bob", b, pa))
+    posts = [inband.PostToRead(reply, [pb], "bob"),                                   # valid
+             inband.PostToRead(reply, [pa], "alice"),                                 # wrong_author
+             inband.PostToRead(reply, [], "bob", [pb.fingerprint_hex]),               # key_not_accepted
+             inband.PostToRead(run(inband.make_reply(prims, conv2, b, "bob", "y", NOW)), [pb], "bob"),  # cannot_decrypt
+             inband.PostToRead("plain text", [pb], "bob"),                            # malformed: an error
+             inband.PostToRead(new.raw, [pa], "alice"),                               # first post again
+             inband.PostToRead(_sealed(prims, conv, base), [pa], "alice"),            # unsigned
+             inband.PostToRead(_sealed(prims, conv, dict(signed, raw="pay bob")), [pa], "alice"),  # altered
+             inband.PostToRead(_sealed(prims, conv, signed), [pa], "alice"),          # valid
+             inband.PostToRead(reply.replace(inband.MSG_END, "x" + inband.MSG_END), [pb], "bob")]
+    counting = CountingPrims(prims)
+    batch = run(inband.read_posts(counting, conv, posts))
+    assert counting.calls == [("aes_gcm_decrypt_many", 9), ("rsa_pss_verify_many", 3)]
+
+    def one(p):
+        try:
+            return run(inband.read_post(prims, conv, p.raw, p.author_keys, poster_username=p.poster_username,
+                                        unaccepted=p.unaccepted))
+        except PycoreError as e:
+            return e
+    for got, want in zip(batch, [one(p) for p in posts]):
+        if isinstance(want, PycoreError):
+            assert type(got) is type(want) and str(got) == str(want)
+        else:
+            assert got == want
+    assert [getattr(r, "status", type(r).__name__) for r in batch] == [
+        "valid", "wrong_author", "key_not_accepted", "cannot_decrypt", "MalformedInput", "wrong_conversation",
+        "unsigned", "invalid_signature", "valid", "cannot_decrypt"]
+    assert (batch[0].body, batch[8].body) == ("Hi alice", "pay mallory")

@@ -233,3 +233,15 @@ def test_serialisation_matches_javascript(node_stringify, obj):
     text = json.dumps(obj, ensure_ascii=True)  # lone surrogates travel as \\udxxx escapes
     assume("Infinity" not in text and "NaN" not in text)
     assert jsjson.stringify_sorted(jsjson.parse(text)) == node_stringify(text)
+
+
+@given(text=st.text(st.characters(blacklist_categories=())) | st.text(st.sampled_from('"\\\x00\x1f\x7f\u2028é😀\ud800\udc00')))
+def test_the_fast_string_escaping_is_the_javascript_rule(text):
+    """quote() takes the json module's encoder for text without surrogates: the same output as
+    the rule written out from JSON.stringify (which the Node comparison above checks)."""
+    assert jsjson.quote(text) == jsjson._quote_js(text)
+
+
+def test_string_escaping_of_controls_and_surrogates(node_stringify):
+    for text in ["\x00\x01\x1f\x7f\b\f\n\r\t\"\\/", "\u2028\u2029 é 😀", "lone \ud800 and \udfff", "pair \ud83d\ude00"]:
+        assert jsjson.quote(text) == node_stringify(json.dumps(text))

@@ -61,6 +61,37 @@ CHECKS = textwrap.dedent("""
     got = [(await attachments.read_carrier(prims, c))[2] for c in carriers]
     assert await attachments.open_file(prims, ref, got) == data
     results.append("attachment")
+
+    # Many operations in one call (the extension's crypto_batch.js, installed by
+    # tools/pyodide-run.mjs as the engine host installs it), failures in place, in order; the
+    # same answers without the helper (one WebCrypto call per item).
+    from pycore.primitives import webcrypto
+    import efd_host, js
+    assert webcrypto._HOST_BATCH is not None
+    other = await topickey.generate(prims)
+    ivs = [prims.random_bytes(12) for _ in range(5)]
+    texts = [b"", b"x" * 1000, "é☃".encode(), b"y", b"z" * 70000]
+    sealed = [await prims.aes_gcm_encrypt(key, iv, t) for iv, t in zip(ivs, texts)]
+    sealed[3] = sealed[3][:-1] + bytes([sealed[3][-1] ^ 1])
+    items = [(key, iv, ct) for iv, ct in zip(ivs, sealed)] + [(other, ivs[0], sealed[0]), (key, ivs[0], b"short")]
+    want = [texts[0], texts[1], texts[2], None, texts[4], None, None]
+    signer = await identity.generate(prims, bits=2048)
+    msgs = [b"one", b"two", b""]
+    sigs = [await prims.rsa_pss_sign(signer.sign_private, m) for m in msgs]
+    checks = [(signer.sign_public, sigs[0], msgs[0]), (signer.sign_public, sigs[1], msgs[0]),
+              (signer.sign_public, sigs[2], msgs[2]), (ident.sign_public, sigs[0], msgs[0]),
+              (signer.sign_public, b"", msgs[1])]
+    for helper in (efd_host.cryptoBatch(js.crypto.subtle), None):
+        webcrypto.use_batches(helper)
+        assert await prims.aes_gcm_decrypt_many(items) == want
+        assert await prims.rsa_pss_verify_many(checks) == [True, False, True, False, False]
+        assert await prims.aes_gcm_decrypt_many([]) == [] and await prims.rsa_pss_verify_many([]) == []
+        try:
+            await prims.aes_gcm_decrypt_many([(signer.sign_public, ivs[0], sealed[0])])
+            raise SystemExit("an RSA key used for AES-GCM")
+        except KeyUnusable:
+            pass
+    results.append("batches")
     print(" ".join(results))
     0
 """)
@@ -74,4 +105,4 @@ def test_webcrypto_backend_inside_pyodide(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.split() == ["generate-export-import", "non-extractable", "wrong-key", "tamper", "bad-jwk",
-                                   "attachment"]
+                                   "attachment", "batches"]

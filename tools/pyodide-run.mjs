@@ -47,6 +47,17 @@ if (args.package) {
   // A Node Buffer is not accepted here: copy into a plain Uint8Array first.
   py.unpackArchive(new Uint8Array(readFileSync(args.package)), "zip", { extractDir: "/lib/efd" });
   py.runPython("import sys; sys.path.insert(0, '/lib/efd')");
+  // The extension's JavaScript helpers, as its engine host installs them: the code under test
+  // here takes the same paths as in the browser (efd_host.store is the extension's only).
+  // (Imported from their text: the repository's package.json does not declare ES modules.)
+  const engineDir = new URL("../extension/engine/", import.meta.url);
+  const load = (name) => import("data:text/javascript;base64,"
+    + readFileSync(new URL(name, engineDir)).toString("base64"));
+  const { a256Decoder } = await load("a256.js");
+  const { cryptoBatch } = await load("crypto_batch.js");
+  py.registerJsModule("efd_host", { a256Decoder, cryptoBatch });
+  py.runPython("import efd_host\nfrom pycore.engine.pyodide_adapter import install_host_helpers\n"
+    + "install_host_helpers(efd_host)");
 }
 for (const mount of args.mounts) {
   const cut = mount.lastIndexOf(":");

@@ -5,6 +5,7 @@
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 import { idbStore, snapshotCache } from "./idb.js";
 import { a256Decoder } from "./a256.js";
+import { cryptoBatch } from "./crypto_batch.js";
 
 const PYCORE_DIR = "/lib/efd";
 const INDEX_URL = new URL("../pyodide/", import.meta.url).href;
@@ -55,7 +56,7 @@ export class EngineHost {
     const t1 = performance.now();
     // The file system is not part of a memory snapshot: unpack pycore every time.
     py.unpackArchive(new Uint8Array(buf), "zip", { extractDir: PYCORE_DIR });
-    py.registerJsModule("efd_host", { store: idbStore, a256Decoder });
+    py.registerJsModule("efd_host", { store: idbStore, a256Decoder, cryptoBatch });
     await py.runPythonAsync(BOOT_PY);
     this.stats.phases = { loadPyodideMs: t1 - t0, pycoreMs: performance.now() - t1 };
     this.py = py;

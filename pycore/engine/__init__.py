@@ -12,7 +12,7 @@ Layout:
     args.py             reading payload values
     pins.py             trust on first use: pinned keys, key changes, the keys posts verify against
     at_rest.py          what is encrypted before it is stored: the identity, the vault
-    store.py            record names and the in-memory store
+    store.py            record names, the in-memory store, the write-through cache over IndexedDB
     pyodide_adapter.py  the IndexedDB store adapter and the JSON entry point for extension/engine/host.js
 
 The passphrase is never stored. Locking deletes the session keys.

@@ -14,24 +14,9 @@ from ..plugin import identity as _identity
 from . import store as names
 
 
-# Public keys imported from pins, by their public identity string: every read of a post needs its
-# author's keys, and importing two RSA-4096 JWKs costs more than verifying a signature.
-_PUBLISHED: dict = {}
-_PUBLISHED_LIMIT = 256
-
-
 async def published_key(prims, public: str) -> inband.PublishedKey:
-    """The PublishedKey of a stored public identity string."""
-    k = (id(prims), public)
-    hit = _PUBLISHED.get(k)
-    if hit is not None and hit[0] is prims:
-        return hit[1]
-    ident = await _identity.import_identity(prims, public)
-    pk = inband.PublishedKey(ident, await _identity.fingerprint(prims, ident), public)
-    if len(_PUBLISHED) >= _PUBLISHED_LIMIT:
-        _PUBLISHED.clear()
-    _PUBLISHED[k] = (prims, pk)
-    return pk
+    """The PublishedKey of a stored public identity string (imported once: inband.public_key)."""
+    return await inband.public_key(prims, public)
 
 
 async def check_key(engine, origin, username, bio_raw, *, via_pm: bool = False):

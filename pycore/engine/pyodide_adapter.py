@@ -7,7 +7,7 @@ import json
 import time
 
 from .machine import Engine
-from .store import VersionedStore, is_jsonable
+from .store import CachedStore, VersionedStore, is_jsonable
 
 
 class IdbStore(VersionedStore):
@@ -41,19 +41,25 @@ class IdbStore(VersionedStore):
 _engine: Engine | None = None
 
 
-def _install_fast_decoder(host) -> None:
-    """The host's A256 decoder (extension/engine/a256.js), when it has one: the text goes to
-    JavaScript once and comes back as bytes, None when pycore must decide."""
+def install_host_helpers(host) -> None:
+    """The host's JavaScript helpers, for those it has (extension/engine/host.js has all):
+    - `a256Decoder` (a256.js): the text goes to JavaScript once and comes back as bytes, None
+      when pycore must decide;
+    - `cryptoBatch` (crypto_batch.js): WebCrypto operations asked for together run in one call."""
     make = getattr(host, "a256Decoder", None)
-    if make is None:
-        return
-    from ..inband import armour
-    decode = make(armour.A256_ALPHABET)
+    if make is not None:
+        from ..inband import armour
+        decode = make(armour.A256_ALPHABET)
 
-    def fast(text: str):
-        out = decode(text)
-        return None if out is None else out.to_bytes()
-    armour.use_fast_decoder(fast)
+        def fast(text: str):
+            out = decode(text)
+            return None if out is None else out.to_bytes()
+        armour.use_fast_decoder(fast)
+    batch = getattr(host, "cryptoBatch", None)
+    if batch is not None:
+        from js import crypto  # type: ignore[import-not-found]
+        from ..primitives import webcrypto
+        webcrypto.use_batches(batch(crypto.subtle))
 
 
 async def handle_json(type: str, payload_json: str, context_json: str) -> str:
@@ -62,8 +68,8 @@ async def handle_json(type: str, payload_json: str, context_json: str) -> str:
     if _engine is None:
         import efd_host  # registered by extension/engine/host.js
         from ..primitives import default_primitives
-        _install_fast_decoder(efd_host)
-        _engine = Engine(default_primitives(), IdbStore(efd_host.store), time.time)
+        install_host_helpers(efd_host)
+        _engine = Engine(default_primitives(), CachedStore(IdbStore(efd_host.store)), time.time)
     try:
         payload = json.loads(payload_json)
         context = json.loads(context_json)

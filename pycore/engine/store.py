@@ -1,4 +1,5 @@
-"""The engine's store: the names of its records, and the in-memory store used on CPython.
+"""The engine's store: the names of its records, the in-memory store used on CPython, and the
+write-through cache the extension puts over IndexedDB (`CachedStore`).
 
 The store is an async key-value store (`await get(key)`, `await set(key, value)`,
 `await delete(key)`) whose values are JSON-able data or opaque key handles (CryptoKeys in the
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 
 from ..errors import NewerData
 
@@ -163,3 +165,91 @@ class MemoryStore(VersionedStore):
 
 class _Json(str):
     pass
+
+
+_ABSENT = object()
+
+
+class CachedStore(VersionedStore):
+    """A write-through cache over the store of the one engine that owns it (the extension runs
+    one engine per browser profile, and nothing else writes its database). Every request reads
+    the session, settings and pin records again; from IndexedDB each read is a transaction of
+    several milliseconds, from here a dict lookup.
+
+    Writes and removals go to `inner` first and are remembered only when it took them (a record
+    of a newer schema stays refused and is read from `inner` again). Absence is remembered too.
+    A read that was under way while a write happened keeps nothing, so it cannot put an older
+    value back. JSON values are kept serialised, like the store below keeps them: a caller that
+    changes what it read changes nothing here. At most `limit_chars` characters of JSON are kept
+    (least recently used dropped first); key handles count as one."""
+
+    def __init__(self, inner: VersionedStore, limit_chars: int = 8_000_000):
+        self.inner = inner
+        self.limit_chars = int(limit_chars)
+        self._records: OrderedDict = OrderedDict()   # key -> (schema, _Json | handle) or None (absent)
+        self._sizes: dict = {}
+        self._chars = 0
+        self._writes = 0
+        self.hits = self.misses = 0
+
+    async def get_record(self, key):
+        hit = self._records.get(key, _ABSENT)
+        if hit is not _ABSENT:
+            self._records.move_to_end(key)
+            self.hits += 1
+            return None if hit is None else (hit[0], _thaw(hit[1]))
+        self.misses += 1
+        writes = self._writes
+        rec = await self.inner.get_record(key)
+        if writes == self._writes:
+            self._remember(key, None if rec is None else (rec[0], rec[1]))
+        return rec
+
+    async def put_record(self, key, schema, value):
+        self._writes += 1
+        ok = await self.inner.put_record(key, schema, value)
+        if ok:
+            self._remember(key, (schema, value))
+        else:
+            self._forget(key)
+        return ok
+
+    async def remove_record(self, key, schema):
+        self._writes += 1
+        ok = await self.inner.remove_record(key, schema)
+        if ok:
+            self._remember(key, None)
+        else:
+            self._forget(key)
+        return ok
+
+    async def keys(self):
+        return await self.inner.keys()
+
+    def clear(self) -> None:
+        self._records.clear()
+        self._sizes.clear()
+        self._chars = 0
+
+    def _remember(self, key, rec) -> None:
+        self._forget(key)
+        if rec is not None and is_jsonable(rec[1]):
+            rec = (rec[0], _Json(json.dumps(rec[1])))
+        size = len(rec[1]) if rec is not None and isinstance(rec[1], _Json) else 1
+        if size > self.limit_chars:
+            return
+        self._records[key] = rec
+        self._sizes[key] = size
+        self._chars += size
+        while self._chars > self.limit_chars:
+            old, _ = self._records.popitem(last=False)
+            self._chars -= self._sizes.pop(old)
+
+    def _forget(self, key) -> None:
+        if key in self._records:
+            del self._records[key]
+            self._chars -= self._sizes.pop(key)
+
+
+def _thaw(value):
+    return json.loads(value) if isinstance(value, _Json) else value

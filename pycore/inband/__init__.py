@@ -22,6 +22,7 @@ Encoding
 Fingerprints
     await key_of(prims, identity) -> PublishedKey                    my own key as others see it
     await key_from_moduli(prims, n_enc, n_sign) -> PublishedKey      (512-byte moduli, e = 65537)
+    await public_key(prims, public) -> PublishedKey                  a public identity "1$…" (imported once)
     fingerprint_digits(fp) -> "12345 67890 …" (6 groups)             fp: bytes or 64-hex str
     await safety_code(prims, fp_a, fp_b) -> "12345 … " (12 groups)   same on both sides
     safety_qr(fp_a, fp_b) -> "EFD1:<HEX>:<HEX>" / check_safety_qr(text, fp_a, fp_b) -> bool
@@ -48,6 +49,9 @@ Conversations
     await read_post(prims, conversation, raw, author_keys, *, poster_username=None,
                     my_identities=(), me_username=None) -> ReadPost      also a rekey (its new key
                                                                           when wrapped for me)
+    await read_posts(prims, conversation, [PostToRead(raw, author_keys, poster_username,
+                     unaccepted)], *, my_identities=(), me_username=None) -> [ReadPost | PycoreError]
+                                                 many at once: two backend calls for all of them
     await make_rekey(prims, conversation, author, author_name, staying: [(username, PublishedKey)],
                      removed: [username], now_iso, *, max_chars) -> (raw, new key, epoch)
     parse_envelope(raw) -> Envelope / envelope_epoch(raw) -> int     the public header
@@ -95,12 +99,12 @@ from .backup import (BACKUP_HINT, DEFAULT_ITERATIONS, MAX_ITERATIONS, backup_inf
 from .forum import (BACKUP_TITLE, BIO_LIMIT, FALLBACK_TITLE, KEY_EXCHANGE_TITLE, MAX_POST_CHARS, PLACEHOLDER_TITLE,
                     USERNAME_PATTERN, is_username)
 from .keys import (KEY_EXCHANGE_HINT, KeyChange, PublishedKey, check_safety_qr, has_key_block, key_exchange_raw, find_bio_block, fingerprint_digits, key_from_moduli,
-                   key_of, make_bio_block, put_bio_block, remove_bio_block, safety_code, safety_qr,
+                   key_of, public_key, make_bio_block, put_bio_block, remove_bio_block, safety_code, safety_qr,
                    sign_key_change, verify_key_change)
 from .messages import (KIND_EPOCH_KEY_SHARE, KIND_EPOCH_REPLY, KIND_KEY_SHARE, KIND_REKEY, KIND_REPLY, KIND_START,
                        MSG_HINT, PROTOCOL_VERSION, REKEY_HINT, STATUS_CANNOT_DECRYPT, STATUS_DUPLICATE, STATUS_INVALID_SIGNATURE,
                        STATUS_KEY_NOT_ACCEPTED, STATUS_KEY_NOT_GIVEN, STATUS_UNSIGNED, STATUS_UNVERIFIED, STATUS_VALID,
                        STATUS_WRONG_AUTHOR, STATUS_WRONG_CONVERSATION, Conversation, Envelope, KeyShare,
-                       NewConversation, ReadPost, envelope_epoch, is_encrypted_raw, iso_time, make_key_share,
+                       NewConversation, PostToRead, ReadPost, envelope_epoch, is_encrypted_raw, iso_time, make_key_share,
                        make_rekey, make_reply, make_revision, may_be_wrapped_to, open_conversation, parse_envelope,
-                       read_key_share, read_post, start_conversation)
+                       read_key_share, read_post, read_posts, start_conversation)

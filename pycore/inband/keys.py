@@ -74,9 +74,28 @@ async def key_from_moduli(prims, n_enc: bytes, n_sign: bytes) -> PublishedKey:
     _check_modulus(n_enc, "encryption key")
     _check_modulus(n_sign, "signing key")
     obj = {"encryptPublic": _jwk_public("oaep", n_enc), "signPublic": _jwk_public("pss", n_sign)}
-    public = "1$" + b64.encode(jsjson.to_utf8(jsjson.stringify(obj)))
-    ident = await _identity.import_identity(prims, public)
-    return PublishedKey(ident, await _identity.fingerprint(prims, ident), public)
+    return await public_key(prims, "1$" + b64.encode(jsjson.to_utf8(jsjson.stringify(obj))))
+
+
+# Public identities already imported, by their text: every read of a topic checks its authors'
+# bios and pins again, and importing two RSA-4096 keys costs more than verifying a signature.
+# Each entry holds its backend, so an id cannot be reused while the entry lives.
+_IMPORTED: dict = {}
+_IMPORTED_LIMIT = 256
+
+
+async def public_key(prims, public: str) -> PublishedKey:
+    """The PublishedKey of a public identity string "1$…" (a new object each time: a caller may
+    attach its key change). Raises MalformedInput."""
+    k = (id(prims), public)
+    hit = _IMPORTED.get(k)
+    if hit is None or hit[0] is not prims:
+        ident = await _identity.import_identity(prims, public)
+        hit = (prims, ident, await _identity.fingerprint(prims, ident))
+        if len(_IMPORTED) >= _IMPORTED_LIMIT:
+            _IMPORTED.clear()
+        _IMPORTED[k] = hit
+    return PublishedKey(hit[1], hit[2], public)
 
 
 async def _moduli(prims, ident) -> tuple[bytes, bytes]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import (AuthenticationFailed, MalformedInput, MessageTooLarge, NotAParticipant, NotYourPost,
-                      OldConversationKey, WrongKey)
+                      OldConversationKey, PycoreError, WrongKey)
 from ..plugin import b64, jsjson, topickey
 from ..plugin import identity as _identity
 from ..plugin import payload as _payload
@@ -301,6 +301,11 @@ async def _decrypt_obj(prims, key, iv: bytes, ct: bytes):
         plaintext = await prims.aes_gcm_decrypt(key, iv, ct)
     except AuthenticationFailed:
         return None
+    return _message_obj(plaintext)
+
+
+def _message_obj(plaintext: bytes) -> dict:
+    """The signed object a decrypted envelope holds. Raises MalformedInput."""
     obj = jsjson.parse_utf8(plaintext, what="encrypted message")
     if not isinstance(obj, dict) or obj.get("v") != PROTOCOL_VERSION or obj.get("type") not in _KIND_NAMES.values():
         raise MalformedInput("encrypted message: not a version-1 message object")
@@ -327,34 +332,46 @@ def _keys_list(keys) -> list:
     return [k for k in keys if isinstance(k, PublishedKey)]
 
 
-async def _signer_status(prims, obj: dict, keys, poster_username, unaccepted=()) -> tuple[str, str]:
-    """Whether `obj` is signed by one of `keys` (the keys the reader accepted for the poster).
-    A key the reader saw published but has not accepted (`unaccepted`: fingerprints) verifies
-    nothing: such a post is "key_not_accepted"."""
+def _signer_check(obj: dict, keys, poster_username, unaccepted=()):
+    """What decides whether `obj` is signed by one of `keys` (the keys the reader accepted for
+    the poster): (status, detail, None) when it cannot be, or (None, "", (public key, signature,
+    signed bytes)) for the signature verification that decides. A key the reader saw published
+    but has not accepted (`unaccepted`: fingerprints) verifies nothing: such a post is
+    "key_not_accepted"."""
     sig = obj.get("signature")
     if not isinstance(sig, str) or not sig:
-        return STATUS_UNSIGNED, "the message carries no signature"
+        return STATUS_UNSIGNED, "the message carries no signature", None
     name = _obj_str(obj, "signed_by_name")
     fp = _obj_str(obj, "signed_by_fingerprint", HEX64)
     if poster_username is not None and name.lower() != str(poster_username).lower():
-        return STATUS_WRONG_AUTHOR, f"signed as {name!r} but posted by {poster_username!r}"
+        return STATUS_WRONG_AUTHOR, f"signed as {name!r} but posted by {poster_username!r}", None
     keys = _keys_list(keys)
     match = next((k for k in keys if k.fingerprint_hex == fp), None)
     if match is None and fp in set(unaccepted or ()):
         return STATUS_KEY_NOT_ACCEPTED, ("signed with a new key of the author that you have not accepted: "
-                                         "review the key change first")
+                                         "review the key change first"), None
     if not keys:
-        return STATUS_UNVERIFIED, "no key is known for the author"
+        return STATUS_UNVERIFIED, "no key is known for the author", None
     if match is None:
-        return STATUS_WRONG_AUTHOR, "signed with a key that is not the author's"
+        return STATUS_WRONG_AUTHOR, "signed with a key that is not the author's", None
     try:
         sig_bytes = b64.decode(sig, what="signature")
     except MalformedInput:
-        return STATUS_INVALID_SIGNATURE, "malformed signature"
+        return STATUS_INVALID_SIGNATURE, "malformed signature", None
     message = _payload.serialize_v1({k: v for k, v in obj.items() if k != "signature"})
-    if not await prims.rsa_pss_verify(match.identity.sign_public, sig_bytes, message, 32):
-        return STATUS_INVALID_SIGNATURE, "the signature does not verify"
-    return STATUS_VALID, ""
+    return None, "", (match.identity.sign_public, sig_bytes, message)
+
+
+def _verified(ok: bool) -> tuple[str, str]:
+    return (STATUS_VALID, "") if ok else (STATUS_INVALID_SIGNATURE, "the signature does not verify")
+
+
+async def _signer_status(prims, obj: dict, keys, poster_username, unaccepted=()) -> tuple[str, str]:
+    """_signer_check, its verification included: (status, detail)."""
+    status, detail, job = _signer_check(obj, keys, poster_username, unaccepted)
+    if job is None:
+        return status, detail
+    return _verified(await prims.rsa_pss_verify(*job, 32))
 
 
 async def _author_key(prims, author, author_name) -> PublishedKey:
@@ -488,25 +505,86 @@ async def make_reply(prims, conversation, author, author_name: str, body: str, n
                             max_chars, files)
 
 
+@dataclass
+class PostToRead:
+    """One later post for read_posts: its raw, the keys the reader accepted for its poster (a
+    PublishedKey or a list), the forum's username of the poster, fingerprints of the poster's
+    key changes the reader has not accepted."""
+    raw: str
+    author_keys: Any
+    poster_username: str | None = None
+    unaccepted: Any = ()
+
+
 async def read_post(prims, conversation, raw: str, author_keys, *, poster_username: str | None = None,
                     unaccepted=(), my_identities=(), me_username: str | None = None) -> ReadPost:
     """A later post (reply, key share or rekey) of a conversation. Raises MalformedInput when the
     raw is not an encrypted message at all; everything else is a status. A rekey is opened with
     the key of the epoch before it; its new key is unwrapped with the first of `my_identities`
     (current identity, then replaced ones) that it was wrapped for."""
-    env = parse_envelope(raw)
-    kind, section, entries = env.kind, env.section, env.entries
-    kind_name = _KIND_NAMES[kind]
-    key_epoch = env.epoch - 1 if kind == KIND_REKEY else env.epoch
-    key = conversation.epoch_key(key_epoch)
-    if key is None:
-        return ReadPost(kind_name, STATUS_KEY_NOT_GIVEN, epoch=env.epoch,
-                        detail=f"encrypted with the conversation's key number {key_epoch}, which was not given to "
-                               "this reader: a participant changed the key without them")
-    obj = await _decrypt_obj(prims, key, env.iv, env.ciphertext)
-    if obj is None:
+    r = (await read_posts(prims, conversation, [PostToRead(raw, author_keys, poster_username, unaccepted)],
+                          my_identities=my_identities, me_username=me_username))[0]
+    if isinstance(r, PycoreError):
+        raise r
+    return r
+
+
+async def read_posts(prims, conversation, posts: list, *, my_identities=(), me_username: str | None = None) -> list:
+    """read_post for many PostToRead of one conversation: their decryptions, then their signature
+    verifications, go to the backend together (`aes_gcm_decrypt_many`, `rsa_pss_verify_many`), so
+    a topic costs two calls however long it is. Returns, in order, each post's ReadPost or the
+    PycoreError read_post raises for it. Every post costs at most one decryption and one
+    verification, whatever it holds (a rekey's unwrap: at most one per identity of mine)."""
+    out: list = [None] * len(posts)
+    opening = []   # (index, envelope)
+    for i, post in enumerate(posts):
+        try:
+            env = parse_envelope(post.raw)
+        except PycoreError as e:
+            out[i] = e
+            continue
+        key_epoch = env.epoch - 1 if env.kind == KIND_REKEY else env.epoch
+        if conversation.epoch_key(key_epoch) is None:
+            out[i] = ReadPost(_KIND_NAMES[env.kind], STATUS_KEY_NOT_GIVEN, epoch=env.epoch,
+                              detail=f"encrypted with the conversation's key number {key_epoch}, which was not given "
+                                     "to this reader: a participant changed the key without them")
+            continue
+        opening.append((i, env))
+    plaintexts = await prims.aes_gcm_decrypt_many(
+        [(conversation.epoch_key(env.epoch - 1 if env.kind == KIND_REKEY else env.epoch), env.iv, env.ciphertext)
+         for _, env in opening]) if opening else []
+    verifying = []   # (index, envelope, object, verification)
+    for (i, env), plaintext in zip(opening, plaintexts):
+        try:
+            checked = _checked_post(conversation, env, plaintext, posts[i])
+        except PycoreError as e:
+            out[i] = e
+            continue
+        if isinstance(checked, ReadPost):
+            out[i] = checked
+        else:
+            verifying.append((i, env, *checked))
+    oks = await prims.rsa_pss_verify_many([job for *_, job in verifying], 32) if verifying else []
+    for (i, env, obj, _), ok in zip(verifying, oks):
+        status, detail = _verified(ok)
+        read = ReadPost(_KIND_NAMES[env.kind], status, detail=detail, epoch=env.epoch)
+        if status == STATUS_VALID:
+            try:
+                await _valid_post(prims, env, obj, read, my_identities, me_username)
+            except PycoreError as e:
+                read = e
+        out[i] = read
+    return out
+
+
+def _checked_post(conversation, env: Envelope, plaintext, post: PostToRead):
+    """A decrypted later post up to its signature: the ReadPost when its status is already
+    known, else (object, verification to make). Raises MalformedInput."""
+    kind, kind_name = env.kind, _KIND_NAMES[env.kind]
+    if plaintext is None:
         return ReadPost(kind_name, STATUS_CANNOT_DECRYPT, epoch=env.epoch,
                         detail="not encrypted with this conversation's key")
+    obj = _message_obj(plaintext)
     if obj.get("type") != kind_name or kind == KIND_START:
         return ReadPost(kind_name, STATUS_WRONG_CONVERSATION, detail="a conversation's first post cannot appear again"
                         if kind == KIND_START else "the envelope kind does not match its content")
@@ -515,25 +593,31 @@ async def read_post(prims, conversation, raw: str, author_keys, *, poster_userna
     if _signed_epoch(obj) != env.epoch:
         return ReadPost(kind_name, STATUS_INVALID_SIGNATURE, epoch=env.epoch,
                         detail="the envelope's key epoch is not the one the author signed")
-    status, detail = await _signer_status(prims, obj, author_keys, poster_username, unaccepted)
-    out = ReadPost(kind_name, status, detail=detail, epoch=env.epoch)
-    if status != STATUS_VALID:
-        return out
+    status, detail, job = _signer_check(obj, post.author_keys, post.poster_username, post.unaccepted)
+    if job is None:
+        return ReadPost(kind_name, status, detail=detail, epoch=env.epoch)
+    return obj, job
+
+
+async def _valid_post(prims, env: Envelope, obj: dict, out: ReadPost, my_identities, me_username) -> None:
+    """Completes `out` for a later post whose signature verified (a rekey or a share can still
+    turn out invalid: its status says so)."""
+    kind, section, entries = env.kind, env.section, env.entries
     if kind == KIND_REKEY:
         problem = await _check_rekey(prims, obj, section, entries, out)
         if problem:
             out.status, out.detail = STATUS_INVALID_SIGNATURE, problem
-            return out
+            return
         out.new_key = await _unwrap_rekey(prims, entries, out.participants, my_identities, me_username)
     elif kind in _ONE_RECIPIENT:
         if obj.get("keys_sha256") != await _sha256_hex(prims, section):
             out.status, out.detail = STATUS_INVALID_SIGNATURE, "the wrapped key is not the one the inviter signed"
-            return out
+            return
         out.invitee_name = _obj_str(obj, "invitee_name")
         out.invitee_fingerprint = _obj_str(obj, "invitee_fingerprint", HEX64)
         if entries[0][0] != bytes.fromhex(out.invitee_fingerprint)[:_HINT]:
             out.status, out.detail = STATUS_INVALID_SIGNATURE, "the wrapped key is not for the invitee"
-            return out
+            return
         if kind == KIND_EPOCH_KEY_SHARE:
             _later_keys_of(obj, env.epoch)   # malformed earlier keys make the share malformed for everyone
     else:
@@ -544,7 +628,6 @@ async def read_post(prims, conversation, raw: str, author_keys, *, poster_userna
     out.author_fingerprint = _obj_str(obj, "signed_by_fingerprint")
     out.created_at = _obj_str(obj, "created_at")
     out.message_id = _obj_str(obj, "message_id")
-    return out
 
 
 async def make_key_share(prims, conversation, inviter, inviter_name: str, invitee_name: str,

@@ -61,3 +61,27 @@ class Primitives(Protocol):
     async def rsa_pss_sign(self, private: KeyHandle, data: bytes, salt_length: int = 32) -> bytes: ...
 
     async def rsa_pss_verify(self, public: KeyHandle, signature: bytes, data: bytes, salt_length: int = 32) -> bool: ...
+
+    # Many operations at once (a topic's posts): the same results as one call per item, in order.
+    async def aes_gcm_decrypt_many(self, items: list) -> list:
+        """items: [(key, iv, data)] -> [plaintext, or None where the tag does not verify]."""
+
+    async def rsa_pss_verify_many(self, items: list, salt_length: int = 32) -> list:
+        """items: [(public, signature, data)] -> [bool]."""
+
+
+async def decrypt_each(prims, items: list) -> list:
+    """aes_gcm_decrypt_many by one aes_gcm_decrypt per item (backends with nothing faster)."""
+    from ..errors import AuthenticationFailed
+    out = []
+    for key, iv, data in items:
+        try:
+            out.append(await prims.aes_gcm_decrypt(key, iv, data))
+        except AuthenticationFailed:
+            out.append(None)
+    return out
+
+
+async def verify_each(prims, items: list, salt_length: int = 32) -> list:
+    """rsa_pss_verify_many by one rsa_pss_verify per item."""
+    return [await prims.rsa_pss_verify(public, sig, data, salt_length) for public, sig, data in items]

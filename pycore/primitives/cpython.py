@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from ..errors import AuthenticationFailed, KeyUnusable, MalformedInput, WrongKey
+from .base import decrypt_each, verify_each
 from .jwk import check_rsa_jwk, make_jwk
 
 
@@ -92,6 +93,9 @@ class CryptographyPrimitives:
         except InvalidTag:
             raise AuthenticationFailed("AES-GCM authentication failed: altered ciphertext or wrong key") from None
 
+    async def aes_gcm_decrypt_many(self, items: list) -> list:
+        return await decrypt_each(self, items)
+
     async def rsa_generate(self, kind: str, bits: int = 4096, extractable: bool = True):
         key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
         return _RsaKey(key, kind, True, extractable), _RsaKey(key.public_key(), kind, False, True)
@@ -144,3 +148,6 @@ class CryptographyPrimitives:
             return True
         except (InvalidSignature, ValueError):
             return False
+
+    async def rsa_pss_verify_many(self, items: list, salt_length: int = 32) -> list:
+        return await verify_each(self, items, salt_length)

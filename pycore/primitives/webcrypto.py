@@ -10,6 +10,7 @@ from js import Object, Uint8Array, crypto  # type: ignore[import-not-found]
 from pyodide.ffi import JsException, to_js  # type: ignore[import-not-found]
 
 from ..errors import AuthenticationFailed, KeyUnusable, MalformedInput, WrongKey
+from .base import decrypt_each, verify_each
 from .jwk import check_rsa_jwk, chrome_order, clean_rsa_jwk
 
 _SUBTLE = crypto.subtle
@@ -99,6 +100,34 @@ def _gcm(iv: bytes):
     return p
 
 
+# ---------------------------------------------------------------- batches
+# With the host's batch helper (extension/engine/crypto_batch.js), aes_gcm_decrypt_many and
+# rsa_pss_verify_many go to JavaScript in one call each, instead of one call, two copies and one
+# promise resuming Python per operation. Without it, they call WebCrypto once per item.
+_HOST_BATCH = None
+
+
+def use_batches(helper) -> None:
+    """Installs the host's batch helper (`cryptoBatch(crypto.subtle)`), or None."""
+    global _HOST_BATCH
+    _HOST_BATCH = helper
+
+
+def _table(items):
+    """(distinct keys, one buffer, [key index, start, split, end] per item) for the helper.
+    `items`: (key, first bytes, second bytes)."""
+    keys, index, table, parts, at = [], {}, [], [], 0
+    for key, first, second in items:
+        k = index.get(id(key))
+        if k is None:
+            k = index[id(key)] = len(keys)
+            keys.append(key)
+        table += [k, at, at + len(first), at + len(first) + len(second)]
+        at += len(first) + len(second)
+        parts += [first, second]
+    return to_js(keys), _u8(b"".join(parts)), to_js(table)
+
+
 class WebCryptoPrimitives:
     name = "webcrypto"
 
@@ -184,3 +213,20 @@ class WebCryptoPrimitives:
             return bool(await _SUBTLE.verify(params, _need(public, "pss", False), _u8(signature), _u8(data)))
         except JsException:
             return False
+
+    async def aes_gcm_decrypt_many(self, items: list) -> list:
+        if _HOST_BATCH is None or not items:
+            return await decrypt_each(self, items)
+        items = [(_need_aes(key), bytes(iv), bytes(data)) for key, iv, data in items]
+        out = await _HOST_BATCH.decryptMany(*_table(items))
+        data, lengths, results, at = out.data.to_bytes(), out.lengths.to_py(), [], 0
+        for n in lengths:
+            results.append(None if n < 0 else data[at:at + n])
+            at += max(n, 0)
+        return results
+
+    async def rsa_pss_verify_many(self, items: list, salt_length: int = 32) -> list:
+        if _HOST_BATCH is None or not items:
+            return await verify_each(self, items, salt_length)
+        items = [(_need(public, "pss", False), bytes(sig), bytes(data)) for public, sig, data in items]
+        return [b == 1 for b in (await _HOST_BATCH.verifyMany(*_table(items), int(salt_length))).to_bytes()]

@@ -321,24 +321,22 @@ _EMPTY_ITEM = {"kind": None, "status": "malformed", "detail": "", "body": None, 
                "invitee": None, "invitee_fingerprint": None, "invitee_digits": None, "time_skew_seconds": None,
                "edited_at": None, "history": [], "history_omitted": 0, "epoch": 0, "rekey": None, "superseded": None,
                "files": []}
-# Posts whose cryptography is in flight at once: WebCrypto runs them on the browser's threads.
-_CONCURRENT_READS = 64
+# Posts whose cryptography is in flight at once: WebCrypto runs them on the browser's threads,
+# and each group costs two calls into JavaScript (inband.read_posts).
+_CONCURRENT_READS = 256
 
 
 async def _read_all(engine, conv, refs, authors, mine=()):
-    """inband.read_post for every ref, `_CONCURRENT_READS` at a time; a PycoreError in place of
+    """inband.read_posts of every ref, `_CONCURRENT_READS` at a time; a PycoreError in place of
     the result of a post that is not an encrypted message. `mine`: my identities, current first
     (a rekey's new key is unwrapped with them)."""
-    async def one(ref):
+    posts = []
+    for ref in refs:
         accepted, unaccepted = authors[ref["username"].lower()]
-        try:
-            return await inband.read_post(engine.prims, conv, ref["raw"], accepted, poster_username=ref["username"],
-                                          unaccepted=unaccepted, my_identities=mine)
-        except PycoreError as e:
-            return e
+        posts.append(inband.PostToRead(ref["raw"], accepted, ref["username"], unaccepted))
     out = []
-    for i in range(0, len(refs), _CONCURRENT_READS):
-        out += await asyncio.gather(*(one(r) for r in refs[i:i + _CONCURRENT_READS]))
+    for i in range(0, len(posts), _CONCURRENT_READS):
+        out += await inband.read_posts(engine.prims, conv, posts[i:i + _CONCURRENT_READS], my_identities=mine)
     return out
 
 
