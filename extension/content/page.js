@@ -161,9 +161,19 @@
   const decorated = new WeakMap();   // cooked element -> our iframe for it
   const ourFrames = new WeakSet();   // the iframes this script created
   // Bounded work, whatever the page puts in its DOM: posts are decorated when they come near the
-  // viewport, a few at a time, and at most MAX_FRAMES live frames exist per page.
+  // viewport, a few at a time, and at most MAX_FRAMES live frames exist per page. A frame holds
+  // its place until it has loaded (or FRAME_LOAD_WAIT_MS passed): twenty frames loading their
+  // scripts at once share the machine, and the first post would be shown last of all.
   const MAX_FRAMES = 300;
-  const MAX_PLACING = 6;
+  const MAX_PLACING = 3;
+  const FRAME_LOAD_WAIT_MS = 3000;
+  function loaded(iframe) {
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(timer); resolve(); };
+      const timer = setTimeout(done, FRAME_LOAD_WAIT_MS);
+      iframe.addEventListener("load", done, { once: true });
+    });
+  }
   let placing = 0;
   const waiting = [];
 
@@ -330,8 +340,10 @@
       decorated.set(cooked, iframe);
       if (!perPost.has(postId)) perPost.set(postId, new Set());
       perPost.get(postId).add(iframe);
+      const arrived = loaded(iframe);
       await placeFrame("viewer", { topic_id: topicId, post_id: postId }, iframe);
       addTopicButtons(topicId);
+      await arrived;
     } catch (e) {
       console.warn("Encrypt for Discourse: cannot place viewer", e);
       iframe.remove();

@@ -6,6 +6,8 @@ with pycore on CPython, planted in the stand-in) in Chromium.
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from .browser import wait_until
@@ -121,3 +123,53 @@ def test_2_cloaking_and_going_back_do_not_decrypt_again(bob: ForumUser, srv, top
     _first_screen(bob, topic)
     assert _decrypted(bob) == before, "a post shown again was decrypted again"
     assert bob.call("test.read_stats")["hits"] > 0
+
+
+# Watches, from the page, when each of our viewer frames is given its address and when it has
+# loaded (what any page script can see of them: no content, only the frame elements).
+_WATCH_FRAMES = """
+window.__frameLoads = {started: [], open: 0, most: 0};
+const loading = new Set();   // frames given an address, not loaded yet and still in the page
+new MutationObserver((changes) => {
+  const w = window.__frameLoads;
+  for (const f of [...loading]) if (!f.isConnected) loading.delete(f);
+  for (const c of changes) for (const n of c.type === 'attributes' ? [c.target] : c.addedNodes) {
+    if (n.tagName === 'IFRAME' && n.classList.contains('efd-viewer') && n.src && !n.__watched) {
+      n.__watched = true;
+      w.started.push(n.dataset.efdPostId);
+      loading.add(n);
+      n.addEventListener('load', () => { loading.delete(n); w.open = loading.size; }, {once: true});
+    }
+  }
+  w.open = loading.size;
+  w.most = Math.max(w.most, loading.size);
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+"""
+
+
+def test_3_viewer_frames_load_a_few_at_a_time_in_the_order_of_the_page(bob: ForumUser, srv, topic):
+    """Twenty frames loading their scripts at once would share the machine and show the first
+    post last: the content script gives a frame its address only when a place is free."""
+    tid = topic["id"]
+    bob.to_forum("/about-blank-404", ready=False)
+    script = bob.d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _WATCH_FRAMES})
+    try:
+        bob.to_forum(f"/t/{tid}")
+        _first_screen(bob, topic)
+        bob.to_forum()
+        # down the topic, a screen at a time: more posts come near the viewport than fit at once
+        for _ in range(30):
+            bob.d.execute_script("window.scrollBy(0, window.innerHeight)")
+            if len(bob.d.execute_script("return window.__frameLoads.started")) >= 10:
+                break
+            time.sleep(0.1)
+        wait_until(lambda: bob.d.execute_script("return window.__frameLoads.open") == 0, timeout=60,
+                   what="every frame placed so far loaded")
+        w = bob.d.execute_script("return window.__frameLoads")
+    finally:
+        bob.to_forum()
+        bob.d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+    assert len(w["started"]) >= 10, w
+    assert w["most"] <= 3, f"{w['most']} viewer frames were loading at once"
+    started = [int(p) for p in w["started"]]
+    assert started == sorted(started), f"frames started out of the page's order: {started}"
