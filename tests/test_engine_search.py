@@ -103,3 +103,37 @@ def test_a_lock_while_the_index_is_loading_leaves_no_index_in_memory(pair):
     got = asyncio.run(b.engine.handle("search.query", {"query": "harbour"}, b.context("page:inbox")))
     assert locked and locked[0]["ok"] and got["ok"]
     assert b.engine.search_index is None
+
+
+def test_reading_after_a_restart_updates_the_conversation_record_without_loading_the_index(pair):
+    """A new engine (the offscreen document opened again) has not read the index: a read updates
+    its conversation's record only, and the next search finds old and new posts alike."""
+    a, b = pair
+    started = _start(a, b, title="Garden plans", body="The roses go by the fence.")
+    b.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "bob", "author": a.ref()})
+    a.ok("conv.open", {"origin": ORIGIN, "topic_id": 5, "raw": started["raw"], "me": "alice", "author": a.ref()})
+    other = _start(a, b, title="Other things", body="Nothing about plants.")
+    b.ok("conv.open", {"origin": ORIGIN, "topic_id": 6, "raw": other["raw"], "me": "bob", "author": a.ref()})
+    assert search(b, "roses")["indexed"] == 2
+    cid = started["conversation_id"]
+    reply = a.ok("conv.reply", {"origin": ORIGIN, "topic_id": 5, "conversation_id": cid, "me": "alice",
+                                "body": "And the tulips by the gate."})["raw"]
+    b2 = b.clone()   # the same store in a new engine
+    assert b2.engine.search_index is None
+    before = {k: v for k, v in b2.store.data.items() if k.startswith("inband.search.") and not k.endswith(".5")}
+    posts = b2.ok("conv.read", {"origin": ORIGIN, "topic_id": 5, "posts": [
+        {"post_id": 51, "raw": reply, "username": "alice", "bio_raw": a.bio}]})["posts"]
+    assert posts[0]["status"] == "valid"
+    assert b2.engine.search_index is None, "a read loaded the whole index"
+    assert {k: v for k, v in b2.store.data.items() if k in before} == before   # the other record untouched
+    # the same read again changes nothing
+    stored = b2.store.data["inband.search." + ORIGIN + ".5"]
+    b2.ok("test.read_stats", {"clear": True}, sender="page:options")
+    b2.ok("conv.read", {"origin": ORIGIN, "topic_id": 5, "posts": [
+        {"post_id": 51, "raw": reply, "username": "alice", "bio_raw": a.bio}]})
+    assert b2.store.data["inband.search." + ORIGIN + ".5"] == stored
+    got = search(b2, "tulips")
+    assert got["indexed"] == 3
+    assert [(r["topic_id"], r["post_id"], r["title"]) for r in got["results"]] == [(5, 51, "Garden plans")]
+    assert [r["topic_id"] for r in search(b2, "roses")["results"]] == [5]
+    assert "tulips" not in b2.stored_text()

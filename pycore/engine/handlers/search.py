@@ -9,8 +9,10 @@ Posts enter the index as the engine verifies them (`conv.open` for first posts, 
 `conv.prepare` for the rest): only what showed as valid, never a tampered or undecryptable post.
 The index is kept at rest one record per conversation, sealed in the vault
 (`inband.search.<origin>.<topic_id>`); in memory it lives as long as the unlocked session (locking
-drops it with the read cache). A record the vault cannot open (another identity's) is skipped:
-reading the conversation again indexes it anew.
+drops it with the read cache), from the first search of the session on; before that, a verified
+post only updates its conversation's record, so reading costs the same however much is indexed. A
+record the vault cannot open (another identity's) is skipped: reading the conversation again
+indexes it anew.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ async def _index(engine, ident) -> SearchIndex:
 async def feed(engine, ident, origin: str, topic_id: int, *, title=None, posts=()) -> None:
     """Indexes verified posts of one conversation (`posts`: (post_id, author, created_at, text)),
     and its title when given; writes the conversation's record when something changed."""
+    if engine.search_index is None:
+        async with engine.search_lock:
+            if engine.search_index is None:
+                return await _feed_record(engine, ident, origin, topic_id, title, posts)
     ix = await _index(engine, ident)
     changed = False
     if title is not None and ix.titles.get((origin, topic_id)) != title:
@@ -70,6 +76,41 @@ async def feed(engine, ident, origin: str, topic_id: int, *, title=None, posts=(
                 "posts": ix.topic_posts(origin, topic_id)}
         await engine.store.set(names.search(origin, topic_id),
                                await at_rest.seal_vault(engine, ident, json.dumps(data, ensure_ascii=False).encode("utf-8")))
+
+
+async def _feed_record(engine, ident, origin, topic_id, title, posts) -> None:
+    """feed() while the session has not loaded the index: only this conversation's record is
+    brought up to date (the same contents the index would write), and the whole index is read
+    when a search needs it, so reading a topic costs the same however much this device has
+    indexed. Callers hold engine.search_lock (an index being loaded sees the record before or
+    after, never half-written)."""
+    key = names.search(origin, topic_id)
+    data = None
+    stored = await engine.store.get(key)
+    if stored is not None:
+        try:
+            data = json.loads((await at_rest.open_vault(engine, ident, stored)).decode("utf-8"))
+            if not isinstance(data.get("posts"), dict):
+                data = None
+        except (AuthenticationFailed, MalformedInput, ValueError, TypeError, AttributeError):
+            data = None   # another identity's record: this reading starts it anew
+    if data is None:
+        data = {"origin": origin, "topic_id": topic_id, "title": None, "posts": {}}
+    changed = False
+    if title is not None and data.get("title") != (title or None):
+        data["title"] = title or None
+        changed = True
+    for post_id, author, created_at, text in posts:
+        if not (isinstance(text, str) and text):
+            continue
+        old = data["posts"].get(str(post_id))
+        if isinstance(old, list) and len(old) == 3 and old[0] == author and old[2] == text:
+            continue   # already indexed with the same words (as SearchIndex.add decides)
+        data["posts"][str(post_id)] = [author, created_at, text]
+        changed = True
+    if changed:
+        await engine.store.set(key, await at_rest.seal_vault(engine, ident, json.dumps(data, ensure_ascii=False)
+                                                             .encode("utf-8")))
 
 
 async def query(engine, payload, context):
