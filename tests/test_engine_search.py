@@ -137,3 +137,33 @@ def test_reading_after_a_restart_updates_the_conversation_record_without_loading
     assert [(r["topic_id"], r["post_id"], r["title"]) for r in got["results"]] == [(5, 51, "Garden plans")]
     assert [r["topic_id"] for r in search(b2, "roses")["results"]] == [5]
     assert "tulips" not in b2.stored_text()
+
+
+def test_a_long_topic_read_in_batches_opens_its_record_once_and_a_lock_forgets_it(pair):
+    a, b = pair
+    started = _start(a, b, title="Long one", body="First words.")
+    a.ok("conv.open", {"origin": ORIGIN, "topic_id": 8, "raw": started["raw"], "me": "alice", "author": a.ref()})
+    cid = started["conversation_id"]
+    replies = [a.ok("conv.reply", {"origin": ORIGIN, "topic_id": 8, "conversation_id": cid, "me": "alice",
+                                   "body": f"batch word{i}"})["raw"] for i in range(3)]
+    b.ok("conv.open", {"origin": ORIGIN, "topic_id": 8, "raw": started["raw"], "me": "bob", "author": a.ref()})
+    b2 = b.clone()
+    b2.ok("engine.status")   # the start-up storage check reads every record once
+    opened = []
+    real = b2.store.get_record
+
+    async def counting(key):
+        if key.startswith("inband.search."):
+            opened.append(key)
+        return await real(key)
+    b2.store.get_record = counting
+    for i, raw in enumerate(replies):
+        b2.ok("conv.read", {"origin": ORIGIN, "topic_id": 8, "posts": [
+            {"post_id": 80 + i, "raw": raw, "username": "alice", "bio_raw": a.bio}]})
+    assert len(opened) == 1, opened
+    assert b2.engine.search_records
+    b2.ok("identity.lock")
+    assert b2.engine.search_records == {}
+    b2.ok("identity.unlock", {"passphrase": PASS})
+    assert [r["post_id"] for r in search(b2, "word2")["results"]] == [82]
+    assert b2.engine.search_records == {}

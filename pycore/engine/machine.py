@@ -53,6 +53,7 @@ class Engine:
         self.storage_lock = asyncio.Lock()
         self.reads = ReadCache()   # verified posts (plaintext, memory only): pycore.engine.reads
         self.search_index = None   # pycore.engine.search.SearchIndex of this session, loaded on first use
+        self.search_records: dict = {}   # before it is loaded: the conversations' records being read (handlers/search.py)
         self.search_lock = asyncio.Lock()
         self.forgotten = 0   # how often forget_plaintext ran: a load under way when it ran keeps nothing
 
@@ -115,6 +116,7 @@ class Engine:
         from the forum and the vault once unlocked again)."""
         self.reads.clear()
         self.search_index = None
+        self.search_records = {}
         self.forgotten += 1
 
     async def _touch(self) -> None:

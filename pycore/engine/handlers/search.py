@@ -26,6 +26,7 @@ from .. import store as names
 from ..search import SearchIndex
 
 MAX_QUERY_CHARS = 500
+_OPEN_RECORDS = 8   # conversations' records kept open between batches before the index is loaded
 FIRST_POST = "first"   # the index key of a conversation's first post (conv.open knows no post id)
 
 
@@ -53,6 +54,7 @@ async def _index(engine, ident) -> SearchIndex:
             if engine.forgotten != forgotten or not await engine.store.get(names.SESSION):
                 return ix   # answers this request only
             engine.search_index = ix
+            engine.search_records = {}
     return engine.search_index
 
 
@@ -85,8 +87,9 @@ async def _feed_record(engine, ident, origin, topic_id, title, posts) -> None:
     indexed. Callers hold engine.search_lock (an index being loaded sees the record before or
     after, never half-written)."""
     key = names.search(origin, topic_id)
-    data = None
-    stored = await engine.store.get(key)
+    forgotten = engine.forgotten
+    data = engine.search_records.get(key)
+    stored = None if data is not None else await engine.store.get(key)
     if stored is not None:
         try:
             data = json.loads((await at_rest.open_vault(engine, ident, stored)).decode("utf-8"))
@@ -96,6 +99,13 @@ async def _feed_record(engine, ident, origin, topic_id, title, posts) -> None:
             data = None   # another identity's record: this reading starts it anew
     if data is None:
         data = {"origin": origin, "topic_id": topic_id, "title": None, "posts": {}}
+    # A long topic is read in several batches: its record is opened once, not once per batch
+    # (and never kept past a lock that came while it was being opened).
+    engine.search_records.pop(key, None)
+    if engine.forgotten == forgotten:
+        while len(engine.search_records) >= _OPEN_RECORDS:
+            engine.search_records.pop(next(iter(engine.search_records)))
+        engine.search_records[key] = data
     changed = False
     if title is not None and data.get("title") != (title or None):
         data["title"] = title or None
