@@ -438,7 +438,7 @@ async def _read_missing(engine, ident, origin, topic_id, refs, keys, missing, us
                 authors[lower] = (await known_keys(engine, origin, u["name"], u["bio"]),
                                   await unaccepted_fingerprints(engine, origin, u["name"]))
     results: dict = {}
-    with engine.reads.phase("decrypt + verify (read_post, concurrent)"):
+    with engine.reads.phase("decrypt + verify (read_posts, batched)"):
         # Key changes first, one at a time in the topic's order: each gives the key of the posts
         # after it. A key change the hint did not show, or a post of an epoch learned only now,
         # is read again once the batch taught a new key.
