@@ -163,7 +163,8 @@
   // Bounded work, whatever the page puts in its DOM: posts are decorated when they come near the
   // viewport, a few at a time, and at most MAX_FRAMES live frames exist per page. A frame holds
   // its place until it has loaded (or FRAME_LOAD_WAIT_MS passed): twenty frames loading their
-  // scripts at once share the machine, and the first post would be shown last of all.
+  // scripts at once share the machine, and the first post would be shown last of all. (A load
+  // event the page makes up only frees a place sooner: nothing else depends on it.)
   const MAX_FRAMES = 300;
   const MAX_PLACING = 3;
   const FRAME_LOAD_WAIT_MS = 3000;
