@@ -10,13 +10,7 @@ from __future__ import annotations
 
 from .. import inband
 from ..errors import BadRequest, KeyChangeUnacknowledged, MalformedInput, NoPublishedKey, RecipientWithoutKey
-from ..plugin import identity as _identity
 from . import store as names
-
-
-async def published_key(prims, public: str) -> inband.PublishedKey:
-    """The PublishedKey of a stored public identity string (imported once: inband.public_key)."""
-    return await inband.public_key(prims, public)
 
 
 async def check_key(engine, origin, username, bio_raw, *, via_pm: bool = False):
@@ -28,7 +22,7 @@ async def check_key(engine, origin, username, bio_raw, *, via_pm: bool = False):
     pin = await engine.store.get(names.pin(origin, username))
     out = {"username": username}
     try:
-        pinned = await published_key(prims, pin["public"]) if pin else None
+        pinned = await inband.public_key(prims, pin["public"]) if pin else None
         published = await inband.find_bio_block(prims, bio_raw, pinned=pinned)
     except NoPublishedKey:
         if pin and pin.get("via_pm") and not via_pm:
@@ -37,11 +31,11 @@ async def check_key(engine, origin, username, bio_raw, *, via_pm: bool = False):
                 return {**out, "status": "key_changed", "can_send": False, "verified": False,
                         "change_signed": bool(pending.get("change_signed")), "fingerprint": pending["fingerprint"],
                         "digits": inband.fingerprint_digits(pending["fingerprint"]),
-                        "pinned_fingerprint": pin["fingerprint"], "source": "pm"}, await published_key(prims, pending["public"])
+                        "pinned_fingerprint": pin["fingerprint"], "source": "pm"}, await inband.public_key(prims, pending["public"])
             status = "verified" if pin.get("verified") else "first_seen"
             return {**out, "status": status, "can_send": True, "verified": bool(pin.get("verified")),
                     "fingerprint": pin["fingerprint"], "digits": inband.fingerprint_digits(pin["fingerprint"]),
-                    "source": "pm"}, await published_key(prims, pin["public"])
+                    "source": "pm"}, await inband.public_key(prims, pin["public"])
         return {**out, "status": "no_key", "can_send": False, "verified": False,
                 "message": f"{username} has not published an encryption key"}, None
     except MalformedInput as e:
@@ -96,7 +90,7 @@ async def known_keys(engine, origin, username, bio_raw) -> list:
     for p in publics:
         if p not in seen:
             seen.add(p)
-            out.append(await published_key(engine.prims, p))
+            out.append(await inband.public_key(engine.prims, p))
     return out
 
 

@@ -536,7 +536,7 @@ async def read_posts(prims, conversation, posts: list, *, my_identities=(), me_u
     PycoreError read_post raises for it. Every post costs at most one decryption and one
     verification, whatever it holds (a rekey's unwrap: at most one per identity of mine)."""
     out: list = [None] * len(posts)
-    opening = []   # (index, envelope)
+    opening = []   # (index, envelope, key)
     for i, post in enumerate(posts):
         try:
             env = parse_envelope(post.raw)
@@ -544,17 +544,17 @@ async def read_posts(prims, conversation, posts: list, *, my_identities=(), me_u
             out[i] = e
             continue
         key_epoch = env.epoch - 1 if env.kind == KIND_REKEY else env.epoch
-        if conversation.epoch_key(key_epoch) is None:
+        key = conversation.epoch_key(key_epoch)
+        if key is None:
             out[i] = ReadPost(_KIND_NAMES[env.kind], STATUS_KEY_NOT_GIVEN, epoch=env.epoch,
                               detail=f"encrypted with the conversation's key number {key_epoch}, which was not given "
                                      "to this reader: a participant changed the key without them")
             continue
-        opening.append((i, env))
+        opening.append((i, env, key))
     plaintexts = await prims.aes_gcm_decrypt_many(
-        [(conversation.epoch_key(env.epoch - 1 if env.kind == KIND_REKEY else env.epoch), env.iv, env.ciphertext)
-         for _, env in opening]) if opening else []
+        [(key, env.iv, env.ciphertext) for _, env, key in opening]) if opening else []
     verifying = []   # (index, envelope, object, verification)
-    for (i, env), plaintext in zip(opening, plaintexts):
+    for (i, env, _), plaintext in zip(opening, plaintexts):
         try:
             checked = _checked_post(conversation, env, plaintext, posts[i])
         except PycoreError as e:

@@ -2,6 +2,8 @@
 
 from typing import Any, Protocol
 
+from ..errors import AuthenticationFailed
+
 # "oaep": RSA-OAEP with SHA-256 and MGF1-SHA-256 (encrypt/decrypt, wrap topic keys).
 # "pss":  RSA-PSS with SHA-256 and MGF1-SHA-256 (sign/verify).
 RSA_KINDS = ("oaep", "pss")
@@ -72,7 +74,6 @@ class Primitives(Protocol):
 
 async def decrypt_each(prims, items: list) -> list:
     """aes_gcm_decrypt_many by one aes_gcm_decrypt per item (backends with nothing faster)."""
-    from ..errors import AuthenticationFailed
     out = []
     for key, iv, data in items:
         try:

@@ -33,7 +33,6 @@ cloaking or a return to the topic cost no decryption.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 

@@ -43,13 +43,15 @@ async def _index(engine, ident) -> SearchIndex:
             for key in await engine.store.keys():
                 if not key.startswith(names.SEARCH_PREFIX):
                     continue
+                data = await _open_record(engine, ident, await engine.store.get(key))
+                if data is None:
+                    continue
                 try:
-                    data = json.loads((await at_rest.open_vault(engine, ident, await engine.store.get(key))).decode("utf-8"))
                     origin, topic_id = data["origin"], int(data["topic_id"])
                     ix.set_title(origin, topic_id, data.get("title"))
                     for post_id, (author, created_at, text) in data["posts"].items():
                         ix.add(origin, topic_id, post_id, author=author, created_at=created_at, text=text)
-                except (AuthenticationFailed, MalformedInput, ValueError, TypeError, KeyError, AttributeError):
+                except (ValueError, TypeError, KeyError, AttributeError):
                     continue
             if engine.forgotten != forgotten or not await engine.store.get(names.SESSION):
                 return ix   # answers this request only
@@ -74,10 +76,26 @@ async def feed(engine, ident, origin: str, topic_id: int, *, title=None, posts=(
         if isinstance(text, str) and text:
             changed = ix.add(origin, topic_id, str(post_id), author=author, created_at=created_at, text=text) or changed
     if changed:
-        data = {"origin": origin, "topic_id": topic_id, "title": ix.titles.get((origin, topic_id)),
-                "posts": ix.topic_posts(origin, topic_id)}
-        await engine.store.set(names.search(origin, topic_id),
-                               await at_rest.seal_vault(engine, ident, json.dumps(data, ensure_ascii=False).encode("utf-8")))
+        await _save_record(engine, ident, origin, topic_id, {
+            "origin": origin, "topic_id": topic_id, "title": ix.titles.get((origin, topic_id)),
+            "posts": ix.topic_posts(origin, topic_id)})
+
+
+async def _open_record(engine, ident, sealed) -> dict | None:
+    """A conversation's search record {origin, topic_id, title, posts: {post_id: [author,
+    created_at, text]}} opened from the vault; None when absent, not this identity's, or damaged."""
+    if sealed is None:
+        return None
+    try:
+        data = json.loads((await at_rest.open_vault(engine, ident, sealed)).decode("utf-8"))
+    except (AuthenticationFailed, MalformedInput, ValueError, TypeError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("posts"), dict) else None
+
+
+async def _save_record(engine, ident, origin: str, topic_id: int, data: dict) -> None:
+    await engine.store.set(names.search(origin, topic_id),
+                           await at_rest.seal_vault(engine, ident, json.dumps(data, ensure_ascii=False).encode("utf-8")))
 
 
 async def _feed_record(engine, ident, origin, topic_id, title, posts) -> None:
@@ -89,15 +107,9 @@ async def _feed_record(engine, ident, origin, topic_id, title, posts) -> None:
     key = names.search(origin, topic_id)
     forgotten = engine.forgotten
     data = engine.search_records.get(key)
-    stored = None if data is not None else await engine.store.get(key)
-    if stored is not None:
-        try:
-            data = json.loads((await at_rest.open_vault(engine, ident, stored)).decode("utf-8"))
-            if not isinstance(data.get("posts"), dict):
-                data = None
-        except (AuthenticationFailed, MalformedInput, ValueError, TypeError, AttributeError):
-            data = None   # another identity's record: this reading starts it anew
     if data is None:
+        data = await _open_record(engine, ident, await engine.store.get(key))
+    if data is None:   # none yet, or another identity's record: this reading starts it anew
         data = {"origin": origin, "topic_id": topic_id, "title": None, "posts": {}}
     # A long topic is read in several batches: its record is opened once, not once per batch
     # (and never kept past a lock that came while it was being opened).
@@ -119,8 +131,7 @@ async def _feed_record(engine, ident, origin, topic_id, title, posts) -> None:
         data["posts"][str(post_id)] = [author, created_at, text]
         changed = True
     if changed:
-        await engine.store.set(key, await at_rest.seal_vault(engine, ident, json.dumps(data, ensure_ascii=False)
-                                                             .encode("utf-8")))
+        await _save_record(engine, ident, origin, topic_id, data)
 
 
 async def query(engine, payload, context):

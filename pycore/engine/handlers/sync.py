@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 
 from ...errors import AuthenticationFailed, BadRequest, MalformedInput, PycoreError
+from ... import inband
 from ...inband import state as st
 from .. import args, at_rest
 from .. import store as names
-from ..pins import published_key
 from .conversations import _meta, list_topic
 from .drafts import is_tombstone, tombstone
 
@@ -90,7 +90,7 @@ async def _public_of(engine, public, fingerprint):
     if not public:
         return None
     try:
-        return public if (await published_key(engine.prims, public)).fingerprint_hex == fingerprint else None
+        return public if (await inband.public_key(engine.prims, public)).fingerprint_hex == fingerprint else None
     except PycoreError:
         return None
 
